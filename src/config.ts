@@ -1,0 +1,39 @@
+import { z } from "zod";
+
+/** Runtime limits, read from `[vars]` in wrangler.toml; each has a default. */
+export interface Limits {
+  maxFrameBytes: number;
+  inboxTtlMs: number;
+  inboxMax: number;
+  presenceShards: number;
+  tokenTtlSeconds: number;
+}
+
+const positiveInt = (fallback: number) =>
+  z.coerce.number().int().positive().catch(fallback);
+
+const limitsSchema = z.object({
+  MAX_FRAME_BYTES: positiveInt(65_536),
+  INBOX_TTL_SECONDS: positiveInt(7 * 24 * 3600),
+  INBOX_MAX: positiveInt(10_000),
+  PRESENCE_SHARDS: positiveInt(64),
+  TOKEN_TTL_SECONDS: positiveInt(3600)
+});
+
+/** Parses the vars once per env object; malformed values fall back to defaults. */
+export function limitsOf(env: Partial<Record<keyof z.infer<typeof limitsSchema>, unknown>>): Limits {
+  const v = limitsSchema.parse({
+    MAX_FRAME_BYTES: env.MAX_FRAME_BYTES ?? undefined,
+    INBOX_TTL_SECONDS: env.INBOX_TTL_SECONDS ?? undefined,
+    INBOX_MAX: env.INBOX_MAX ?? undefined,
+    PRESENCE_SHARDS: env.PRESENCE_SHARDS ?? undefined,
+    TOKEN_TTL_SECONDS: env.TOKEN_TTL_SECONDS ?? undefined
+  });
+  return {
+    maxFrameBytes: v.MAX_FRAME_BYTES,
+    inboxTtlMs: v.INBOX_TTL_SECONDS * 1000,
+    inboxMax: v.INBOX_MAX,
+    presenceShards: v.PRESENCE_SHARDS,
+    tokenTtlSeconds: v.TOKEN_TTL_SECONDS
+  };
+}

@@ -1,0 +1,29 @@
+import { createMiddleware } from "hono/factory";
+import { ProtocolError } from "../protocol";
+import type { AppEnv } from "./app-env";
+
+const encoder = new TextEncoder();
+
+async function digest(s: string): Promise<ArrayBuffer> {
+  return crypto.subtle.digest("SHA-256", encoder.encode(s));
+}
+
+/**
+ * `Authorization: Bearer <key>` against API_KEY, which may list several
+ * comma-separated keys so one can be rotated in before the other goes.
+ * Compared as SHA-256 digests with timingSafeEqual: constant time in the
+ * key's content and length.
+ */
+export const requireApiKey = createMiddleware<AppEnv>(async (c, next) => {
+  const header = c.req.header("Authorization") ?? "";
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!match) throw new ProtocolError("unauthorized", "missing Authorization: Bearer <API key>");
+  const given = await digest(match[1]!);
+  const keys = (c.env.API_KEY ?? "").split(",").map((k) => k.trim()).filter(Boolean);
+  let ok = false;
+  for (const key of keys) {
+    if (crypto.subtle.timingSafeEqual(given, await digest(key))) ok = true;
+  }
+  if (!ok) throw new ProtocolError("unauthorized", "invalid API key");
+  await next();
+});

@@ -1,0 +1,64 @@
+import { newDeviceId } from "../../lib/ids";
+import { verifyToken } from "../../lib/tokens";
+import { deviceIdSchema, ProtocolError } from "../../protocol";
+import { UPGRADE_HEADERS } from "../../realtime/connection";
+import { newApp } from "../app-env";
+
+/** Subprotocol a client may offer beside its token; echoed in preference to the token. */
+export const SUBPROTOCOL = "im.v1";
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/**
+ * Finds the token: `?token=` or an entry of `Sec-WebSocket-Protocol` shaped
+ * like a JWT (browsers cannot set other headers on a WebSocket). The 101
+ * must echo one offered protocol: `im.v1` if offered, else the token entry.
+ */
+function tokenOf(req: Request): { token?: string; protocol?: string } {
+  const offered = (req.headers.get("Sec-WebSocket-Protocol") ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
+  const fromProtocol = offered.find((p) => JWT_SHAPE.test(p));
+  const fromQuery = new URL(req.url).searchParams.get("token") ?? undefined;
+  const protocol = offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : fromProtocol;
+  return { token: fromQuery ?? fromProtocol, protocol };
+}
+
+/**
+ * `GET /ws`: verifies the token before touching any Durable Object, then
+ * hands the upgrade to the user's object with identity headers it sets
+ * itself. Query: `token`, `device` (optional), `since` (optional seq).
+ */
+export const connect = newApp().get("/", async (c) => {
+  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
+    throw new ProtocolError("bad_request", "expected a WebSocket upgrade (Upgrade: websocket)");
+  }
+  const { token, protocol } = tokenOf(c.req.raw);
+  if (!token) {
+    throw new ProtocolError("unauthorized", "missing token (?token= or Sec-WebSocket-Protocol)");
+  }
+  const claims = await verifyToken(c.env.JWT_SECRET, token);
+
+  const deviceParam = c.req.query("device");
+  const device = deviceParam === undefined ? newDeviceId() : deviceIdSchema.safeParse(deviceParam);
+  if (typeof device !== "string" && !device.success) {
+    throw new ProtocolError("bad_request", "device must be 1-64 characters of A-Z a-z 0-9 _ -");
+  }
+  const since = c.req.query("since");
+  if (since !== undefined && !/^\d{1,15}$/.test(since)) {
+    throw new ProtocolError("bad_request", "since must be a non-negative integer seq");
+  }
+
+  const headers = new Headers(c.req.raw.headers);
+  headers.set(UPGRADE_HEADERS.uid, claims.uid);
+  headers.set(UPGRADE_HEADERS.device, typeof device === "string" ? device : device.data);
+  headers.set(UPGRADE_HEADERS.exp, String(claims.exp));
+  if (since === undefined) headers.delete(UPGRADE_HEADERS.since);
+  else headers.set(UPGRADE_HEADERS.since, since);
+  if (protocol === undefined) headers.delete(UPGRADE_HEADERS.protocol);
+  else headers.set(UPGRADE_HEADERS.protocol, protocol);
+
+  const stub = c.env.USERS.getByName(claims.uid);
+  return stub.fetch(new Request(c.req.url, { headers }));
+});

@@ -1,0 +1,38 @@
+import { bodyLimit } from "hono/body-limit";
+import { requireApiKey } from "./http/api-key";
+import { newApp } from "./http/app-env";
+import { notFound, onError } from "./http/errors";
+import { connect } from "./http/routes/connect";
+import { friendships } from "./http/routes/friendships";
+import { tokens } from "./http/routes/tokens";
+import { users } from "./http/routes/users";
+import { ProtocolError } from "./protocol";
+
+/** Admin/API bodies are small JSON documents; larger ones get 413. */
+const API_BODY_LIMIT = 1024 * 1024;
+
+const api = newApp()
+  .use(
+    bodyLimit({
+      maxSize: API_BODY_LIMIT,
+      onError: () => {
+        throw new ProtocolError("frame_too_large", `request body exceeds ${API_BODY_LIMIT} bytes`);
+      }
+    })
+  )
+  .use(requireApiKey)
+  .route("/tokens", tokens)
+  .route("/users", users)
+  .route("/friendships", friendships);
+
+const app = newApp()
+  .get("/health", (c) => c.json({ ok: true, service: "edge-im", ts: Date.now() }))
+  .route("/ws", connect)
+  .route("/api/v1", api);
+
+app.onError(onError);
+app.notFound(notFound);
+
+export default app;
+export { UserObject } from "./objects/user";
+export { PresenceObject } from "./objects/presence";

@@ -1,0 +1,49 @@
+import { sign, verify } from "hono/jwt";
+import { JwtTokenExpired } from "hono/utils/jwt/types";
+import { ProtocolError, userIdSchema } from "../protocol";
+
+/** The verified identity carried by a connection token. */
+export interface TokenClaims {
+  uid: string;
+  /** Unix seconds. */
+  exp: number;
+}
+
+/** Signs an HS256 JWT with `sub` = uid and a required `exp`. */
+export async function mintToken(
+  secret: string,
+  uid: string,
+  ttlSeconds: number,
+  now = Math.floor(Date.now() / 1000)
+): Promise<{ token: string; expiresAt: number }> {
+  const exp = now + ttlSeconds;
+  const token = await sign({ sub: uid, iat: now, exp }, secret, "HS256");
+  return { token, expiresAt: exp };
+}
+
+/**
+ * Verifies an HS256 token. Throws `ProtocolError` `token_expired` or
+ * `unauthorized`; a token without `exp` or with a malformed `sub` is refused.
+ */
+export async function verifyToken(
+  secret: string,
+  token: string
+): Promise<TokenClaims> {
+  let payload: Record<string, unknown>;
+  try {
+    payload = await verify(token, secret, { alg: "HS256" });
+  } catch (err) {
+    if (err instanceof JwtTokenExpired) {
+      throw new ProtocolError("token_expired", "token has expired");
+    }
+    throw new ProtocolError("unauthorized", "invalid token");
+  }
+  if (typeof payload.exp !== "number") {
+    throw new ProtocolError("unauthorized", "token has no exp claim");
+  }
+  const sub = userIdSchema.safeParse(payload.sub);
+  if (!sub.success) {
+    throw new ProtocolError("unauthorized", "token sub is not a valid user id");
+  }
+  return { uid: sub.data, exp: payload.exp };
+}

@@ -1,0 +1,234 @@
+import type {
+  InboxEvent,
+  MessageEvent,
+  SyncResult,
+  UnsequencedEvent
+} from "../protocol";
+
+/** DDL of a user's inbox (see {@link migrate}). */
+export const INBOX_SCHEMA = [
+  `CREATE TABLE inbox (
+     seq INTEGER PRIMARY KEY,
+     eid TEXT NOT NULL UNIQUE,
+     cmid TEXT UNIQUE,
+     pending TEXT,
+     at INTEGER NOT NULL,
+     event TEXT NOT NULL
+   );
+   CREATE INDEX inbox_pending ON inbox (pending) WHERE pending IS NOT NULL;
+   CREATE TABLE devices (
+     device TEXT PRIMARY KEY,
+     acked INTEGER NOT NULL,
+     seen INTEGER NOT NULL
+   );
+   CREATE TABLE reads (
+     peer TEXT PRIMARY KEY,
+     seq INTEGER NOT NULL
+   );`
+] as const;
+
+/** One appended event and whether this call stored it (false: it was a duplicate). */
+export interface Appended {
+  event: InboxEvent;
+  fresh: boolean;
+}
+
+/** A stored event awaiting confirmed delivery to `target`. */
+export interface Pending {
+  target: string;
+  event: InboxEvent;
+}
+
+interface Row extends Record<string, SqlStorageValue> {
+  seq: number;
+  event: string;
+}
+
+const TRIMMED_KEY = "inbox.trimmed";
+
+/**
+ * A user's durable, ordered event log (DO SQLite). Every method is
+ * synchronous, so a caller's sequence of calls without an `await` in between
+ * commits atomically, and frames sent after it are held by the output gate
+ * until it is durable.
+ *
+ * Seqs start at 1, increase by one per stored event and are never reused:
+ * `trimmed` remembers the highest seq retention has deleted.
+ */
+export class Inbox {
+  #head: number | undefined;
+
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly kv: SyncKvStorage
+  ) {}
+
+  /** Highest seq ever assigned (0 when empty). */
+  head(): number {
+    if (this.#head === undefined) {
+      const max = this.sql.exec<{ m: number | null }>("SELECT max(seq) AS m FROM inbox").one().m;
+      this.#head = Math.max(max ?? 0, this.trimmed());
+    }
+    return this.#head;
+  }
+
+  /** Highest seq deleted by retention (0 if none). */
+  trimmed(): number {
+    return this.kv.get<number>(TRIMMED_KEY) ?? 0;
+  }
+
+  /**
+   * Appends each event unless its `eid` is already stored; duplicates come
+   * back with their original seq and `fresh: false`. A message's `cmid` is
+   * indexed (only the sender's own copy carries one) for idempotent resends.
+   * `pending` marks the copy as not yet delivered to that target.
+   */
+  append(
+    events: readonly UnsequencedEvent[],
+    now: number,
+    pending?: string
+  ): Appended[] {
+    const out: Appended[] = [];
+    for (const e of events) {
+      const seq = this.head() + 1;
+      const inserted = this.sql
+        .exec(
+          `INSERT INTO inbox (seq, eid, cmid, pending, at, event) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (eid) DO NOTHING RETURNING seq`,
+          seq,
+          eidOf(e),
+          e.type === "message" ? (e.cmid ?? null) : null,
+          pending ?? null,
+          now,
+          JSON.stringify(e)
+        )
+        .toArray().length;
+      if (inserted) {
+        this.#head = seq;
+        out.push({ event: { ...e, seq } as InboxEvent, fresh: true });
+      } else {
+        out.push({ event: this.byEventId(eidOf(e))!, fresh: false });
+      }
+    }
+    return out;
+  }
+
+  byEventId(eid: string): InboxEvent | undefined {
+    const row = this.sql
+      .exec<Row>("SELECT seq, event FROM inbox WHERE eid = ?", eid)
+      .toArray()[0];
+    return row && toEvent(row);
+  }
+
+  /** The message this user sent with client id `cmid`, and whether delivery is unconfirmed. */
+  bySentCmid(cmid: string): { event: MessageEvent; pending: string | null } | undefined {
+    const row = this.sql
+      .exec<Row & { pending: string | null }>(
+        "SELECT seq, event, pending FROM inbox WHERE cmid = ?",
+        cmid
+      )
+      .toArray()[0];
+    return row && { event: toEvent(row) as MessageEvent, pending: row.pending };
+  }
+
+  /** Marks delivery of `eid` confirmed. */
+  delivered(eid: string): void {
+    this.sql.exec("UPDATE inbox SET pending = NULL WHERE eid = ?", eid);
+  }
+
+  /** Events whose delivery is unconfirmed, oldest first. */
+  pending(limit: number): Pending[] {
+    return this.sql
+      .exec<Row & { pending: string }>(
+        "SELECT seq, event, pending FROM inbox WHERE pending IS NOT NULL ORDER BY seq LIMIT ?",
+        limit
+      )
+      .toArray()
+      .map((row) => ({ target: row.pending, event: toEvent(row) }));
+  }
+
+  /** Up to `limit` events after `after`, in order, with an explicit gap if some were trimmed. */
+  page(after: number, limit: number): SyncResult {
+    const rows = this.sql
+      .exec<Row>(
+        "SELECT seq, event FROM inbox WHERE seq > ? ORDER BY seq LIMIT ?",
+        after,
+        limit + 1
+      )
+      .toArray();
+    const more = rows.length > limit;
+    const events = (more ? rows.slice(0, limit) : rows).map(toEvent);
+    const trimmed = this.trimmed();
+    const result: SyncResult = { events, more, head: this.head() };
+    if (after < trimmed) result.gap = { from: after + 1, to: trimmed };
+    return result;
+  }
+
+  /** Records a device's delivery ack (cursors only move forward). */
+  ackDevice(device: string, seq: number, now: number): void {
+    this.sql.exec(
+      `INSERT INTO devices (device, acked, seen) VALUES (?, ?, ?)
+       ON CONFLICT (device) DO UPDATE SET acked = max(acked, excluded.acked), seen = excluded.seen`,
+      device,
+      Math.min(seq, this.head()),
+      now
+    );
+  }
+
+  deviceCursor(device: string): number | undefined {
+    return this.sql
+      .exec<{ acked: number }>("SELECT acked FROM devices WHERE device = ?", device)
+      .toArray()[0]?.acked;
+  }
+
+  /** Moves the read cursor for `peer` to `seq`; false if it was already there or beyond. */
+  advanceRead(peer: string, seq: number): boolean {
+    const cur = this.sql
+      .exec<{ seq: number }>("SELECT seq FROM reads WHERE peer = ?", peer)
+      .toArray()[0]?.seq;
+    if (cur !== undefined && cur >= seq) return false;
+    this.sql.exec(
+      "INSERT INTO reads (peer, seq) VALUES (?, ?) ON CONFLICT (peer) DO UPDATE SET seq = excluded.seq",
+      peer,
+      seq
+    );
+    return true;
+  }
+
+  /**
+   * Retention: drops events appended before `now - ttlMs` and all but the
+   * newest `max`. Returns how many were dropped; `trimmed` moves up to the
+   * highest dropped seq so later syncs from before it report a gap.
+   */
+  trim(now: number, ttlMs: number, max: number): number {
+    const byAge = this.sql
+      .exec<{ m: number | null }>("SELECT max(seq) AS m FROM inbox WHERE at < ?", now - ttlMs)
+      .one().m ?? 0;
+    const byCount = this.head() - max;
+    const cut = Math.max(byAge, byCount);
+    if (cut <= this.trimmed()) return 0;
+    const deleted = this.sql.exec("DELETE FROM inbox WHERE seq <= ?", cut).rowsWritten;
+    this.kv.put(TRIMMED_KEY, cut);
+    return deleted;
+  }
+
+  /** Append time of the oldest retained event, for scheduling retention. */
+  oldestAt(): number | undefined {
+    return this.sql
+      .exec<{ at: number }>("SELECT at FROM inbox ORDER BY seq LIMIT 1")
+      .toArray()[0]?.at;
+  }
+
+  /** Number of retained events. */
+  size(): number {
+    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM inbox").one().n;
+  }
+}
+
+export function eidOf(e: UnsequencedEvent | InboxEvent): string {
+  return e.type === "message" ? e.mid : e.eid;
+}
+
+function toEvent(row: Row): InboxEvent {
+  return { ...(JSON.parse(row.event) as UnsequencedEvent), seq: row.seq } as InboxEvent;
+}

@@ -1,0 +1,347 @@
+import { DurableObject } from "cloudflare:workers";
+import { type Limits, limitsOf } from "../config";
+import { createDb, type Db } from "../db/client";
+import { listFriendIds } from "../db/friendships";
+import { getUser } from "../db/users";
+import {
+  CLOSE,
+  errorResponse,
+  HEARTBEAT_REQUEST,
+  HEARTBEAT_RESPONSE,
+  type InboxEvent,
+  type PresenceFrame,
+  ProtocolError,
+  SYNC_PAGE_DEFAULT,
+  type ServerFrame,
+  type UnsequencedEvent,
+  encodeServerFrame
+} from "../protocol";
+import {
+  acceptSocket,
+  attachmentOf,
+  closeQuietly,
+  completeClose,
+  deviceTag,
+  openSockets,
+  safeSend,
+  UPGRADE_HEADERS
+} from "../realtime/connection";
+import { Courier } from "../realtime/courier";
+import { dispatch } from "../realtime/dispatch";
+import type { UserHub } from "../realtime/hub";
+import {
+  notifyFriends,
+  PRESENCE_LEASE_MS,
+  PRESENCE_REFRESH_MS,
+  registryFor
+} from "../realtime/presence";
+import { parseTarget } from "../realtime/targets";
+import { eidOf, INBOX_SCHEMA, Inbox } from "./inbox";
+import { migrate } from "./storage";
+
+/** Friend lists are re-read from D1 at least this often, even without invalidation. */
+const FRIENDS_TTL_MS = 5 * 60_000;
+/** First retry of an unconfirmed delivery; later ones back off up to the max. */
+const RETRY_MIN_MS = 30_000;
+const RETRY_MAX_MS = 10 * 60_000;
+const RETRY_BATCH = 200;
+
+const KV_UID = "user.id";
+const KV_ONLINE = "presence.online";
+
+/**
+ * One per user (named by user id). Owns every device socket of that user
+ * (hibernatable), the user's inbox (DO SQLite) and delivery to other users'
+ * objects. Frame logic lives in src/realtime/handlers; this class holds
+ * state, adapters and the RPC surface.
+ */
+export class UserObject extends DurableObject<Env> {
+  readonly #limits: Limits;
+  readonly #inbox: Inbox;
+  readonly #db: Db;
+  readonly #courier: Courier<InboxEvent, number>;
+  readonly #hub: UserHub;
+  #friends: { ids: ReadonlySet<string>; at: number } | undefined;
+  #friendsLoading: Promise<ReadonlySet<string>> | undefined;
+  #friendsGen = 0;
+  /** Cached alarm time: undefined = not read yet, null = none set. */
+  #alarmAt: number | null | undefined;
+  #alarmChain: Promise<void> = Promise.resolve();
+  #presenceChain: Promise<void> = Promise.resolve();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#limits = limitsOf(env);
+    this.#inbox = new Inbox(ctx.storage.sql, ctx.storage.kv);
+    this.#db = createDb(env.DB);
+    this.#courier = new Courier((target, events) => this.#call(target, events));
+    ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, INBOX_SCHEMA));
+    ctx.setWebSocketAutoResponse(
+      new WebSocketRequestResponsePair(HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE)
+    );
+    const self = this;
+    this.#hub = {
+      get uid() {
+        return self.#uid;
+      },
+      env,
+      limits: this.#limits,
+      inbox: this.#inbox,
+      friends: () => this.#loadFriends(),
+      userExists: async (uid) => (await getUser(this.#db, uid)) !== undefined,
+      push: (frame, except) => this.#push(frame, except),
+      forward: (event, target) => this.#forward(event, target),
+      appended: (now) => this.#appended(now)
+    };
+  }
+
+  get #uid(): string {
+    const uid = this.ctx.id.name ?? this.ctx.storage.kv.get<string>(KV_UID);
+    if (!uid) throw new Error("UserObject used before its user id is known");
+    return uid;
+  }
+
+  // ---- WebSocket upgrade (from the Worker, after token verification) ----
+
+  override async fetch(request: Request): Promise<Response> {
+    const h = request.headers;
+    const uid = h.get(UPGRADE_HEADERS.uid);
+    const device = h.get(UPGRADE_HEADERS.device);
+    const exp = Number(h.get(UPGRADE_HEADERS.exp));
+    const since = h.get(UPGRADE_HEADERS.since);
+    const protocol = h.get(UPGRADE_HEADERS.protocol);
+    if (!uid || !device || !Number.isFinite(exp) || h.get("Upgrade")?.toLowerCase() !== "websocket") {
+      return errorResponse("bad_request", "expected an authenticated WebSocket upgrade");
+    }
+    if (this.ctx.storage.kv.get<string>(KV_UID) !== uid) {
+      if (!(await getUser(this.#db, uid))) {
+        return errorResponse("unknown_user", `no user ${uid}`);
+      }
+      this.ctx.storage.kv.put(KV_UID, uid);
+    }
+
+    for (const old of this.ctx.getWebSockets(deviceTag(device))) {
+      closeQuietly(old, CLOSE.replaced, "replaced by a newer connection of this device");
+    }
+    const { 0: client, 1: server } = new WebSocketPair();
+    const now = Date.now();
+    acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp });
+    safeSend(server, {
+      type: "welcome",
+      uid,
+      device,
+      head: this.#inbox.head(),
+      maxFrameBytes: this.#limits.maxFrameBytes,
+      ts: now
+    });
+    if (since !== null) {
+      safeSend(server, { type: "catchup", ...this.#inbox.page(Number(since), SYNC_PAGE_DEFAULT) });
+    }
+    this.#updatePresence();
+    return new Response(null, {
+      status: 101,
+      webSocket: client,
+      headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : undefined
+    });
+  }
+
+  // ---- Hibernation handlers: thin adapters ----
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const a = attachmentOf(ws);
+    if (!a) {
+      closeQuietly(ws, 1011, "connection state lost; reconnect");
+      return;
+    }
+    if (a.exp * 1000 <= Date.now()) {
+      closeQuietly(ws, CLOSE.token_expired, "token expired; reconnect with a fresh token");
+      return;
+    }
+    try {
+      await dispatch(this.#hub, { ws, uid: a.uid, device: a.device }, message);
+    } catch (err) {
+      console.error("webSocketMessage failed", err);
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    completeClose(ws, code);
+    this.#updatePresence(ws);
+  }
+
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    if (ws.readyState === WebSocket.OPEN) console.warn("socket error", error);
+    this.#updatePresence(ws);
+  }
+
+  // ---- RPC surface (called by other objects and the Worker) ----
+
+  /**
+   * Appends events addressed to this user (deduplicated by event id) and
+   * pushes the new ones to every open device. Returns each event's seq here.
+   */
+  async deliver(events: UnsequencedEvent[]): Promise<number[]> {
+    const now = Date.now();
+    const appended = this.#inbox.append(events, now);
+    for (const a of appended) if (a.fresh) this.#push(a.event);
+    this.#appended(now);
+    return appended.map((a) => a.event.seq);
+  }
+
+  /** A friend came online or went offline: tell this user's devices. */
+  async presence(frame: PresenceFrame): Promise<void> {
+    this.#push(frame);
+  }
+
+  /** A friendship of this user changed in D1: forget the cached list. */
+  async invalidateFriends(): Promise<void> {
+    this.#friends = undefined;
+    this.#friendsLoading = undefined;
+    this.#friendsGen++;
+  }
+
+  /**
+   * Maintenance, at least once per due time: retries unconfirmed deliveries,
+   * enforces retention, refreshes this user's presence lease (or clears a
+   * ghost after a restart dropped every socket), then re-arms.
+   */
+  override async alarm(): Promise<void> {
+    this.#alarmAt = null;
+    const now = Date.now();
+    const due: number[] = [];
+
+    const pending = this.#inbox.pending(RETRY_BATCH);
+    const results = await Promise.allSettled(pending.map((p) => this.#forward(p.event, p.target)));
+    const failed = pending.filter((_, i) => results[i]!.status === "rejected");
+    if (failed.length > 0) {
+      const age = now - Math.min(...failed.map((p) => p.event.ts));
+      due.push(now + Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, age)));
+    } else if (pending.length === RETRY_BATCH) {
+      due.push(now);
+    }
+
+    this.#inbox.trim(now, this.#limits.inboxTtlMs, this.#limits.inboxMax);
+    const oldest = this.#inbox.oldestAt();
+    if (oldest !== undefined) due.push(oldest + this.#limits.inboxTtlMs);
+
+    const sockets = openSockets(this.ctx).length;
+    if (sockets > 0 || this.ctx.storage.kv.get(KV_ONLINE) === true) {
+      this.#updatePresence();
+      if (sockets > 0) due.push(now + PRESENCE_REFRESH_MS);
+    }
+    await this.#presenceChain;
+
+    if (due.length > 0) await this.#ensureAlarm(Math.min(...due));
+  }
+
+  // ---- internals ----
+
+  #push(frame: ServerFrame, exceptDevice?: string): void {
+    let text: string | undefined;
+    for (const ws of openSockets(this.ctx)) {
+      if (exceptDevice !== undefined && attachmentOf(ws)?.device === exceptDevice) continue;
+      safeSend(ws, (text ??= encodeServerFrame(frame)));
+    }
+  }
+
+  async #forward(event: InboxEvent, target: string): Promise<void> {
+    try {
+      await this.#courier.send(target, event);
+    } catch (err) {
+      void this.#ensureAlarm(Date.now() + RETRY_MIN_MS);
+      if (err instanceof ProtocolError) throw err;
+      console.warn("delivery failed; will retry", target, err);
+      throw new ProtocolError("unavailable", "recipient unreachable; resend with the same cmid");
+    }
+    this.#inbox.delivered(eidOf(event));
+  }
+
+  /** One cross-object call for a batch of events to one target. */
+  async #call(target: string, events: InboxEvent[]): Promise<number[]> {
+    const t = parseTarget(target);
+    if (!t) throw new ProtocolError("internal", `unknown delivery target ${target}`);
+    return this.env.USERS.getByName(t.id).deliver(events.map(recipientCopy));
+  }
+
+  #appended(now: number): void {
+    const retained = this.#inbox.head() - this.#inbox.trimmed();
+    const pendingRetry = now + RETRY_MIN_MS;
+    const retention =
+      retained > this.#limits.inboxMax
+        ? now
+        : (this.#inbox.oldestAt() ?? now) + this.#limits.inboxTtlMs;
+    void this.#ensureAlarm(Math.min(pendingRetry, retention));
+  }
+
+  /** Makes sure an alarm fires no later than `at`, touching storage only when it must. */
+  #ensureAlarm(at: number): Promise<void> {
+    this.#alarmChain = this.#alarmChain
+      .then(async () => {
+        if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
+        if (this.#alarmAt !== null && this.#alarmAt <= at) return;
+        this.#alarmAt = at;
+        await this.ctx.storage.setAlarm(at);
+      })
+      .catch((err) => console.error("setAlarm failed", err));
+    return this.#alarmChain;
+  }
+
+  async #loadFriends(): Promise<ReadonlySet<string>> {
+    if (this.#friends && Date.now() - this.#friends.at < FRIENDS_TTL_MS) return this.#friends.ids;
+    if (!this.#friendsLoading) {
+      const gen = this.#friendsGen;
+      const at = Date.now();
+      this.#friendsLoading = listFriendIds(this.#db, this.#uid)
+        .then((ids) => {
+          const set = new Set(ids);
+          if (gen === this.#friendsGen) this.#friends = { ids: set, at };
+          return set;
+        })
+        .finally(() => {
+          if (gen === this.#friendsGen) this.#friendsLoading = undefined;
+        });
+    }
+    return this.#friendsLoading;
+  }
+
+  /**
+   * Publishes this user's presence if it changed: the registry lease, then a
+   * push to online friends. Runs serially; each run reads the sockets as they
+   * are then, so a quick disconnect/reconnect collapses into nothing.
+   */
+  #updatePresence(closing?: WebSocket): void {
+    const run = async () => {
+      const uid = this.#uid;
+      const sockets = openSockets(this.ctx, closing).length;
+      const online = sockets > 0;
+      const now = Date.now();
+      const registry = registryFor(this.env, uid, this.#limits.presenceShards);
+      if (online) {
+        await registry.setOnline(uid, sockets, now + PRESENCE_LEASE_MS);
+        await this.#ensureAlarm(now + PRESENCE_REFRESH_MS);
+      } else {
+        await registry.setOffline(uid);
+      }
+      if ((this.ctx.storage.kv.get(KV_ONLINE) === true) === online) return;
+      this.ctx.storage.kv.put(KV_ONLINE, online);
+      await notifyFriends(
+        this.env,
+        await this.#loadFriends(),
+        { type: "presence", uid, online, ts: now },
+        this.#limits.presenceShards
+      );
+    };
+    this.#presenceChain = this.#presenceChain
+      .then(run)
+      .catch((err) => console.error("presence update failed", err));
+    this.ctx.waitUntil(this.#presenceChain);
+  }
+}
+
+/** The recipient's copy: no sender seq, and the sender's client id and device stay private. */
+function recipientCopy(e: InboxEvent): UnsequencedEvent {
+  const { seq: _seq, ...rest } = e;
+  if (rest.type !== "message") return rest;
+  const { cmid: _cmid, device: _device, ...msg } = rest;
+  return msg;
+}

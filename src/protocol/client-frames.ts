@@ -1,0 +1,96 @@
+import { z } from "zod";
+import {
+  bodySchema,
+  chatSchema,
+  clientMsgIdSchema,
+  kindSchema,
+  messageIdSchema,
+  requestIdSchema,
+  SYNC_PAGE_MAX,
+  seqSchema,
+  userIdSchema
+} from "./primitives";
+
+/**
+ * `from` is never trusted: identity comes from the token. A frame may carry
+ * it (clients ported from the seed do), but if it names anyone else the frame
+ * is refused with `forged_sender`.
+ */
+const claimedSender = userIdSchema.optional();
+
+/** Send a private message. Answered by a reply whose result is a {@link SendAck}. */
+export const sendFrameSchema = z.object({
+  type: z.literal("send"),
+  id: requestIdSchema,
+  cmid: clientMsgIdSchema,
+  chat: chatSchema.default("dm"),
+  to: userIdSchema,
+  kind: kindSchema.default("text"),
+  body: bodySchema,
+  from: claimedSender
+});
+export type SendFrame = z.infer<typeof sendFrameSchema>;
+
+/** Fetch inbox events with seq > `after`, oldest first, at most `limit`. */
+export const syncFrameSchema = z.object({
+  type: z.literal("sync"),
+  id: requestIdSchema,
+  after: seqSchema,
+  limit: z.number().int().min(1).max(SYNC_PAGE_MAX).optional()
+});
+export type SyncFrame = z.infer<typeof syncFrameSchema>;
+
+/** This device has received every event up to `seq`. Replies only if `id` is set. */
+export const ackFrameSchema = z.object({
+  type: z.literal("ack"),
+  id: requestIdSchema.optional(),
+  seq: seqSchema
+});
+export type AckFrame = z.infer<typeof ackFrameSchema>;
+
+/** Mark the conversation with `peer` read up to and including message `mid`. */
+export const readFrameSchema = z.object({
+  type: z.literal("read"),
+  id: requestIdSchema,
+  chat: chatSchema.default("dm"),
+  peer: userIdSchema,
+  mid: messageIdSchema,
+  from: claimedSender
+});
+export type ReadFrame = z.infer<typeof readFrameSchema>;
+
+/** Which of my friends are online now (the seed's `online` list, friends only). */
+export const onlineFrameSchema = z.object({
+  type: z.literal("online"),
+  id: requestIdSchema
+});
+export type OnlineFrame = z.infer<typeof onlineFrameSchema>;
+
+/**
+ * Application-level ping with a reply. The exact text `{"type":"ping"}` is
+ * answered `{"type":"pong"}` by the runtime without waking the object.
+ */
+export const pingFrameSchema = z.object({
+  type: z.literal("ping"),
+  id: requestIdSchema.optional()
+});
+export type PingFrame = z.infer<typeof pingFrameSchema>;
+
+/** Every frame a client may send. */
+export const clientFrameSchema = z.discriminatedUnion("type", [
+  sendFrameSchema,
+  syncFrameSchema,
+  ackFrameSchema,
+  readFrameSchema,
+  onlineFrameSchema,
+  pingFrameSchema
+]);
+export type ClientFrame = z.infer<typeof clientFrameSchema>;
+export type ClientFrameType = ClientFrame["type"];
+
+export const CLIENT_FRAME_TYPES: readonly ClientFrameType[] =
+  clientFrameSchema.options.map((o) => o.shape.type.value);
+
+/** Exact heartbeat texts answered by the runtime's auto-response. */
+export const HEARTBEAT_REQUEST = '{"type":"ping"}';
+export const HEARTBEAT_RESPONSE = '{"type":"pong"}';

@@ -1,0 +1,69 @@
+import { type ClientFrame, clientFrameSchema, CLIENT_FRAME_TYPES } from "./client-frames";
+import { type ErrorBody, errorBody, fieldErrors } from "./errors";
+import type { RequestId } from "./primitives";
+import { requestIdSchema } from "./primitives";
+import type { ServerFrame } from "./server-frames";
+
+/** Outcome of decoding one client frame. On failure `id` is echoed when readable. */
+export type Decoded =
+  | { ok: true; frame: ClientFrame }
+  | { ok: false; id: RequestId | null; error: ErrorBody };
+
+const encoder = new TextEncoder();
+
+/** UTF-8 length of `s`, computed only when the cheap bounds cannot decide. */
+function exceedsBytes(s: string, max: number): boolean {
+  if (s.length > max) return true;
+  if (s.length * 3 <= max) return false;
+  return encoder.encode(s).byteLength > max;
+}
+
+/**
+ * Parses one WebSocket message: size limit, JSON, then the frame schema.
+ * Never throws; every failure is a coded error the caller sends back.
+ */
+export function decodeClientFrame(
+  raw: string | ArrayBuffer,
+  maxBytes: number
+): Decoded {
+  if (typeof raw !== "string") {
+    return fail(null, "binary_not_supported", "send JSON text frames");
+  }
+  if (exceedsBytes(raw, maxBytes)) {
+    return fail(null, "frame_too_large", `frames are limited to ${maxBytes} bytes`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return fail(null, "invalid_json", "frame is not valid JSON");
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return fail(null, "invalid_frame", "frame must be a JSON object");
+  }
+  const obj = json as Record<string, unknown>;
+  const idParse = requestIdSchema.safeParse(obj.id);
+  const id = idParse.success ? idParse.data : null;
+  if (!CLIENT_FRAME_TYPES.includes(obj.type as ClientFrame["type"])) {
+    return fail(id, "unknown_type", `unknown frame type ${JSON.stringify(obj.type ?? null)}`);
+  }
+  const parsed = clientFrameSchema.safeParse(obj);
+  if (!parsed.success) {
+    return fail(id, "invalid_frame", "frame does not match its schema", fieldErrors(parsed.error.issues));
+  }
+  return { ok: true, frame: parsed.data };
+}
+
+function fail(
+  id: RequestId | null,
+  code: ErrorBody["code"],
+  message: string,
+  fields?: Record<string, string>
+): Decoded {
+  return { ok: false, id, error: errorBody(code, message, fields) };
+}
+
+/** Serializes a server frame. Kept as one function so framing can change in one place. */
+export function encodeServerFrame(frame: ServerFrame): string {
+  return JSON.stringify(frame);
+}

@@ -1,0 +1,8 @@
+/** Protocol v1: pure zod schemas and types, importable by clients and Node tests. */
+export * from "./primitives";
+export * from "./errors";
+export * from "./close-codes";
+export * from "./client-frames";
+export * from "./server-frames";
+export * from "./codec";
+export * from "./http";

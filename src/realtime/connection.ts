@@ -1,0 +1,92 @@
+import { encodeServerFrame, type ServerFrame } from "../protocol";
+
+/**
+ * What survives hibernation on each socket: identity only. Cursors and
+ * queues live in SQLite; an attachment is lost when the socket closes.
+ */
+export interface Attachment {
+  uid: string;
+  device: string;
+  connectedAt: number;
+  /** Token expiry, unix seconds: frames after it close the socket (4001). */
+  exp: number;
+}
+
+/** Socket tag selecting one device's connection(s). */
+export function deviceTag(device: string): string {
+  return `d:${device}`;
+}
+
+export function attachmentOf(ws: WebSocket): Attachment | undefined {
+  const a = ws.deserializeAttachment() as Partial<Attachment> | null;
+  return a && typeof a.uid === "string" && typeof a.device === "string"
+    ? (a as Attachment)
+    : undefined;
+}
+
+/** Accepts through the hibernation API; never `ws.accept()`, which pins the object in memory. */
+export function acceptSocket(ctx: DurableObjectState, ws: WebSocket, a: Attachment): void {
+  ctx.acceptWebSocket(ws, [deviceTag(a.device)]);
+  ws.serializeAttachment(a);
+}
+
+/** Open sockets of this object, optionally without one (a socket being closed). */
+export function openSockets(ctx: DurableObjectState, except?: WebSocket): WebSocket[] {
+  return ctx
+    .getWebSockets()
+    .filter((ws) => ws !== except && ws.readyState === WebSocket.OPEN);
+}
+
+/**
+ * Sends without throwing. A socket that fails to take a frame is closed
+ * (1011) so the client reconnects and syncs; one bad socket never breaks a
+ * fan-out to the others.
+ */
+export function safeSend(ws: WebSocket, frame: ServerFrame | string): boolean {
+  if (ws.readyState !== WebSocket.OPEN) return false;
+  try {
+    ws.send(typeof frame === "string" ? frame : encodeServerFrame(frame));
+    return true;
+  } catch {
+    closeQuietly(ws, 1011, "send failed");
+    return false;
+  }
+}
+
+const RESERVED = new Set([1004, 1005, 1006, 1015]);
+
+/** Closes, ignoring sockets already closing and reserved codes. Reasons are cut to 123 bytes. */
+export function closeQuietly(ws: WebSocket, code: number, reason: string): void {
+  if (ws.readyState === WebSocket.CLOSED || ws.readyState === WebSocket.CLOSING) return;
+  try {
+    ws.close(RESERVED.has(code) ? 1000 : code, reason.slice(0, 120));
+  } catch {
+    // Already torn down by the peer: nothing left to close.
+  }
+}
+
+/**
+ * Answers a client's close frame. Without this the peer waits for our close
+ * frame until it times out (observed: 10 s in workerd), unless the runtime's
+ * auto-reply-to-close is in effect; a second close is harmless.
+ */
+export function completeClose(ws: WebSocket, code: number): void {
+  if (ws.readyState === WebSocket.CLOSED) return;
+  try {
+    ws.close(RESERVED.has(code) ? 1000 : code, "closed");
+  } catch {
+    // The runtime already completed the handshake.
+  }
+}
+
+/**
+ * Headers the Worker sets on an upgrade after verifying the token. The
+ * Worker builds them itself, so a client can never supply them.
+ */
+export const UPGRADE_HEADERS = {
+  uid: "x-im-uid",
+  device: "x-im-device",
+  exp: "x-im-exp",
+  since: "x-im-since",
+  protocol: "x-im-protocol"
+} as const;

@@ -1,0 +1,72 @@
+import {
+  type ClientFrame,
+  decodeClientFrame,
+  errorBody,
+  ProtocolError,
+  type RequestId
+} from "../protocol";
+import { safeSend } from "./connection";
+import { onRead, onSend } from "./handlers/messages";
+import { onAck, onOnline, onPing, onSync } from "./handlers/session";
+import type { Conn, UserHub } from "./hub";
+
+type Handler<F> = (hub: UserHub, conn: Conn, frame: F) => unknown;
+type HandlerTable = {
+  [K in ClientFrame["type"]]: Handler<Extract<ClientFrame, { type: K }>>;
+};
+
+const HANDLERS: HandlerTable = {
+  send: onSend,
+  read: onRead,
+  sync: onSync,
+  ack: onAck,
+  online: onOnline,
+  ping: onPing
+};
+
+/**
+ * Decodes one frame and runs its handler. Every outcome that has a request id
+ * gets exactly one reply; a frame that cannot be read gets an error reply with
+ * `id: null`. Nothing here closes the socket.
+ */
+export async function dispatch(
+  hub: UserHub,
+  conn: Conn,
+  raw: string | ArrayBuffer
+): Promise<void> {
+  const decoded = decodeClientFrame(raw, hub.limits.maxFrameBytes);
+  if (!decoded.ok) {
+    safeSend(conn.ws, { type: "reply", id: decoded.id, ok: false, error: decoded.error });
+    return;
+  }
+  const frame = decoded.frame;
+  const id = frame.id;
+  try {
+    if ("from" in frame && frame.from !== undefined && frame.from !== hub.uid) {
+      throw new ProtocolError("forged_sender", "from must be your own user id or omitted");
+    }
+    const handler = HANDLERS[frame.type] as Handler<ClientFrame>;
+    const result = await handler(hub, conn, frame);
+    if (id !== undefined) replyOk(conn.ws, id, result ?? {});
+  } catch (err) {
+    replyError(conn.ws, id ?? null, err);
+  }
+}
+
+function replyOk(ws: WebSocket, id: RequestId, result: unknown): void {
+  safeSend(ws, { type: "reply", id, ok: true, result });
+}
+
+function replyError(ws: WebSocket, id: RequestId | null, err: unknown): void {
+  if (err instanceof ProtocolError) {
+    safeSend(ws, { type: "reply", id, ok: false, error: err.toBody() });
+    return;
+  }
+  console.error("frame handler failed", err);
+  safeSend(ws, {
+    type: "reply",
+    id,
+    ok: false,
+    error: errorBody("internal", "internal error")
+  });
+}

@@ -1,0 +1,35 @@
+import {
+  type AckFrame,
+  type OnlineFrame,
+  SYNC_PAGE_DEFAULT,
+  type SyncFrame,
+  type SyncResult
+} from "../../protocol";
+import type { Conn, UserHub } from "../hub";
+import { onlineAmong } from "../presence";
+
+/** One page of missed events; `gap` says what retention dropped. */
+export function onSync(hub: UserHub, _conn: Conn, f: SyncFrame): SyncResult {
+  return hub.inbox.page(f.after, f.limit ?? SYNC_PAGE_DEFAULT);
+}
+
+/** Device delivery ack: remembers how far this device has received. */
+export function onAck(hub: UserHub, conn: Conn, f: AckFrame): { acked: number } {
+  hub.inbox.ackDevice(conn.device, f.seq, Date.now());
+  return { acked: hub.inbox.deviceCursor(conn.device) ?? 0 };
+}
+
+/** The seed's `online` list, scoped to this user's friends. */
+export async function onOnline(
+  hub: UserHub,
+  _conn: Conn,
+  _f: OnlineFrame
+): Promise<{ friends: string[] }> {
+  const friends = await hub.friends();
+  const online = await onlineAmong(hub.env, friends, hub.limits.presenceShards);
+  return { friends: [...online].sort() };
+}
+
+export function onPing(): { ts: number } {
+  return { ts: Date.now() };
+}

@@ -1,0 +1,87 @@
+import WS from "ws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { MessageEvent, SendAck, WelcomeFrame } from "../../src/protocol";
+import { ImClient } from "../helpers/client";
+import { adminClient, type DevServer, startDevServer } from "./dev-server";
+
+let server: DevServer;
+let admin: ReturnType<typeof adminClient>;
+
+beforeAll(async () => {
+  server = await startDevServer();
+  admin = adminClient(server);
+});
+afterAll(async () => server?.stop());
+
+async function connectNode(uid: string, query: Record<string, string> = {}, protocols?: string[]) {
+  const { status, body } = await admin<{ token: string }>("POST", "/api/v1/tokens", { uid });
+  expect(status).toBe(201);
+  const q = new URLSearchParams(query);
+  const ws = protocols
+    ? new WebSocket(`${server.wsUrl}?${q}`, [...protocols, body.token])
+    : new WebSocket(`${server.wsUrl}?${new URLSearchParams({ ...query, token: body.token })}`);
+  const client = new ImClient(ws);
+  const welcome = (await client.next("welcome")) as WelcomeFrame;
+  return Object.assign(client, { welcome });
+}
+
+describe("end to end against wrangler dev", () => {
+  it("serves /health", async () => {
+    const res = await fetch(`${server.url}/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ ok: true });
+  });
+
+  it("two Node WebSocket clients chat; one goes offline and catches up on reconnect", async () => {
+    const alice = `alice_${Date.now()}`;
+    const bob = `bob_${Date.now()}`;
+    for (const id of [alice, bob]) expect((await admin("POST", "/api/v1/users", { id })).status).toBe(201);
+    expect((await admin("POST", "/api/v1/friendships", { a: alice, b: bob })).status).toBe(201);
+
+    const a = await connectNode(alice, { device: "node-a" });
+    let b = await connectNode(bob, { device: "node-b" }, ["im.v1"]);
+    expect(b.welcome.uid).toBe(bob);
+
+    const hello = await a.ok<SendAck>({ type: "send", to: bob, cmid: "e2e-1", body: { text: "hello bob" } });
+    const got = await b.next("message");
+    expect(got).toMatchObject({ mid: hello.mid, from: alice, body: { text: "hello bob" } });
+    const reply = await b.ok<SendAck>({ type: "send", to: alice, cmid: "e2e-2", body: { text: "hi alice" } });
+    expect(await a.next("message")).toMatchObject({ mid: reply.mid, from: bob });
+
+    const lastSeen = got.seq;
+    b.close();
+    await b.closed;
+    await a.next("presence", (p) => p.uid === bob && !p.online);
+
+    const missed: SendAck[] = [];
+    for (let i = 0; i < 5; i++) {
+      missed.push(await a.ok<SendAck>({ type: "send", to: bob, cmid: `e2e-off-${i}`, body: { text: `offline ${i}` } }));
+    }
+    b = await connectNode(bob, { device: "node-b", since: String(lastSeen) });
+    const catchup = await b.next("catchup");
+    const events = catchup.events as MessageEvent[];
+    expect(events.filter((e) => e.type === "message" && e.from === alice).map((e) => e.mid)).toEqual(missed.map((m) => m.mid));
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => lastSeen + 1 + i));
+    expect(catchup.more).toBe(false);
+
+    a.close();
+    b.close();
+  });
+
+  it("refuses a connection without a valid token with HTTP 401 and a JSON error", async () => {
+    for (const url of [server.wsUrl, `${server.wsUrl}?token=not.a.jwt`]) {
+      const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const ws = new WS(url);
+        ws.on("unexpected-response", (_req, res) => {
+          let body = "";
+          res.on("data", (d) => (body += d));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        ws.on("open", () => reject(new Error("connection should have been refused")));
+        ws.on("error", () => undefined);
+      });
+      expect(status).toBe(401);
+      expect(JSON.parse(body)).toMatchObject({ error: { code: "unauthorized" } });
+    }
+  });
+});

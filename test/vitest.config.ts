@@ -1,0 +1,36 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+const root = path.resolve(import.meta.dirname, "..");
+
+/** Fixed secrets for the workerd tests; `npm run dev` provisions random ones. */
+export const TEST_SECRETS = {
+  JWT_SECRET: "test-jwt-secret-0123456789abcdef",
+  API_KEY: "test-api-key-old,test-api-key"
+};
+
+// Wrangler checks `[secrets] required` against process.env; the bindings below win.
+process.env.JWT_SECRET ??= TEST_SECRETS.JWT_SECRET;
+process.env.API_KEY ??= TEST_SECRETS.API_KEY;
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(root, "migrations"));
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: path.join(root, "wrangler.toml") },
+        miniflare: {
+          bindings: { TEST_MIGRATIONS: migrations, ...TEST_SECRETS }
+        }
+      })
+    ],
+    test: {
+      root,
+      include: ["test/**/*.test.ts"],
+      exclude: ["test/e2e/**"],
+      setupFiles: [path.join(root, "test/setup.ts")],
+      testTimeout: 20_000
+    }
+  };
+});
