@@ -45,6 +45,8 @@ interface Row extends Record<string, SqlStorageValue> {
 }
 
 const TRIMMED_KEY = "inbox.trimmed";
+/** Soft byte budget of one sync page (JSON of the events). */
+export const PAGE_BYTES = 1024 * 1024;
 
 /**
  * A user's durable, ordered event log (DO SQLite). Every method is
@@ -136,6 +138,11 @@ export class Inbox {
     this.sql.exec("UPDATE inbox SET pending = NULL WHERE eid = ?", eid);
   }
 
+  /** Drops the pending mark of every event waiting for `target` (e.g. no longer a friend). */
+  abandon(target: string): void {
+    this.sql.exec("UPDATE inbox SET pending = NULL WHERE pending = ?", target);
+  }
+
   /** Events whose delivery is unconfirmed, oldest first. */
   pending(limit: number): Pending[] {
     return this.sql
@@ -147,7 +154,11 @@ export class Inbox {
       .map((row) => ({ target: row.pending, event: toEvent(row) }));
   }
 
-  /** Up to `limit` events after `after`, in order, with an explicit gap if some were trimmed. */
+  /**
+   * Up to `limit` events after `after`, in order, with an explicit gap if some
+   * were trimmed. A page also stops at about {@link PAGE_BYTES} of events (at
+   * least one), so it always fits in one WebSocket message.
+   */
   page(after: number, limit: number): SyncResult {
     const rows = this.sql
       .exec<Row>(
@@ -156,8 +167,14 @@ export class Inbox {
         limit + 1
       )
       .toArray();
-    const more = rows.length > limit;
-    const events = (more ? rows.slice(0, limit) : rows).map(toEvent);
+    let take = 0;
+    let bytes = 0;
+    while (take < Math.min(rows.length, limit) && (take === 0 || bytes + rows[take]!.event.length <= PAGE_BYTES)) {
+      bytes += rows[take]!.event.length;
+      take++;
+    }
+    const more = rows.length > take;
+    const events = rows.slice(0, take).map(toEvent);
     const trimmed = this.trimmed();
     const result: SyncResult = { events, more, head: this.head() };
     if (after < trimmed) result.gap = { from: after + 1, to: trimmed };
@@ -205,7 +222,11 @@ export class Inbox {
       .exec<{ m: number | null }>("SELECT max(seq) AS m FROM inbox WHERE at < ?", now - ttlMs)
       .one().m ?? 0;
     const byCount = this.head() - max;
-    const cut = Math.max(byAge, byCount);
+    // Never drop an event still waiting for delivery: the peer would lose it unseen.
+    const firstPending = this.sql
+      .exec<{ m: number | null }>("SELECT min(seq) AS m FROM inbox WHERE pending IS NOT NULL")
+      .one().m;
+    const cut = Math.min(Math.max(byAge, byCount), firstPending === null ? Infinity : firstPending - 1);
     if (cut <= this.trimmed()) return 0;
     const deleted = this.sql.exec("DELETE FROM inbox WHERE seq <= ?", cut).rowsWritten;
     this.kv.put(TRIMMED_KEY, cut);

@@ -5,6 +5,7 @@ import { listFriendIds } from "../db/friendships";
 import { getUser } from "../db/users";
 import {
   CLOSE,
+  ERRORS,
   errorResponse,
   HEARTBEAT_REQUEST,
   HEARTBEAT_RESPONSE,
@@ -36,6 +37,7 @@ import {
   registryFor
 } from "../realtime/presence";
 import { parseTarget } from "../realtime/targets";
+import { AlarmScheduler } from "./alarm";
 import { eidOf, INBOX_SCHEMA, Inbox } from "./inbox";
 import { migrate } from "./storage";
 
@@ -47,7 +49,10 @@ const RETRY_MAX_MS = 10 * 60_000;
 const RETRY_BATCH = 200;
 
 const KV_UID = "user.id";
+/** Friends were last told this user is online. */
 const KV_ONLINE = "presence.online";
+/** This user may hold a registry lease. */
+const KV_LEASED = "presence.leased";
 
 /**
  * One per user (named by user id). Owns every device socket of that user
@@ -64,9 +69,7 @@ export class UserObject extends DurableObject<Env> {
   #friends: { ids: ReadonlySet<string>; at: number } | undefined;
   #friendsLoading: Promise<ReadonlySet<string>> | undefined;
   #friendsGen = 0;
-  /** Cached alarm time: undefined = not read yet, null = none set. */
-  #alarmAt: number | null | undefined;
-  #alarmChain: Promise<void> = Promise.resolve();
+  readonly #alarm: AlarmScheduler;
   #presenceChain: Promise<void> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -75,6 +78,7 @@ export class UserObject extends DurableObject<Env> {
     this.#inbox = new Inbox(ctx.storage.sql, ctx.storage.kv);
     this.#db = createDb(env.DB);
     this.#courier = new Courier((target, events) => this.#call(target, events));
+    this.#alarm = new AlarmScheduler(ctx.storage);
     ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, INBOX_SCHEMA));
     ctx.setWebSocketAutoResponse(
       new WebSocketRequestResponsePair(HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE)
@@ -91,7 +95,7 @@ export class UserObject extends DurableObject<Env> {
       userExists: async (uid) => (await getUser(this.#db, uid)) !== undefined,
       push: (frame, except) => this.#push(frame, except),
       forward: (event, target) => this.#forward(event, target),
-      appended: (now) => this.#appended(now)
+      appended: (now, pending) => this.#appended(now, pending)
     };
   }
 
@@ -184,7 +188,7 @@ export class UserObject extends DurableObject<Env> {
     const now = Date.now();
     const appended = this.#inbox.append(events, now);
     for (const a of appended) if (a.fresh) this.#push(a.event);
-    this.#appended(now);
+    this.#appended(now, false);
     return appended.map((a) => a.event.seq);
   }
 
@@ -206,32 +210,53 @@ export class UserObject extends DurableObject<Env> {
    * ghost after a restart dropped every socket), then re-arms.
    */
   override async alarm(): Promise<void> {
-    this.#alarmAt = null;
+    this.#alarm.fired();
     const now = Date.now();
     const due: number[] = [];
 
-    const pending = this.#inbox.pending(RETRY_BATCH);
-    const results = await Promise.allSettled(pending.map((p) => this.#forward(p.event, p.target)));
-    const failed = pending.filter((_, i) => results[i]!.status === "rejected");
-    if (failed.length > 0) {
-      const age = now - Math.min(...failed.map((p) => p.event.ts));
-      due.push(now + Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, age)));
-    } else if (pending.length === RETRY_BATCH) {
-      due.push(now);
-    }
+    const retry = await this.#retryPending(now);
+    if (retry !== undefined) due.push(retry);
 
     this.#inbox.trim(now, this.#limits.inboxTtlMs, this.#limits.inboxMax);
     const oldest = this.#inbox.oldestAt();
     if (oldest !== undefined) due.push(oldest + this.#limits.inboxTtlMs);
 
+    // Heartbeats are answered by the runtime and never reach webSocketMessage,
+    // so token expiry of a listen-only client is enforced here.
+    for (const ws of openSockets(this.ctx)) {
+      const a = attachmentOf(ws);
+      if (a && a.exp * 1000 <= now) closeQuietly(ws, CLOSE.token_expired, "token expired; reconnect with a fresh token");
+    }
     const sockets = openSockets(this.ctx).length;
-    if (sockets > 0 || this.ctx.storage.kv.get(KV_ONLINE) === true) {
+    const kv = this.ctx.storage.kv;
+    if (sockets > 0 || kv.get(KV_ONLINE) === true || kv.get(KV_LEASED) === true) {
       this.#updatePresence();
-      if (sockets > 0) due.push(now + PRESENCE_REFRESH_MS);
+      due.push(now + PRESENCE_REFRESH_MS);
     }
     await this.#presenceChain;
 
-    if (due.length > 0) await this.#ensureAlarm(Math.min(...due));
+    if (due.length > 0) await this.#alarm.ensure(Math.min(...due));
+  }
+
+  /**
+   * Retries every pending event, one batched call per target, so a target
+   * that keeps failing never blocks the others. Returns when to try again.
+   */
+  async #retryPending(now: number): Promise<number | undefined> {
+    const pending = this.#inbox.pending(RETRY_BATCH);
+    if (pending.length === 0) return undefined;
+    const results = await Promise.allSettled(
+      pending.map((p) => this.#forward(p.event, p.target, false))
+    );
+    const failed = pending.filter((_, i) => {
+      const r = results[i]!;
+      return r.status === "rejected" && !(r.reason instanceof ProtocolError && !ERRORS[r.reason.code].retryable);
+    });
+    if (failed.length > 0) {
+      const age = now - Math.min(...failed.map((p) => p.event.ts));
+      return now + Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, age));
+    }
+    return pending.length === RETRY_BATCH ? now : undefined;
   }
 
   // ---- internals ----
@@ -244,11 +269,23 @@ export class UserObject extends DurableObject<Env> {
     }
   }
 
-  async #forward(event: InboxEvent, target: string): Promise<void> {
+  /**
+   * Delivers a pending event to its target and marks it delivered. Direct
+   * deliveries are re-gated on friendship, so a resend or a retry after the
+   * friendship ended is refused (`stranger`) and stops being retried.
+   * Transient failures become `unavailable` and, unless the caller is the
+   * alarm itself, schedule a retry.
+   */
+  async #forward(event: InboxEvent, target: string, scheduleRetry = true): Promise<void> {
+    const t = parseTarget(target);
+    if (t?.kind === "user" && !(await this.#loadFriends()).has(t.id)) {
+      this.#inbox.abandon(target);
+      throw new ProtocolError("stranger", `${t.id} is not your friend`);
+    }
     try {
       await this.#courier.send(target, event);
     } catch (err) {
-      void this.#ensureAlarm(Date.now() + RETRY_MIN_MS);
+      if (scheduleRetry) void this.#alarm.ensure(Date.now() + RETRY_MIN_MS);
       if (err instanceof ProtocolError) throw err;
       console.warn("delivery failed; will retry", target, err);
       throw new ProtocolError("unavailable", "recipient unreachable; resend with the same cmid");
@@ -263,45 +300,43 @@ export class UserObject extends DurableObject<Env> {
     return this.env.USERS.getByName(t.id).deliver(events.map(recipientCopy));
   }
 
-  #appended(now: number): void {
+  /**
+   * After an append: schedule retention (now, if over the cap) and, when the
+   * append left an event pending, a safety retry in case this object dies
+   * before the delivery completes.
+   */
+  #appended(now: number, pending: boolean): void {
     const retained = this.#inbox.head() - this.#inbox.trimmed();
-    const pendingRetry = now + RETRY_MIN_MS;
     const retention =
       retained > this.#limits.inboxMax
         ? now
         : (this.#inbox.oldestAt() ?? now) + this.#limits.inboxTtlMs;
-    void this.#ensureAlarm(Math.min(pendingRetry, retention));
+    void this.#alarm.ensure(pending ? Math.min(now + RETRY_MIN_MS, retention) : retention);
   }
 
-  /** Makes sure an alarm fires no later than `at`, touching storage only when it must. */
-  #ensureAlarm(at: number): Promise<void> {
-    this.#alarmChain = this.#alarmChain
-      .then(async () => {
-        if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
-        if (this.#alarmAt !== null && this.#alarmAt <= at) return;
-        this.#alarmAt = at;
-        await this.ctx.storage.setAlarm(at);
-      })
-      .catch((err) => console.error("setAlarm failed", err));
-    return this.#alarmChain;
-  }
-
+  /**
+   * The friend list, cached. A load that overlapped an invalidation is not
+   * trusted: it is repeated, so nobody acts on a list read before a change.
+   */
   async #loadFriends(): Promise<ReadonlySet<string>> {
-    if (this.#friends && Date.now() - this.#friends.at < FRIENDS_TTL_MS) return this.#friends.ids;
-    if (!this.#friendsLoading) {
+    for (;;) {
+      if (this.#friends && Date.now() - this.#friends.at < FRIENDS_TTL_MS) return this.#friends.ids;
       const gen = this.#friendsGen;
-      const at = Date.now();
-      this.#friendsLoading = listFriendIds(this.#db, this.#uid)
-        .then((ids) => {
-          const set = new Set(ids);
-          if (gen === this.#friendsGen) this.#friends = { ids: set, at };
-          return set;
-        })
-        .finally(() => {
-          if (gen === this.#friendsGen) this.#friendsLoading = undefined;
-        });
+      if (!this.#friendsLoading) {
+        const at = Date.now();
+        this.#friendsLoading = listFriendIds(this.#db, this.#uid)
+          .then((ids) => {
+            const set = new Set(ids);
+            if (gen === this.#friendsGen) this.#friends = { ids: set, at };
+            return set;
+          })
+          .finally(() => {
+            if (gen === this.#friendsGen) this.#friendsLoading = undefined;
+          });
+      }
+      const ids = await this.#friendsLoading;
+      if (gen === this.#friendsGen) return ids;
     }
-    return this.#friendsLoading;
   }
 
   /**
@@ -317,19 +352,24 @@ export class UserObject extends DurableObject<Env> {
       const now = Date.now();
       const registry = registryFor(this.env, uid, this.#limits.presenceShards);
       if (online) {
+        // Intent and alarm first: if this object dies mid-way, the alarm finds
+        // the lease it may have taken and clears it.
+        this.ctx.storage.kv.put(KV_LEASED, true);
+        await this.#alarm.ensure(now + PRESENCE_REFRESH_MS);
         await registry.setOnline(uid, sockets, now + PRESENCE_LEASE_MS);
-        await this.#ensureAlarm(now + PRESENCE_REFRESH_MS);
       } else {
         await registry.setOffline(uid);
+        this.ctx.storage.kv.put(KV_LEASED, false);
       }
       if ((this.ctx.storage.kv.get(KV_ONLINE) === true) === online) return;
-      this.ctx.storage.kv.put(KV_ONLINE, online);
       await notifyFriends(
         this.env,
         await this.#loadFriends(),
         { type: "presence", uid, online, ts: now },
         this.#limits.presenceShards
       );
+      // Recorded only once friends were told: if this run dies, the alarm repeats it.
+      this.ctx.storage.kv.put(KV_ONLINE, online);
     };
     this.#presenceChain = this.#presenceChain
       .then(run)

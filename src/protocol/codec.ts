@@ -30,7 +30,7 @@ export function decodeClientFrame(
     return fail(null, "binary_not_supported", "send JSON text frames");
   }
   if (exceedsBytes(raw, maxBytes)) {
-    return fail(null, "frame_too_large", `frames are limited to ${maxBytes} bytes`);
+    return fail(idOfOversize(raw), "frame_too_large", `frames are limited to ${maxBytes} bytes`);
   }
   let json: unknown;
   try {
@@ -47,11 +47,30 @@ export function decodeClientFrame(
   if (!CLIENT_FRAME_TYPES.includes(obj.type as ClientFrame["type"])) {
     return fail(id, "unknown_type", `unknown frame type ${JSON.stringify(obj.type ?? null)}`);
   }
-  const parsed = clientFrameSchema.safeParse(obj);
+  let parsed: ReturnType<typeof clientFrameSchema.safeParse>;
+  try {
+    parsed = clientFrameSchema.safeParse(obj);
+  } catch {
+    // z.json() recurses; a deeply nested body overflows the stack.
+    return fail(id, "invalid_frame", "frame is nested too deeply");
+  }
   if (!parsed.success) {
     return fail(id, "invalid_frame", "frame does not match its schema", fieldErrors(parsed.error.issues));
   }
   return { ok: true, frame: parsed.data };
+}
+
+/** Frames up to this size are still parsed (not validated) to correlate the error. */
+const CORRELATE_MAX = 1024 * 1024;
+
+function idOfOversize(raw: string): RequestId | null {
+  if (raw.length > CORRELATE_MAX) return null;
+  try {
+    const id = requestIdSchema.safeParse((JSON.parse(raw) as { id?: unknown })?.id);
+    return id.success ? id.data : null;
+  } catch {
+    return null;
+  }
 }
 
 function fail(

@@ -30,6 +30,6 @@ export interface UserHub {
    * be reached; the event stays pending and the alarm retries it.
    */
   forward(event: InboxEvent, target: string): Promise<void>;
-  /** Called after every append, so retention and retries get scheduled. */
-  appended(now: number): void;
+  /** Called after every append, so retention (and retries, if `pending`) get scheduled. */
+  appended(now: number, pending: boolean): void;
 }

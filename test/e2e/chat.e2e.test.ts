@@ -7,8 +7,11 @@ import { adminClient, type DevServer, startDevServer } from "./dev-server";
 let server: DevServer;
 let admin: ReturnType<typeof adminClient>;
 
+/** A non-default frame limit, to prove the setting is honoured. */
+const MAX_FRAME_BYTES = 4096;
+
 beforeAll(async () => {
-  server = await startDevServer();
+  server = await startDevServer({ vars: { MAX_FRAME_BYTES: String(MAX_FRAME_BYTES) } });
   admin = adminClient(server);
 });
 afterAll(async () => server?.stop());
@@ -66,6 +69,17 @@ describe("end to end against wrangler dev", () => {
 
     a.close();
     b.close();
+  });
+
+  it("applies a configured MAX_FRAME_BYTES and keeps the socket open after refusing a frame", async () => {
+    const uid = `big_${Date.now()}`;
+    expect((await admin("POST", "/api/v1/users", { id: uid })).status).toBe(201);
+    const c = await connectNode(uid);
+    expect(c.welcome.maxFrameBytes).toBe(MAX_FRAME_BYTES);
+    const reply = await c.request({ type: "send", to: "someone", cmid: "big", body: "x".repeat(MAX_FRAME_BYTES) });
+    expect(reply).toMatchObject({ ok: false, error: { code: "frame_too_large" } });
+    expect(await c.ok({ type: "ping" })).toHaveProperty("ts");
+    c.close();
   });
 
   it("refuses a connection without a valid token with HTTP 401 and a JSON error", async () => {

@@ -32,6 +32,9 @@ describe("bad input", () => {
       expect(reply.id, String(raw)).toEqual(id);
       expect(reply.error.retryable).toBe(false);
     }
+    const deep = `{"type":"send","id":"deep","to":"${bob}","cmid":"d","body":${"[".repeat(20_000)}${"]".repeat(20_000)}}`;
+    const deepReply = await errorReply(a, deep);
+    expect(deepReply).toMatchObject({ id: "deep", error: { code: "invalid_frame" } });
     const fields = (await errorReply(a, JSON.stringify({ type: "send", id: "f", to: bob, body: 1 }))).error.fields;
     expect(fields).toHaveProperty("cmid");
 
@@ -46,7 +49,9 @@ describe("bad input", () => {
     const b = await connect(bob);
     const big = JSON.stringify({ ...textTo(bob, "x".repeat(70_000)), id: "big" });
     const reply = await errorReply(a, big);
-    expect(reply.error.code).toBe("frame_too_large");
+    expect(reply).toMatchObject({ id: "big", error: { code: "frame_too_large" } });
+    const huge = JSON.stringify({ ...textTo(bob, "z".repeat(1_100_000)), id: "huge" });
+    expect(await errorReply(a, huge)).toMatchObject({ id: null, error: { code: "frame_too_large" } });
     const multiByte = JSON.stringify({ ...textTo(bob, "é".repeat(33_000)), id: "mb" });
     expect(multiByte.length).toBeLessThan(65_536);
     expect((await errorReply(a, multiByte)).error.code).toBe("frame_too_large");

@@ -43,6 +43,13 @@ describe("connecting", () => {
     expect(await objectExists(uid)).toBe(false);
   });
 
+  it("reports a forged token as unauthorized even when it claims to be expired", async () => {
+    const uid = await createUser();
+    const { token } = await mintToken("not-the-secret", uid, -5);
+    const res = await upgrade(`/ws?token=${token}`);
+    expect(await res.json()).toMatchObject({ error: { code: "unauthorized" } });
+  });
+
   it("refuses an expired token with 401 token_expired", async () => {
     const uid = await createUser();
     const { token } = await mintToken(JWT_SECRET, uid, -5);

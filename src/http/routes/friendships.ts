@@ -39,7 +39,9 @@ export const friendships = newApp()
   .delete("/:a/:b", valid("param", z.object({ a: userIdSchema, b: userIdSchema })), async (c) => {
     const { a, b } = c.req.valid("param");
     const removed = await removeFriendship(createDb(c.env.DB), a, b);
-    if (!removed) throw new ProtocolError("not_found", `${a} and ${b} are not friends`);
+    // Also when nothing was removed: this may be the retry of a DELETE whose
+    // invalidation failed after the rows were gone.
     await invalidate(c.env, a, b);
+    if (!removed) throw new ProtocolError("not_found", `${a} and ${b} are not friends`);
     return c.body(null, 204);
   });

@@ -25,6 +25,7 @@ export async function onSend(hub: UserHub, conn: Conn, f: SendFrame): Promise<Se
     throw new ProtocolError("bad_request", "cannot send a message to yourself");
   }
   let sent = hub.inbox.bySentCmid(f.cmid);
+  if (sent) assertSameMessage(sent.event, f);
   if (!sent) {
     const friends = await hub.friends();
     if (!friends.has(f.to)) {
@@ -34,9 +35,17 @@ export async function onSend(hub: UserHub, conn: Conn, f: SendFrame): Promise<Se
     }
     // A concurrent resend may have been accepted while we awaited.
     sent = hub.inbox.bySentCmid(f.cmid) ?? accept(hub, conn, f);
+    assertSameMessage(sent.event, f);
   }
   if (sent.pending !== null) await hub.forward(sent.event, sent.pending);
   return { mid: sent.event.mid, seq: sent.event.seq, ts: sent.event.ts };
+}
+
+/** A `cmid` names one message: reusing it for different content is a client bug. */
+function assertSameMessage(sent: MessageEvent, f: SendFrame): void {
+  if (sent.to !== f.to || sent.chat !== f.chat || sent.kind !== f.kind || JSON.stringify(sent.body) !== JSON.stringify(f.body)) {
+    throw new ProtocolError("conflict", `cmid ${f.cmid} was already used for a different message`);
+  }
 }
 
 function accept(hub: UserHub, conn: Conn, f: SendFrame) {
@@ -56,7 +65,7 @@ function accept(hub: UserHub, conn: Conn, f: SendFrame) {
   const target = userTarget(f.to);
   const [stored] = hub.inbox.append([event], ts, target);
   hub.push(stored!.event, conn.device);
-  hub.appended(ts);
+  hub.appended(ts, true);
   return { event: stored!.event as MessageEvent, pending: target as string | null };
 }
 
@@ -87,7 +96,7 @@ export async function onRead(
     target
   );
   hub.push(stored!.event, conn.device);
-  hub.appended(ts);
+  hub.appended(ts, true);
   try {
     await hub.forward(stored!.event, target);
   } catch (err) {

@@ -1,0 +1,34 @@
+/**
+ * Keeps one Durable Object alarm at the earliest time anyone asked for,
+ * touching storage only when that time moves earlier. Calls are serialized,
+ * so two concurrent requests can never leave the later time in place.
+ */
+export class AlarmScheduler {
+  /** undefined = not read yet; null = no alarm set. */
+  #at: number | null | undefined;
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(private readonly storage: DurableObjectStorage) {}
+
+  /** Makes sure the alarm fires no later than `at`. */
+  ensure(at: number): Promise<void> {
+    this.#chain = this.#chain
+      .then(async () => {
+        if (this.#at === undefined) this.#at = await this.storage.getAlarm();
+        if (this.#at !== null && this.#at <= at) return;
+        await this.storage.setAlarm(at);
+        this.#at = at;
+      })
+      .catch((err) => {
+        // Unknown state: read it again next time rather than trust the cache.
+        this.#at = undefined;
+        console.error("setAlarm failed", err);
+      });
+    return this.#chain;
+  }
+
+  /** Call first thing in `alarm()`: the alarm that is running is used up. */
+  fired(): void {
+    this.#at = null;
+  }
+}

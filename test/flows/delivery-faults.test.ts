@@ -1,0 +1,177 @@
+import {
+  abortAllDurableObjects,
+  evictDurableObject,
+  runDurableObjectAlarm,
+  runInDurableObject
+} from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { MessageEvent, ReplyFrame, SendAck, SyncResult } from "../../src/protocol";
+import { newEventId } from "../../src/lib/ids";
+import { api, connect, createUser, friends, textTo } from "../helpers/fixtures";
+
+/** Makes bob's inbox unwritable (a storage fault), or heals it. */
+async function breakInbox(uid: string, broken: boolean) {
+  await runInDurableObject(env.USERS.getByName(uid), (_o, state) => {
+    state.storage.sql.exec(broken ? "ALTER TABLE inbox RENAME TO inbox_off" : "ALTER TABLE inbox_off RENAME TO inbox");
+  });
+}
+
+const pendingOf = (uid: string) =>
+  runInDurableObject(env.USERS.getByName(uid), (_o, state) =>
+    state.storage.sql.exec<{ eid: string }>("SELECT eid FROM inbox WHERE pending IS NOT NULL").toArray().map((r) => r.eid)
+  );
+
+describe("delivery under faults", () => {
+  it("answers a retryable error when the recipient cannot store, then delivers exactly once from the alarm", async () => {
+    const [alice, bob] = await friends();
+    const b0 = await connect(bob);
+    b0.close();
+    await b0.closed;
+    const a = await connect(alice);
+    await breakInbox(bob, true);
+
+    const frame = textTo(bob, "eventually", "retry-1");
+    const reply = await a.request(frame);
+    expect(reply).toMatchObject({ ok: false, error: { code: "unavailable", retryable: true } });
+    const [mid] = await pendingOf(alice);
+    expect(mid).toBeDefined();
+
+    // Retention never drops what is still waiting for delivery.
+    const aliceStub = env.USERS.getByName(alice);
+    await runInDurableObject(aliceStub, (_o, state) => {
+      state.storage.sql.exec("UPDATE inbox SET at = ?", Date.now() - 30 * 24 * 3600 * 1000);
+    });
+    expect(await runDurableObjectAlarm(aliceStub)).toBe(true);
+    expect(await pendingOf(alice)).toEqual([mid]);
+    await runInDurableObject(aliceStub, (_o, state) => {
+      state.storage.sql.exec("UPDATE inbox SET at = ?", Date.now());
+    });
+
+    await breakInbox(bob, false);
+    expect(await runDurableObjectAlarm(aliceStub)).toBe(true);
+    expect(await pendingOf(alice)).toEqual([]);
+    // The client's own retry now gets the original ack, and nothing is stored twice.
+    const ack = await a.ok<SendAck>(frame);
+    expect(ack.mid).toBe(mid);
+    const b = await connect(bob);
+    const page = await b.ok<SyncResult>({ type: "sync", after: 0 });
+    expect(page.events.map((e) => (e as MessageEvent).mid)).toEqual([mid]);
+  });
+
+  it("keeps an offline recipient's inbox through a graceful eviction", async () => {
+    const [alice, bob] = await friends();
+    const a = await connect(alice);
+    await a.ok(textTo(bob, "one"));
+    await a.ok(textTo(bob, "two"));
+    await evictDurableObject(env.USERS.getByName(bob));
+    const b = await connect(bob, { since: 0 });
+    const catchup = await b.next("catchup");
+    expect(catchup.events.map((e) => ((e as MessageEvent).body as { text: string }).text)).toEqual(["one", "two"]);
+  });
+
+  it("refuses a resend and a receipt once the friendship is gone, and stops retrying them", async () => {
+    const [alice, bob] = await friends();
+    const a = await connect(alice);
+    const b = await connect(bob);
+    const ack = await a.ok<SendAck>(textTo(bob, "before"));
+    await b.next("message");
+    await breakInbox(bob, true);
+    const frame = textTo(bob, "stuck", "stuck-1");
+    expect(await a.request(frame)).toMatchObject({ ok: false, error: { code: "unavailable" } });
+    expect((await api("DELETE", `/api/v1/friendships/${alice}/${bob}`)).status).toBe(204);
+    await breakInbox(bob, false);
+
+    expect(await a.request(frame)).toMatchObject({ ok: false, error: { code: "stranger" } });
+    expect(await pendingOf(alice)).toEqual([]);
+    const receipt = await b.ok<{ seq: number }>({ type: "read", peer: alice, mid: ack.mid });
+    expect(receipt.seq).toBeGreaterThan(0);
+    expect(await pendingOf(bob)).toEqual([]);
+    const aliceInbox = await a.ok<SyncResult>({ type: "sync", after: 0 });
+    expect(aliceInbox.events.filter((e) => e.type === "receipt")).toEqual([]);
+    const bobInbox = await b.ok<SyncResult>({ type: "sync", after: 0 });
+    expect(bobInbox.events.map((e) => (e.type === "message" ? (e.body as { text: string }).text : e.type))).toEqual(["before", "receipt"]);
+  });
+
+  it("refuses reusing a cmid for a different message with `conflict`", async () => {
+    const [alice, bob] = await friends();
+    const a = await connect(alice);
+    await a.ok(textTo(bob, "original", "dup"));
+    const reply: ReplyFrame = await a.request(textTo(bob, "something else", "dup"));
+    expect(reply).toMatchObject({ ok: false, error: { code: "conflict" } });
+  });
+
+  it("stores nothing for a message to an unknown user", async () => {
+    const alice = await createUser();
+    const a = await connect(alice);
+    expect(await a.request(textTo("nobody_here", "hi"))).toMatchObject({ ok: false, error: { code: "unknown_user" } });
+    expect(await a.ok<SyncResult>({ type: "sync", after: 0 })).toEqual({ events: [], more: false, head: 0 });
+  });
+
+  it("pages sync by bytes as well as count, so a page always fits in one frame", async () => {
+    const [alice, bob] = await friends();
+    const big = "x".repeat(600_000);
+    await env.USERS.getByName(bob).deliver(
+      [1, 2, 3].map((i) => ({
+        type: "message" as const, mid: newEventId(), chat: "dm" as const, from: alice, to: bob,
+        kind: "text", body: { text: `${i}${big}` }, ts: Date.now()
+      }))
+    );
+    const b = await connect(bob);
+    const first = await b.ok<SyncResult>({ type: "sync", after: 0, limit: 500 });
+    expect(first.events.map((e) => e.seq)).toEqual([1]);
+    expect(first.more).toBe(true);
+    const second = await b.ok<SyncResult>({ type: "sync", after: 1 });
+    expect(second.events.map((e) => e.seq)).toEqual([2]);
+  });
+});
+
+describe("presence under faults", () => {
+  it("clears a ghost left by a restart that dropped every socket, from the user's alarm", async () => {
+    const [alice, bob] = await friends();
+    const b = await connect(bob);
+    await connect(alice);
+    await b.next("presence", (p) => p.uid === alice && p.online);
+    await abortAllDurableObjects();
+
+    const aliceStub = env.USERS.getByName(alice);
+    expect(await runDurableObjectAlarm(aliceStub)).toBe(true);
+    const b2 = await connect(bob);
+    expect(await b2.ok({ type: "online" })).toEqual({ friends: [] });
+  });
+
+  it("expires a registry lease that is not refreshed", async () => {
+    const shard = env.PRESENCE.getByName("shard-test");
+    await shard.setOnline("lease_user", 1, Date.now() + 60_000);
+    expect(await shard.filterOnline(["lease_user"])).toEqual(["lease_user"]);
+    await runInDurableObject(shard, (_o, state) => {
+      state.storage.sql.exec("UPDATE online SET until = ?", Date.now() - 1);
+    });
+    expect(await shard.filterOnline(["lease_user"])).toEqual([]);
+    expect(await runDurableObjectAlarm(shard)).toBe(true);
+    const rows = await runInDurableObject(shard, (_o, state) => state.storage.sql.exec("SELECT uid FROM online").toArray());
+    expect(rows).toEqual([]);
+  });
+});
+
+describe("sessions", () => {
+  it("keeps identity only in the socket attachment", async () => {
+    const uid = await createUser();
+    await connect(uid, { device: "d1" });
+    const att = await runInDurableObject(env.USERS.getByName(uid), (_o, state) =>
+      state.getWebSockets()[0]!.deserializeAttachment()
+    );
+    expect(Object.keys(att as object).sort()).toEqual(["connectedAt", "device", "exp", "uid"]);
+    expect(att).toMatchObject({ uid, device: "d1" });
+  });
+
+  it("closes a listen-only socket whose token expired, from the alarm", async () => {
+    const uid = await createUser();
+    const { mintToken } = await import("../../src/lib/tokens");
+    const { token } = await mintToken("test-jwt-secret-0123456789abcdef", uid, 1);
+    const c = await connect(uid, { token });
+    await new Promise((r) => setTimeout(r, 1_100));
+    expect(await runDurableObjectAlarm(env.USERS.getByName(uid))).toBe(true);
+    expect((await c.closed).code).toBe(4001);
+  });
+});
