@@ -7,6 +7,7 @@ export interface Limits {
   inboxMax: number;
   presenceShards: number;
   tokenTtlSeconds: number;
+  maxGroupMembers: number;
 }
 
 const positiveInt = (fallback: number) =>
@@ -17,7 +18,8 @@ const limitsSchema = z.object({
   INBOX_TTL_SECONDS: positiveInt(7 * 24 * 3600),
   INBOX_MAX: positiveInt(10_000),
   PRESENCE_SHARDS: positiveInt(64),
-  TOKEN_TTL_SECONDS: positiveInt(3600)
+  TOKEN_TTL_SECONDS: positiveInt(3600),
+  MAX_GROUP_MEMBERS: positiveInt(10_000)
 });
 
 /** Parses the vars once per env object; malformed values fall back to defaults. */
@@ -27,13 +29,15 @@ export function limitsOf(env: Partial<Record<keyof z.infer<typeof limitsSchema>,
     INBOX_TTL_SECONDS: env.INBOX_TTL_SECONDS ?? undefined,
     INBOX_MAX: env.INBOX_MAX ?? undefined,
     PRESENCE_SHARDS: env.PRESENCE_SHARDS ?? undefined,
-    TOKEN_TTL_SECONDS: env.TOKEN_TTL_SECONDS ?? undefined
+    TOKEN_TTL_SECONDS: env.TOKEN_TTL_SECONDS ?? undefined,
+    MAX_GROUP_MEMBERS: env.MAX_GROUP_MEMBERS ?? undefined
   });
   return {
     maxFrameBytes: v.MAX_FRAME_BYTES,
     inboxTtlMs: v.INBOX_TTL_SECONDS * 1000,
     inboxMax: v.INBOX_MAX,
     presenceShards: v.PRESENCE_SHARDS,
-    tokenTtlSeconds: v.TOKEN_TTL_SECONDS
+    tokenTtlSeconds: v.TOKEN_TTL_SECONDS,
+    maxGroupMembers: v.MAX_GROUP_MEMBERS
   };
 }

@@ -4,6 +4,7 @@ import { newApp } from "./http/app-env";
 import { notFound, onError } from "./http/errors";
 import { connect } from "./http/routes/connect";
 import { friendships } from "./http/routes/friendships";
+import { groupRoutes } from "./http/routes/groups";
 import { tokens } from "./http/routes/tokens";
 import { users } from "./http/routes/users";
 import { ProtocolError } from "./protocol";
@@ -23,7 +24,8 @@ const api = newApp()
   .use(requireApiKey)
   .route("/tokens", tokens)
   .route("/users", users)
-  .route("/friendships", friendships);
+  .route("/friendships", friendships)
+  .route("/groups", groupRoutes);
 
 const app = newApp()
   .get("/health", (c) => c.json({ ok: true, service: "edge-im", ts: Date.now() }))
@@ -35,4 +37,5 @@ app.notFound(notFound);
 
 export default app;
 export { UserObject } from "./objects/user";
+export { GroupObject } from "./objects/group";
 export { PresenceObject } from "./objects/presence";

@@ -21,7 +21,8 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: path.join(root, "wrangler.toml") },
         miniflare: {
-          bindings: { TEST_MIGRATIONS: migrations, ...TEST_SECRETS }
+          // A small member limit so `group_full` is testable with a 200-member group.
+          bindings: { TEST_MIGRATIONS: migrations, ...TEST_SECRETS, MAX_GROUP_MEMBERS: "205" }
         }
       })
     ],

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { type Limits, limitsOf } from "../config";
 import { createDb, type Db } from "../db/client";
+import type { Result } from "../lib/result";
 import { listFriendIds } from "../db/friendships";
 import { getUser } from "../db/users";
 import {
@@ -9,6 +10,7 @@ import {
   errorResponse,
   HEARTBEAT_REQUEST,
   HEARTBEAT_RESPONSE,
+  type HistoryEvent,
   type InboxEvent,
   type PresenceFrame,
   ProtocolError,
@@ -29,6 +31,8 @@ import {
 } from "../realtime/connection";
 import { Courier } from "../realtime/courier";
 import { dispatch } from "../realtime/dispatch";
+import { groupStub } from "../realtime/stubs";
+import type { PostRequest } from "../realtime/group-commands";
 import type { UserHub } from "../realtime/hub";
 import {
   notifyFriends,
@@ -65,6 +69,7 @@ export class UserObject extends DurableObject<Env> {
   readonly #inbox: Inbox;
   readonly #db: Db;
   readonly #courier: Courier<InboxEvent, number>;
+  readonly #posts: Courier<PostRequest, Result<HistoryEvent>>;
   readonly #hub: UserHub;
   #friends: { ids: ReadonlySet<string>; at: number } | undefined;
   #friendsLoading: Promise<ReadonlySet<string>> | undefined;
@@ -78,6 +83,7 @@ export class UserObject extends DurableObject<Env> {
     this.#inbox = new Inbox(ctx.storage.sql, ctx.storage.kv);
     this.#db = createDb(env.DB);
     this.#courier = new Courier((target, events) => this.#call(target, events));
+    this.#posts = new Courier((gid, requests) => groupStub(env, gid).post(requests));
     this.#alarm = new AlarmScheduler(ctx.storage);
     ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, INBOX_SCHEMA));
     ctx.setWebSocketAutoResponse(
@@ -95,6 +101,7 @@ export class UserObject extends DurableObject<Env> {
       userExists: async (uid) => (await getUser(this.#db, uid)) !== undefined,
       push: (frame, except) => this.#push(frame, except),
       forward: (event, target) => this.#forward(event, target),
+      post: (gid, request) => this.#posts.send(gid, request),
       appended: (now, pending) => this.#appended(now, pending)
     };
   }
@@ -187,7 +194,13 @@ export class UserObject extends DurableObject<Env> {
   async deliver(events: UnsequencedEvent[]): Promise<number[]> {
     const now = Date.now();
     const appended = this.#inbox.append(events, now);
-    for (const a of appended) if (a.fresh) this.#push(a.event);
+    const uid = this.#uid;
+    for (const a of appended) {
+      if (!a.fresh) continue;
+      // A group fan-out hands the sender its own message too: not to the device that sent it.
+      const e = a.event;
+      this.#push(e, e.type === "message" && e.from === uid ? e.device : undefined);
+    }
     this.#appended(now, false);
     return appended.map((a) => a.event.seq);
   }

@@ -10,6 +10,7 @@ import {
   seqSchema,
   userIdSchema
 } from "./primitives";
+import { groupFrameSchemas, mentionsSchema } from "./groups";
 
 /**
  * `from` is never trusted: identity comes from the token. A frame may carry
@@ -18,7 +19,11 @@ import {
  */
 const claimedSender = userIdSchema.optional();
 
-/** Send a private message. Answered by a reply whose result is a {@link SendAck}. */
+/**
+ * Send a message: to a friend (`chat: "dm"`, the default) or to a group you
+ * belong to (`chat: "group"`, `to` = group id). Answered by a reply whose
+ * result is a {@link SendAck}.
+ */
 export const sendFrameSchema = z.object({
   type: z.literal("send"),
   id: requestIdSchema,
@@ -27,6 +32,8 @@ export const sendFrameSchema = z.object({
   to: userIdSchema,
   kind: kindSchema.default("text"),
   body: bodySchema,
+  /** Group messages only. */
+  mentions: mentionsSchema.optional(),
   from: claimedSender
 });
 export type SendFrame = z.infer<typeof sendFrameSchema>;
@@ -52,7 +59,7 @@ export type AckFrame = z.infer<typeof ackFrameSchema>;
 export const readFrameSchema = z.object({
   type: z.literal("read"),
   id: requestIdSchema,
-  chat: chatSchema.default("dm"),
+  chat: z.literal("dm").default("dm"),
   peer: userIdSchema,
   mid: messageIdSchema,
   from: claimedSender
@@ -83,7 +90,8 @@ export const clientFrameSchema = z.discriminatedUnion("type", [
   ackFrameSchema,
   readFrameSchema,
   onlineFrameSchema,
-  pingFrameSchema
+  pingFrameSchema,
+  ...groupFrameSchemas
 ]);
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export type ClientFrameType = ClientFrame["type"];

@@ -12,6 +12,8 @@ export const ERRORS = {
   forbidden: { num: 202, http: 403, retryable: false },
   forged_sender: { num: 203, http: 403, retryable: false },
   stranger: { num: 204, http: 403, retryable: false },
+  not_member: { num: 205, http: 403, retryable: false },
+  muted: { num: 206, http: 403, retryable: false },
   bad_request: { num: 300, http: 400, retryable: false },
   invalid_json: { num: 301, http: 400, retryable: false },
   unknown_type: { num: 302, http: 400, retryable: false },
@@ -21,7 +23,12 @@ export const ERRORS = {
   not_found: { num: 400, http: 404, retryable: false },
   unknown_user: { num: 401, http: 404, retryable: false },
   unknown_message: { num: 402, http: 404, retryable: false },
-  conflict: { num: 500, http: 409, retryable: false }
+  unknown_group: { num: 403, http: 404, retryable: false },
+  group_dismissed: { num: 404, http: 410, retryable: false },
+  conflict: { num: 500, http: 409, retryable: false },
+  already_member: { num: 501, http: 409, retryable: false },
+  owner_must_transfer: { num: 502, http: 409, retryable: false },
+  group_full: { num: 503, http: 409, retryable: false }
 } as const satisfies Record<
   string,
   { num: number; http: number; retryable: boolean }

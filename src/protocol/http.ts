@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { errorBodySchema } from "./server-frames";
 import { userIdSchema } from "./primitives";
+import { groupIdSchema, groupNameSchema, HISTORY_PAGE_MAX, joinPolicySchema } from "./groups";
 
 /** Longest token lifetime `POST /api/v1/tokens` will mint: 30 days. */
 export const TOKEN_TTL_MAX_SECONDS = 30 * 24 * 3600;
@@ -48,3 +49,47 @@ export const friendshipSchema = z.object({
 /** Every HTTP error body. */
 export const httpErrorSchema = z.object({ error: errorBodySchema });
 export type HttpError = z.infer<typeof httpErrorSchema>;
+
+/** `POST /api/v1/groups`: create a group owned by `owner`. */
+export const createGroupBodySchema = z.object({
+  id: groupIdSchema.optional(),
+  name: groupNameSchema,
+  owner: userIdSchema,
+  members: z.array(userIdSchema).max(10_000).default([]),
+  joinPolicy: joinPolicySchema.default("invite")
+});
+export type CreateGroupBody = z.infer<typeof createGroupBodySchema>;
+
+/** `POST /api/v1/groups/{gid}/members`: add a user directly (no invite needed). */
+export const addMemberBodySchema = z.object({
+  uid: userIdSchema,
+  role: z.enum(["admin", "member"]).default("member")
+});
+
+/** `PATCH /api/v1/groups/{gid}/members/{uid}`: change role and/or mute (seconds; 0 unmutes). */
+export const patchMemberBodySchema = z
+  .object({
+    role: z.enum(["admin", "member"]).optional(),
+    muteSeconds: z.number().int().min(0).max(10 * 365 * 24 * 3600).optional()
+  })
+  .refine((b) => b.role !== undefined || b.muteSeconds !== undefined, {
+    message: "give role and/or muteSeconds"
+  });
+
+/** `POST /api/v1/groups/{gid}/owner` and `.../invites`: the user concerned. */
+export const uidBodySchema = z.object({ uid: userIdSchema });
+
+/** `GET /api/v1/groups/{gid}/messages?before=&after=&limit=`. */
+export const historyQuerySchema = z
+  .object({
+    before: z.coerce.number().int().positive().optional(),
+    after: z.coerce.number().int().nonnegative().optional(),
+    limit: z.coerce.number().int().min(1).max(HISTORY_PAGE_MAX).default(50)
+  })
+  .refine((q) => q.before === undefined || q.after === undefined, {
+    message: "give before or after, not both",
+    path: ["before"]
+  });
+
+export const groupPathSchema = z.object({ gid: groupIdSchema });
+export const memberPathSchema = z.object({ gid: groupIdSchema, uid: userIdSchema });

@@ -1,5 +1,6 @@
 /** Protocol v1: pure zod schemas and types, importable by clients and Node tests. */
 export * from "./primitives";
+export * from "./groups";
 export * from "./errors";
 export * from "./close-codes";
 export * from "./client-frames";

@@ -29,8 +29,8 @@ export const requestIdSchema = z.union([
 ]);
 export type RequestId = z.infer<typeof requestIdSchema>;
 
-/** Which conversation space a message belongs to. */
-export const chatSchema = z.enum(["dm"]);
+/** Which conversation space a message belongs to: `to` is a user id or a group id. */
+export const chatSchema = z.enum(["dm", "group"]);
 export type Chat = z.infer<typeof chatSchema>;
 
 /** Free-form application payload of a message: any JSON value. */

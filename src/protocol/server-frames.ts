@@ -11,11 +11,14 @@ import {
   seqSchema,
   userIdSchema
 } from "./primitives";
+import { groupIdSchema, mentionsSchema, roleSchema } from "./groups";
 
 /**
  * A message as stored in an inbox and pushed to devices. The sender's own
  * devices get a copy too (in the sender's inbox, with the sender's seq);
- * `device` then tells which of them sent it.
+ * `device` then tells which of them sent it. Group messages (`chat: "group"`,
+ * `to` = group id) also carry the group's `gseq`, the `mentions`, and
+ * `mentioned: true` on the copies of mentioned users.
  */
 export const messageEventSchema = z.object({
   type: z.literal("message"),
@@ -27,6 +30,9 @@ export const messageEventSchema = z.object({
   kind: kindSchema,
   body: bodySchema,
   ts: z.number().int(),
+  gseq: seqSchema.optional(),
+  mentions: mentionsSchema.optional(),
+  mentioned: z.literal(true).optional(),
   cmid: clientMsgIdSchema.optional(),
   device: deviceIdSchema.optional()
 });
@@ -48,10 +54,48 @@ export const receiptEventSchema = z.object({
 });
 export type ReceiptEvent = z.infer<typeof receiptEventSchema>;
 
+/** What happened in a group; `actor` is null when the app's backend did it over HTTP. */
+export const groupActionSchema = z.enum([
+  "created",
+  "joined",
+  "invited",
+  "left",
+  "kicked",
+  "role_changed",
+  "owner_changed",
+  "muted",
+  "unmuted",
+  "dismissed"
+]);
+export type GroupAction = z.infer<typeof groupActionSchema>;
+
+/**
+ * A group system event, delivered to every member (and to the user it is
+ * about, e.g. the one kicked) and kept in the group's history.
+ */
+export const groupEventSchema = z.object({
+  type: z.literal("group"),
+  seq: seqSchema,
+  eid: z.string(),
+  gid: groupIdSchema,
+  gseq: seqSchema,
+  action: groupActionSchema,
+  actor: userIdSchema.nullable(),
+  target: userIdSchema.optional(),
+  role: roleSchema.optional(),
+  /** `muted`: until when (ms). */
+  until: z.number().int().optional(),
+  /** `created`: the group's name. */
+  name: z.string().optional(),
+  ts: z.number().int()
+});
+export type GroupEvent = z.infer<typeof groupEventSchema>;
+
 /** Everything durable: stored in an inbox, carries a seq, replayed by sync. */
 export const inboxEventSchema = z.discriminatedUnion("type", [
   messageEventSchema,
-  receiptEventSchema
+  receiptEventSchema,
+  groupEventSchema
 ]);
 export type InboxEvent = z.infer<typeof inboxEventSchema>;
 /** An inbox event before the recipient's inbox assigns its seq. */
@@ -72,12 +116,16 @@ export const syncResultSchema = z.object({
 });
 export type SyncResult = z.infer<typeof syncResultSchema>;
 
-/** Result of `send`: the server's id, the sender's inbox seq and time. */
+/** Result of `send`: the server's id, the sender's inbox seq and time (and `gseq` for groups). */
 export const sendAckSchema = z.object({
   mid: messageIdSchema,
   seq: seqSchema,
-  ts: z.number().int()
+  ts: z.number().int(),
+  gseq: seqSchema.optional()
 });
+
+/** An entry of a group's history: a message or system event, ordered by `gseq`. */
+export type HistoryEvent = WithoutSeq<MessageEvent> | WithoutSeq<GroupEvent>;
 export type SendAck = z.infer<typeof sendAckSchema>;
 
 /** First frame on every connection. */
@@ -137,6 +185,7 @@ export const serverFrameSchema = z.union([
   replyFrameSchema,
   messageEventSchema,
   receiptEventSchema,
+  groupEventSchema,
   presenceFrameSchema,
   catchupFrameSchema
 ]);

@@ -6,6 +6,7 @@ import {
   type RequestId
 } from "../protocol";
 import { safeSend } from "./connection";
+import { onGroupCommand, onGroupCreate } from "./handlers/groups";
 import { onRead, onSend } from "./handlers/messages";
 import { onAck, onOnline, onPing, onSync } from "./handlers/session";
 import type { Conn, UserHub } from "./hub";
@@ -21,7 +22,19 @@ const HANDLERS: HandlerTable = {
   sync: onSync,
   ack: onAck,
   online: onOnline,
-  ping: onPing
+  ping: onPing,
+  group_create: onGroupCreate,
+  group_join: onGroupCommand,
+  group_leave: onGroupCommand,
+  group_invite: onGroupCommand,
+  group_kick: onGroupCommand,
+  group_dismiss: onGroupCommand,
+  group_members: onGroupCommand,
+  group_role: onGroupCommand,
+  group_transfer: onGroupCommand,
+  group_mute: onGroupCommand,
+  group_history: onGroupCommand,
+  group_info: onGroupCommand
 };
 
 /**

@@ -1,6 +1,9 @@
 import type { Limits } from "../config";
 import type { InboxEvent, ServerFrame } from "../protocol";
 import type { Inbox } from "../objects/inbox";
+import type { Result } from "../lib/result";
+import type { HistoryEvent } from "../protocol";
+import type { PostRequest } from "./group-commands";
 
 /** The connection a frame arrived on, rehydrated from its attachment. */
 export interface Conn {
@@ -30,6 +33,8 @@ export interface UserHub {
    * be reached; the event stays pending and the alarm retries it.
    */
   forward(event: InboxEvent, target: string): Promise<void>;
+  /** Posts to a group's object (batched with other posts to the same group). */
+  post(gid: string, request: PostRequest): Promise<Result<HistoryEvent>>;
   /** Called after every append, so retention (and retries, if `pending`) get scheduled. */
   appended(now: number, pending: boolean): void;
 }

@@ -8,6 +8,8 @@ import {
   type UnsequencedEvent
 } from "../../protocol";
 import type { Conn, UserHub } from "../hub";
+import { onGroupSend } from "./groups";
+import { assertSameMessage } from "./idempotency";
 import { userTarget } from "../targets";
 
 /**
@@ -21,6 +23,8 @@ import { userTarget } from "../targets";
  *    and the alarm keeps retrying; resending the same `cmid` is always safe.
  */
 export async function onSend(hub: UserHub, conn: Conn, f: SendFrame): Promise<SendAck> {
+  if (f.chat === "group") return onGroupSend(hub, conn, f);
+  if (f.mentions) throw new ProtocolError("bad_request", "mentions are for group messages");
   if (f.to === hub.uid) {
     throw new ProtocolError("bad_request", "cannot send a message to yourself");
   }
@@ -39,13 +43,6 @@ export async function onSend(hub: UserHub, conn: Conn, f: SendFrame): Promise<Se
   }
   if (sent.pending !== null) await hub.forward(sent.event, sent.pending);
   return { mid: sent.event.mid, seq: sent.event.seq, ts: sent.event.ts };
-}
-
-/** A `cmid` names one message: reusing it for different content is a client bug. */
-function assertSameMessage(sent: MessageEvent, f: SendFrame): void {
-  if (sent.to !== f.to || sent.chat !== f.chat || sent.kind !== f.kind || JSON.stringify(sent.body) !== JSON.stringify(f.body)) {
-    throw new ProtocolError("conflict", `cmid ${f.cmid} was already used for a different message`);
-  }
 }
 
 function accept(hub: UserHub, conn: Conn, f: SendFrame) {

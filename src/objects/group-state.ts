@@ -1,0 +1,300 @@
+import type { GroupSettings, HistoryEvent, Role } from "../protocol";
+
+/** DDL of a group's object (see {@link migrate}). */
+export const GROUP_SCHEMA = [
+  `CREATE TABLE members (
+     uid TEXT PRIMARY KEY,
+     role TEXT NOT NULL,
+     joined_at INTEGER NOT NULL,
+     joined_gseq INTEGER NOT NULL,
+     muted_until INTEGER
+   );
+   CREATE TABLE invites (uid TEXT PRIMARY KEY, by TEXT, at INTEGER NOT NULL);
+   CREATE TABLE history (
+     gseq INTEGER PRIMARY KEY,
+     eid TEXT NOT NULL UNIQUE,
+     sender TEXT,
+     cmid TEXT,
+     at INTEGER NOT NULL,
+     event TEXT NOT NULL,
+     extra TEXT
+   );
+   CREATE UNIQUE INDEX history_cmid ON history (sender, cmid) WHERE cmid IS NOT NULL;
+   CREATE TABLE retries (
+     uid TEXT NOT NULL,
+     from_gseq INTEGER NOT NULL,
+     to_gseq INTEGER NOT NULL,
+     attempts INTEGER NOT NULL,
+     next_at INTEGER NOT NULL,
+     PRIMARY KEY (uid, from_gseq)
+   );
+   CREATE TABLE mirror (id INTEGER PRIMARY KEY AUTOINCREMENT, op TEXT NOT NULL);`
+] as const;
+
+/** The group's own record. */
+export interface GroupMeta {
+  id: string;
+  name: string;
+  owner: string;
+  settings: GroupSettings;
+  createdAt: number;
+  dismissedAt: number | null;
+}
+
+export interface MemberRow {
+  uid: string;
+  role: Role;
+  joinedAt: number;
+  /** Head gseq when the member joined: they receive events with a higher gseq. */
+  joinedGseq: number;
+  mutedUntil: number | null;
+}
+
+/** A stored history entry and who, besides members, receives it. */
+export interface HistoryRow {
+  event: HistoryEvent;
+  extra: string[];
+}
+
+/** Writes to replay into D1, in order (see src/db/groups.ts). */
+export type MirrorOp =
+  | { op: "group"; meta: GroupMeta }
+  | { op: "member"; gid: string; member: MemberRow }
+  | { op: "unmember"; gid: string; uid: string }
+  | { op: "unmember_all"; gid: string };
+
+const META = "group.meta";
+
+interface SqlMember extends Record<string, SqlStorageValue> {
+  uid: string;
+  role: string;
+  joined_at: number;
+  joined_gseq: number;
+  muted_until: number | null;
+}
+
+/**
+ * A group's durable state in its object's SQLite: record, members (cached in
+ * memory after first use), invites, history with gseq, and the D1 mirror
+ * outbox. All methods are synchronous so callers compose them atomically.
+ */
+export class GroupState {
+  #meta: GroupMeta | null | undefined;
+  #members: Map<string, MemberRow> | undefined;
+  #sorted: MemberRow[] | undefined;
+  #head: number | undefined;
+
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly kv: SyncKvStorage
+  ) {}
+
+  meta(): GroupMeta | undefined {
+    if (this.#meta === undefined) this.#meta = this.kv.get<GroupMeta>(META) ?? null;
+    return this.#meta ?? undefined;
+  }
+
+  setMeta(meta: GroupMeta): void {
+    this.kv.put(META, meta);
+    this.#meta = meta;
+    this.mirror({ op: "group", meta });
+  }
+
+  // ---- members ----
+
+  #load(): Map<string, MemberRow> {
+    if (!this.#members) {
+      this.#members = new Map();
+      for (const r of this.sql.exec<SqlMember>("SELECT * FROM members")) {
+        this.#members.set(r.uid, {
+          uid: r.uid,
+          role: r.role as Role,
+          joinedAt: r.joined_at,
+          joinedGseq: r.joined_gseq,
+          mutedUntil: r.muted_until
+        });
+      }
+    }
+    return this.#members;
+  }
+
+  member(uid: string): MemberRow | undefined {
+    return this.#load().get(uid);
+  }
+
+  memberCount(): number {
+    return this.#load().size;
+  }
+
+  /** Members ordered by uid (the fan-out's resume order). */
+  members(): readonly MemberRow[] {
+    this.#sorted ??= [...this.#load().values()].sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
+    return this.#sorted;
+  }
+
+  putMember(m: MemberRow): void {
+    this.sql.exec(
+      `INSERT INTO members (uid, role, joined_at, joined_gseq, muted_until) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (uid) DO UPDATE SET role = excluded.role, muted_until = excluded.muted_until`,
+      m.uid,
+      m.role,
+      m.joinedAt,
+      m.joinedGseq,
+      m.mutedUntil
+    );
+    this.#load().set(m.uid, m);
+    this.#sorted = undefined;
+    this.mirror({ op: "member", gid: this.meta()!.id, member: m });
+  }
+
+  removeMember(uid: string): void {
+    this.sql.exec("DELETE FROM members WHERE uid = ?", uid);
+    this.#load().delete(uid);
+    this.#sorted = undefined;
+    this.mirror({ op: "unmember", gid: this.meta()!.id, uid });
+  }
+
+  // ---- invites ----
+
+  invite(uid: string, by: string | null, now: number): void {
+    this.sql.exec(
+      "INSERT INTO invites (uid, by, at) VALUES (?, ?, ?) ON CONFLICT (uid) DO NOTHING",
+      uid,
+      by,
+      now
+    );
+  }
+
+  isInvited(uid: string): boolean {
+    return this.sql.exec("SELECT 1 FROM invites WHERE uid = ?", uid).toArray().length > 0;
+  }
+
+  dropInvite(uid: string): void {
+    this.sql.exec("DELETE FROM invites WHERE uid = ?", uid);
+  }
+
+  // ---- history ----
+
+  head(): number {
+    this.#head ??= this.sql.exec<{ m: number | null }>("SELECT max(gseq) AS m FROM history").one().m ?? 0;
+    return this.#head;
+  }
+
+  /** Appends an event with the next gseq. `cmid` makes (sender, cmid) idempotent. */
+  append(
+    event: DistributiveOmit<HistoryEvent, "gseq">,
+    opts: { sender?: string; cmid?: string; extra?: string[] } = {}
+  ): HistoryEvent {
+    const gseq = this.head() + 1;
+    const stored = { ...event, gseq } as HistoryEvent;
+    this.sql.exec(
+      "INSERT INTO history (gseq, eid, sender, cmid, at, event, extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      gseq,
+      stored.type === "message" ? stored.mid : stored.eid,
+      opts.sender ?? null,
+      opts.cmid ?? null,
+      stored.ts,
+      JSON.stringify(stored),
+      opts.extra?.length ? JSON.stringify(opts.extra) : null
+    );
+    this.#head = gseq;
+    return stored;
+  }
+
+  byCmid(sender: string, cmid: string): HistoryEvent | undefined {
+    const row = this.sql
+      .exec<{ event: string }>("SELECT event FROM history WHERE sender = ? AND cmid = ?", sender, cmid)
+      .toArray()[0];
+    return row && (JSON.parse(row.event) as HistoryEvent);
+  }
+
+  /** Entries with gseq in (after, upTo], oldest first, at most `limit`. */
+  range(after: number, upTo: number, limit: number): HistoryRow[] {
+    return this.sql
+      .exec<{ event: string; extra: string | null }>(
+        "SELECT event, extra FROM history WHERE gseq > ? AND gseq <= ? ORDER BY gseq LIMIT ?",
+        after,
+        upTo,
+        limit
+      )
+      .toArray()
+      .map((r) => ({
+        event: JSON.parse(r.event) as HistoryEvent,
+        extra: r.extra ? (JSON.parse(r.extra) as string[]) : []
+      }));
+  }
+
+  /** The newest `limit` entries below `before`, oldest first. */
+  before(before: number, limit: number): HistoryEvent[] {
+    return this.sql
+      .exec<{ event: string }>(
+        "SELECT event FROM history WHERE gseq < ? ORDER BY gseq DESC LIMIT ?",
+        before,
+        limit
+      )
+      .toArray()
+      .map((r) => JSON.parse(r.event) as HistoryEvent)
+      .reverse();
+  }
+
+  // ---- fan-out retries: a member whose delivery of (from, to] failed ----
+
+  addRetry(uid: string, from: number, to: number, nextAt: number): void {
+    this.sql.exec(
+      `INSERT INTO retries (uid, from_gseq, to_gseq, attempts, next_at) VALUES (?, ?, ?, 1, ?)
+       ON CONFLICT (uid, from_gseq) DO UPDATE SET to_gseq = max(to_gseq, excluded.to_gseq)`,
+      uid,
+      from,
+      to,
+      nextAt
+    );
+  }
+
+  dueRetries(now: number, limit: number): { uid: string; from: number; to: number; attempts: number }[] {
+    return this.sql
+      .exec<{ uid: string; from_gseq: number; to_gseq: number; attempts: number }>(
+        "SELECT uid, from_gseq, to_gseq, attempts FROM retries WHERE next_at <= ? ORDER BY next_at LIMIT ?",
+        now,
+        limit
+      )
+      .toArray()
+      .map((r) => ({ uid: r.uid, from: r.from_gseq, to: r.to_gseq, attempts: r.attempts }));
+  }
+
+  retryDone(uid: string, from: number): void {
+    this.sql.exec("DELETE FROM retries WHERE uid = ? AND from_gseq = ?", uid, from);
+  }
+
+  retryLater(uid: string, from: number, attempts: number, nextAt: number): void {
+    this.sql.exec(
+      "UPDATE retries SET attempts = ?, next_at = ? WHERE uid = ? AND from_gseq = ?",
+      attempts,
+      nextAt,
+      uid,
+      from
+    );
+  }
+
+  nextRetryAt(): number | undefined {
+    return this.sql.exec<{ m: number | null }>("SELECT min(next_at) AS m FROM retries").one().m ?? undefined;
+  }
+
+  // ---- D1 mirror outbox ----
+
+  mirror(op: MirrorOp): void {
+    this.sql.exec("INSERT INTO mirror (op) VALUES (?)", JSON.stringify(op));
+  }
+
+  mirrorBatch(limit: number): { upTo: number; ops: MirrorOp[] } {
+    const rows = this.sql
+      .exec<{ id: number; op: string }>("SELECT id, op FROM mirror ORDER BY id LIMIT ?", limit)
+      .toArray();
+    return { upTo: rows.at(-1)?.id ?? 0, ops: rows.map((r) => JSON.parse(r.op) as MirrorOp) };
+  }
+
+  mirrorDone(upTo: number): void {
+    this.sql.exec("DELETE FROM mirror WHERE id <= ?", upTo);
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

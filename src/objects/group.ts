@@ -1,0 +1,211 @@
+import { DurableObject } from "cloudflare:workers";
+import { type Limits, limitsOf } from "../config";
+import { createDb, type Db } from "../db/client";
+import { loadGroup, mirrorStatements, runBatch } from "../db/groups";
+import { existingUserIds } from "../db/users";
+import { attempt, type Result } from "../lib/result";
+import {
+  type GroupInfo,
+  groupSettingsSchema,
+  type HistoryEvent,
+  ProtocolError
+} from "../protocol";
+import { Fanout } from "../realtime/fanout";
+import {
+  type Actor,
+  emit,
+  execute,
+  type GroupCommand,
+  type GroupContext,
+  groupInfo,
+  post,
+  type PostRequest,
+  READ_OPS
+} from "../realtime/group-commands";
+import { AlarmScheduler } from "./alarm";
+import { GROUP_SCHEMA, GroupState } from "./group-state";
+import { migrate } from "./storage";
+
+const MIRROR_BATCH = 50;
+const MIRROR_RETRY_MS = 30_000;
+const FANOUT_WATCHDOG_MS = 10_000;
+
+/** What `create` needs besides the creator. */
+export interface CreateGroupInput {
+  name: string;
+  members: string[];
+  joinPolicy: "open" | "invite";
+}
+
+/**
+ * One per group (named by group id). Authoritative for the group: record,
+ * members and roles, invites, the history with its gseq, and the durable
+ * fan-out to members' user objects. D1 mirrors record and members through an
+ * outbox flushed after every change. Logic lives in src/realtime/group-commands.ts
+ * and fanout.ts; this class holds state, ordering and the RPC surface.
+ */
+export class GroupObject extends DurableObject<Env> {
+  readonly #limits: Limits;
+  readonly #state: GroupState;
+  readonly #db: Db;
+  readonly #alarm: AlarmScheduler;
+  readonly #fanout: Fanout;
+  #mirrorChain: Promise<void> = Promise.resolve();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#limits = limitsOf(env);
+    this.#state = new GroupState(ctx.storage.sql, ctx.storage.kv);
+    this.#db = createDb(env.DB);
+    this.#alarm = new AlarmScheduler(ctx.storage);
+    this.#fanout = new Fanout(this.#state, ctx.storage.kv, (uid, events) =>
+      env.USERS.getByName(uid).deliver(events)
+    );
+    ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, GROUP_SCHEMA));
+  }
+
+  // ---- RPC surface ----
+
+  /** Creates the group with `creator` as owner and `members` as members. */
+  async create(creator: string, input: CreateGroupInput): Promise<Result<GroupInfo>> {
+    return attempt(async () => {
+      const gid = this.ctx.id.name!;
+      if (this.#state.meta() || (await loadGroup(this.#db, gid))) {
+        throw new ProtocolError("conflict", `group ${gid} already exists`);
+      }
+      const members = [...new Set(input.members)].filter((u) => u !== creator);
+      if (members.length + 1 > this.#limits.maxGroupMembers) {
+        throw new ProtocolError("group_full", `groups are limited to ${this.#limits.maxGroupMembers} members`);
+      }
+      await this.#requireUsers([creator, ...members]);
+      if (this.#state.meta()) throw new ProtocolError("conflict", `group ${gid} already exists`);
+      const now = Date.now();
+      this.#state.setMeta({
+        id: gid,
+        name: input.name,
+        owner: creator,
+        settings: groupSettingsSchema.parse({ joinPolicy: input.joinPolicy }),
+        createdAt: now,
+        dismissedAt: null
+      });
+      const row = { joinedAt: now, joinedGseq: 0, mutedUntil: null };
+      this.#state.putMember({ uid: creator, role: "owner", ...row });
+      for (const uid of members) this.#state.putMember({ uid, role: "member", ...row });
+      emit(this.#context(creator, now), "created", { name: input.name });
+      await this.#afterChange();
+      return groupInfo(this.#state);
+    });
+  }
+
+  /** Runs one operation for `actor` (a user, or null for the backend). */
+  async command(actor: Actor, cmd: GroupCommand): Promise<Result<unknown>> {
+    return attempt(async () => {
+      await this.#requireGroup();
+      if ((cmd.op === "add" || cmd.op === "invite") && !this.#state.member(cmd.uid)) {
+        await this.#requireUsers([cmd.uid]);
+      }
+      if (this.#state.meta()!.dismissedAt !== null && !READ_OPS.has(cmd.op)) {
+        throw new ProtocolError("group_dismissed", "this group was dismissed");
+      }
+      const head = this.#state.head();
+      const result = execute(this.#context(actor, Date.now()), cmd);
+      if (this.#state.head() !== head) await this.#afterChange();
+      return result;
+    });
+  }
+
+  /**
+   * Stores messages from members (one Result each, in order) before
+   * answering; delivery to members follows asynchronously and durably.
+   */
+  async post(requests: PostRequest[]): Promise<Result<HistoryEvent>[]> {
+    const loaded = await attempt(() => this.#requireGroup());
+    if (!loaded.ok) return requests.map(() => loaded);
+    const now = Date.now();
+    const out: Result<HistoryEvent>[] = [];
+    for (const req of requests) {
+      out.push(
+        await attempt(() => {
+          if (this.#state.meta()!.dismissedAt !== null) {
+            throw new ProtocolError("group_dismissed", "this group was dismissed");
+          }
+          return post(this.#context(req.sender, now), req);
+        })
+      );
+    }
+    this.#kickFanout();
+    return out;
+  }
+
+  /** Continues the fan-out (fresh subrequest budget), retries, and the D1 mirror. */
+  override async alarm(): Promise<void> {
+    this.#alarm.fired();
+    const next = await this.#fanout.run();
+    await this.#flushMirror();
+    if (next !== undefined) await this.#alarm.ensure(next);
+  }
+
+  // ---- internals ----
+
+  #context(actor: Actor, now: number): GroupContext {
+    return { state: this.#state, actor, now, maxMembers: this.#limits.maxGroupMembers };
+  }
+
+  /** Loads the group from D1 if this object's storage does not have it yet. */
+  async #requireGroup(): Promise<void> {
+    if (this.#state.meta()) return;
+    const gid = this.ctx.id.name!;
+    const found = await loadGroup(this.#db, gid);
+    if (!found) throw new ProtocolError("unknown_group", `no group ${gid}`);
+    if (this.#state.meta()) return;
+    this.#state.setMeta(found.meta);
+    for (const m of found.members) this.#state.putMember(m);
+    this.#state.mirrorDone(Number.MAX_SAFE_INTEGER);
+  }
+
+  async #requireUsers(uids: string[]): Promise<void> {
+    for (let i = 0; i < uids.length; i += 100) {
+      const chunk = uids.slice(i, i + 100);
+      const found = await existingUserIds(this.#db, chunk);
+      const missing = chunk.find((u) => !found.has(u));
+      if (missing) throw new ProtocolError("unknown_user", `no user ${missing}`);
+    }
+  }
+
+  /** After a change: mirror to D1 before answering (so HTTP reads see it), fan out in the background. */
+  async #afterChange(): Promise<void> {
+    this.#kickFanout();
+    await this.#flushMirror();
+  }
+
+  #kickFanout(): void {
+    // If this object dies mid-run, the watchdog alarm resumes from the stored cursor.
+    void this.#alarm.ensure(Date.now() + FANOUT_WATCHDOG_MS);
+    const run = this.#fanout
+      .run()
+      .then((next) => (next !== undefined ? this.#alarm.ensure(next) : undefined))
+      .catch((err) => {
+        console.error("fan-out failed; alarm resumes it", err);
+        return this.#alarm.ensure(Date.now() + 1_000);
+      });
+    this.ctx.waitUntil(run);
+  }
+
+  /** Replays pending mirror ops into D1; on failure the alarm retries. */
+  #flushMirror(): Promise<void> {
+    this.#mirrorChain = this.#mirrorChain.then(async () => {
+      try {
+        for (;;) {
+          const { upTo, ops } = this.#state.mirrorBatch(MIRROR_BATCH);
+          if (ops.length === 0) return;
+          await runBatch(this.#db, mirrorStatements(this.#db, ops));
+          this.#state.mirrorDone(upTo);
+        }
+      } catch (err) {
+        console.error("D1 mirror failed; will retry", err);
+        await this.#alarm.ensure(Date.now() + MIRROR_RETRY_MS);
+      }
+    });
+    return this.#mirrorChain;
+  }
+}

@@ -1,0 +1,291 @@
+import { newEventId } from "../lib/ids";
+import {
+  type GroupAction,
+  type GroupInfo,
+  type HistoryEvent,
+  type Member,
+  type Mentions,
+  ProtocolError,
+  type Role
+} from "../protocol";
+import type { GroupState, MemberRow } from "../objects/group-state";
+
+/** Who acts: a user, or null for the app's backend over HTTP (owner authority). */
+export type Actor = string | null;
+
+/** Every group operation except create and post, as the GroupObject receives it. */
+export type GroupCommand =
+  | { op: "info" }
+  | { op: "members" }
+  | { op: "history"; before?: number; after?: number; limit: number }
+  | { op: "join" }
+  | { op: "add"; uid: string; role?: "admin" | "member" }
+  | { op: "invite"; uid: string }
+  | { op: "leave" }
+  | { op: "kick"; uid: string }
+  | { op: "role"; uid: string; role: "admin" | "member" }
+  | { op: "transfer"; uid: string }
+  | { op: "mute"; uid: string; seconds: number }
+  | { op: "dismiss" };
+
+/** Read-only commands, still allowed after a dismiss. */
+export const READ_OPS: ReadonlySet<GroupCommand["op"]> = new Set(["info", "members", "history"]);
+
+/** A message to post, as the sender's user object hands it over. */
+export interface PostRequest {
+  sender: string;
+  device: string;
+  cmid: string;
+  kind: string;
+  body: unknown;
+  mentions?: Mentions;
+}
+
+export interface GroupContext {
+  state: GroupState;
+  actor: Actor;
+  now: number;
+  maxMembers: number;
+}
+
+type ActorRole = Role | "system" | "outsider";
+
+const RANK: Record<Role, number> = { owner: 3, admin: 2, member: 1 };
+
+function roleOf(ctx: GroupContext): ActorRole {
+  if (ctx.actor === null) return "system";
+  return ctx.state.member(ctx.actor)?.role ?? "outsider";
+}
+
+/** Members (and the backend) only; outsiders get `not_member`. */
+function requireMember(ctx: GroupContext): Role | "system" {
+  const role = roleOf(ctx);
+  if (role === "outsider") throw new ProtocolError("not_member", "you are not a member of this group");
+  return role;
+}
+
+/** The actor must hold one of `roles` (the backend always does). */
+function requireRole(ctx: GroupContext, roles: readonly Role[], what: string): ActorRole {
+  const role = requireMember(ctx);
+  if (role !== "system" && !roles.includes(role)) {
+    throw new ProtocolError("forbidden", `only ${roles.join(" or ")} may ${what}`);
+  }
+  return role;
+}
+
+function requireTarget(ctx: GroupContext, uid: string): MemberRow {
+  const m = ctx.state.member(uid);
+  if (!m) throw new ProtocolError("not_member", `${uid} is not a member of this group`);
+  return m;
+}
+
+/** Owner manages everyone but the owner; admins manage plain members; the backend, all but the owner. */
+function requireManage(ctx: GroupContext, actorRole: ActorRole, target: MemberRow, what: string): void {
+  if (target.role === "owner") {
+    throw new ProtocolError("forbidden", `the owner cannot be ${what}; transfer ownership first`);
+  }
+  if (actorRole === "system" || actorRole === "owner") return;
+  if (actorRole === "admin" && RANK[target.role] < RANK.admin) return;
+  throw new ProtocolError("forbidden", `you may not ${what.replace(/ed$/, "")} ${target.uid}`);
+}
+
+function requireRoom(ctx: GroupContext): void {
+  if (ctx.state.memberCount() >= ctx.maxMembers) {
+    throw new ProtocolError("group_full", `groups are limited to ${ctx.maxMembers} members`);
+  }
+}
+
+/** Appends a system event; `extra` are non-members who must get it too. */
+export function emit(
+  ctx: GroupContext,
+  action: GroupAction,
+  fields: { target?: string; role?: Role; until?: number; name?: string } = {},
+  extra: string[] = []
+): HistoryEvent {
+  return ctx.state.append(
+    { type: "group", eid: newEventId(ctx.now), gid: ctx.state.meta()!.id, action, actor: ctx.actor, ...fields, ts: ctx.now },
+    { extra }
+  );
+}
+
+export function groupInfo(state: GroupState): GroupInfo {
+  const m = state.meta()!;
+  return { ...m, memberCount: state.memberCount(), head: state.head() };
+}
+
+function memberView(m: MemberRow): Member {
+  return { uid: m.uid, role: m.role, joinedAt: m.joinedAt, mutedUntil: m.mutedUntil };
+}
+
+function addMember(ctx: GroupContext, uid: string, role: Role): void {
+  ctx.state.putMember({ uid, role, joinedAt: ctx.now, joinedGseq: ctx.state.head(), mutedUntil: null });
+  ctx.state.dropInvite(uid);
+}
+
+/**
+ * Runs one command against the group's state: permission checks first, then
+ * the change and its system event, all synchronous so it commits atomically.
+ * Throws ProtocolError with nothing changed when refused.
+ */
+export function execute(ctx: GroupContext, cmd: GroupCommand): unknown {
+  const { state } = ctx;
+  switch (cmd.op) {
+    case "info":
+      requireMember(ctx);
+      return groupInfo(state);
+    case "members":
+      requireMember(ctx);
+      return { members: state.members().map(memberView) };
+    case "history":
+      requireMember(ctx);
+      return history(state, cmd);
+    case "join": {
+      if (ctx.actor === null) throw new ProtocolError("bad_request", "the backend adds members with `add`");
+      if (state.member(ctx.actor)) throw new ProtocolError("already_member", "you are already a member");
+      if (state.meta()!.settings.joinPolicy !== "open" && !state.isInvited(ctx.actor)) {
+        throw new ProtocolError("forbidden", "this group is invite-only");
+      }
+      requireRoom(ctx);
+      addMember(ctx, ctx.actor, "member");
+      emit(ctx, "joined", { target: ctx.actor });
+      return groupInfo(state);
+    }
+    case "add": {
+      if (ctx.actor !== null) throw new ProtocolError("forbidden", "users join or are invited");
+      if (state.member(cmd.uid)) throw new ProtocolError("already_member", `${cmd.uid} is already a member`);
+      requireRoom(ctx);
+      addMember(ctx, cmd.uid, cmd.role ?? "member");
+      emit(ctx, "joined", { target: cmd.uid, role: cmd.role ?? "member" });
+      return memberView(state.member(cmd.uid)!);
+    }
+    case "invite": {
+      requireRole(ctx, ["owner", "admin"], "invite");
+      if (state.member(cmd.uid)) throw new ProtocolError("already_member", `${cmd.uid} is already a member`);
+      if (!state.isInvited(cmd.uid)) {
+        state.invite(cmd.uid, ctx.actor, ctx.now);
+        emit(ctx, "invited", { target: cmd.uid }, [cmd.uid]);
+      }
+      return { invited: cmd.uid };
+    }
+    case "leave": {
+      const role = requireMember(ctx);
+      if (role === "system") throw new ProtocolError("bad_request", "the backend removes members with `kick`");
+      if (role === "owner") {
+        throw new ProtocolError("owner_must_transfer", "the owner must transfer ownership (or dismiss the group) before leaving");
+      }
+      state.removeMember(ctx.actor!);
+      emit(ctx, "left", { target: ctx.actor! }, [ctx.actor!]);
+      return { left: ctx.state.meta()!.id };
+    }
+    case "kick": {
+      const role = requireRole(ctx, ["owner", "admin"], "kick");
+      if (cmd.uid === ctx.actor) throw new ProtocolError("bad_request", "use group_leave to leave");
+      const target = requireTarget(ctx, cmd.uid);
+      requireManage(ctx, role, target, "kicked");
+      state.removeMember(cmd.uid);
+      emit(ctx, "kicked", { target: cmd.uid }, [cmd.uid]);
+      return { kicked: cmd.uid };
+    }
+    case "role": {
+      requireRole(ctx, ["owner"], "change roles");
+      const target = requireTarget(ctx, cmd.uid);
+      if (target.role === "owner") throw new ProtocolError("forbidden", "use group_transfer to change the owner");
+      if (target.role === cmd.role) return { ...memberView(target), changed: false };
+      state.putMember({ ...target, role: cmd.role });
+      emit(ctx, "role_changed", { target: cmd.uid, role: cmd.role });
+      return { ...memberView(state.member(cmd.uid)!), changed: true };
+    }
+    case "transfer": {
+      requireRole(ctx, ["owner"], "transfer ownership");
+      const target = requireTarget(ctx, cmd.uid);
+      if (target.role === "owner") throw new ProtocolError("bad_request", `${cmd.uid} already owns the group`);
+      const meta = state.meta()!;
+      const old = state.member(meta.owner);
+      if (old) state.putMember({ ...old, role: "admin" });
+      state.putMember({ ...target, role: "owner" });
+      state.setMeta({ ...meta, owner: cmd.uid });
+      emit(ctx, "owner_changed", { target: cmd.uid });
+      return groupInfo(state);
+    }
+    case "mute": {
+      const role = requireRole(ctx, ["owner", "admin"], "mute members");
+      const target = requireTarget(ctx, cmd.uid);
+      requireManage(ctx, role, target, "muted");
+      const until = cmd.seconds === 0 ? null : ctx.now + cmd.seconds * 1000;
+      state.putMember({ ...target, mutedUntil: until });
+      if (until === null) emit(ctx, "unmuted", { target: cmd.uid });
+      else emit(ctx, "muted", { target: cmd.uid, until });
+      return memberView(state.member(cmd.uid)!);
+    }
+    case "dismiss": {
+      requireRole(ctx, ["owner"], "dismiss the group");
+      state.setMeta({ ...state.meta()!, dismissedAt: ctx.now });
+      state.mirror({ op: "unmember_all", gid: state.meta()!.id });
+      emit(ctx, "dismissed");
+      return groupInfo(state);
+    }
+  }
+}
+
+function history(state: GroupState, q: { before?: number; after?: number; limit: number }) {
+  if (q.after !== undefined) {
+    const rows = state.range(q.after, Number.MAX_SAFE_INTEGER, q.limit + 1);
+    return { events: rows.slice(0, q.limit).map((r) => publicView(r.event)), more: rows.length > q.limit };
+  }
+  const before = q.before ?? state.head() + 1;
+  const events = state.before(before, q.limit + 1);
+  const more = events.length > q.limit;
+  return { events: (more ? events.slice(1) : events).map(publicView), more };
+}
+
+/** A history entry as members see it: the sender's client id and device stay private. */
+export function publicView(e: HistoryEvent): HistoryEvent {
+  if (e.type !== "message") return e;
+  const { cmid: _c, device: _d, ...rest } = e;
+  return rest;
+}
+
+/**
+ * Stores a member's message with the next gseq, or returns the one already
+ * stored for this (sender, cmid). Muted members, outsiders and `@all` from
+ * plain members are refused; mentions of non-members are dropped.
+ */
+export function post(ctx: GroupContext, req: PostRequest): HistoryEvent {
+  const { state } = ctx;
+  const member = state.member(req.sender);
+  if (!member) throw new ProtocolError("not_member", "you are not a member of this group");
+  const prior = state.byCmid(req.sender, req.cmid);
+  if (prior) {
+    if (prior.type !== "message" || prior.kind !== req.kind || JSON.stringify(prior.body) !== JSON.stringify(req.body)) {
+      throw new ProtocolError("conflict", `cmid ${req.cmid} was already used for a different message`);
+    }
+    return prior;
+  }
+  if (member.mutedUntil !== null && member.mutedUntil > ctx.now) {
+    throw new ProtocolError("muted", `you are muted until ${new Date(member.mutedUntil).toISOString()}`);
+  }
+  let mentions: Mentions | undefined;
+  if (req.mentions) {
+    if (req.mentions.all && member.role === "member") {
+      throw new ProtocolError("forbidden", "only the owner and admins may mention everyone");
+    }
+    const users = [...new Set(req.mentions.users ?? [])].filter((u) => state.member(u));
+    mentions = { ...(users.length ? { users } : {}), ...(req.mentions.all ? { all: true } : {}) };
+  }
+  return state.append(
+    {
+      type: "message",
+      mid: newEventId(ctx.now),
+      chat: "group",
+      from: req.sender,
+      to: state.meta()!.id,
+      kind: req.kind,
+      body: req.body as never,
+      ts: ctx.now,
+      ...(mentions ? { mentions } : {}),
+      cmid: req.cmid,
+      device: req.device
+    },
+    { sender: req.sender, cmid: req.cmid }
+  );
+}

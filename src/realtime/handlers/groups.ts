@@ -1,0 +1,97 @@
+import { newDeviceId } from "../../lib/ids";
+import { unwrap } from "../../lib/result";
+import {
+  type ClientFrame,
+  type GroupInfo,
+  ProtocolError,
+  type SendAck,
+  type SendFrame,
+  type UnsequencedEvent
+} from "../../protocol";
+import type { GroupCommand } from "../group-commands";
+import type { Conn, UserHub } from "../hub";
+import { groupStub } from "../stubs";
+import { assertSameMessage } from "./idempotency";
+
+type GroupFrame = Extract<ClientFrame, { type: `group_${string}` }>;
+
+/**
+ * Group message: the group's object checks membership and mute, stores it
+ * with a gseq and answers; then this user's own copy is appended here (so the
+ * ack carries this inbox's seq) and reaches the sender's other devices. The
+ * group's fan-out delivers everyone else's copies. A resend with the same
+ * `cmid` is answered from either store without a second message.
+ */
+export async function onGroupSend(hub: UserHub, conn: Conn, f: SendFrame): Promise<SendAck> {
+  const own = hub.inbox.bySentCmid(f.cmid);
+  if (own) {
+    assertSameMessage(own.event, f);
+    return { mid: own.event.mid, seq: own.event.seq, ts: own.event.ts, gseq: own.event.gseq };
+  }
+  const stored = unwrap(
+    await hub.post(f.to, {
+      sender: hub.uid,
+      device: conn.device,
+      cmid: f.cmid,
+      kind: f.kind,
+      body: f.body,
+      ...(f.mentions ? { mentions: f.mentions } : {})
+    })
+  );
+  if (stored.type !== "message") throw new ProtocolError("internal", "group stored a non-message");
+  const now = Date.now();
+  const [mine] = hub.inbox.append([stored as UnsequencedEvent], now);
+  if (mine!.fresh) hub.push(mine!.event, conn.device);
+  hub.appended(now, false);
+  return { mid: stored.mid, seq: mine!.event.seq, ts: stored.ts, gseq: stored.gseq };
+}
+
+/** `group_create`: the sender becomes owner; the id is generated unless given. */
+export async function onGroupCreate(
+  hub: UserHub,
+  _conn: Conn,
+  f: Extract<ClientFrame, { type: "group_create" }>
+): Promise<GroupInfo> {
+  const gid = f.gid ?? `g_${newDeviceId()}`;
+  return unwrap(
+    await groupStub(hub.env, gid).create(hub.uid, {
+      name: f.name,
+      members: f.members,
+      joinPolicy: f.joinPolicy
+    })
+  );
+}
+
+/** Every other `group_*` frame: forwarded as a command with this user as the actor. */
+export async function onGroupCommand(hub: UserHub, _conn: Conn, f: GroupFrame): Promise<unknown> {
+  return unwrap(await groupStub(hub.env, f.gid!).command(hub.uid, toCommand(f)));
+}
+
+function toCommand(f: GroupFrame): GroupCommand {
+  switch (f.type) {
+    case "group_join":
+      return { op: "join" };
+    case "group_leave":
+      return { op: "leave" };
+    case "group_invite":
+      return { op: "invite", uid: f.uid };
+    case "group_kick":
+      return { op: "kick", uid: f.uid };
+    case "group_dismiss":
+      return { op: "dismiss" };
+    case "group_members":
+      return { op: "members" };
+    case "group_role":
+      return { op: "role", uid: f.uid, role: f.role };
+    case "group_transfer":
+      return { op: "transfer", uid: f.uid };
+    case "group_mute":
+      return { op: "mute", uid: f.uid, seconds: f.seconds };
+    case "group_history":
+      return { op: "history", before: f.before, after: f.after, limit: f.limit };
+    case "group_info":
+      return { op: "info" };
+    case "group_create":
+      throw new ProtocolError("internal", "group_create is not a command");
+  }
+}

@@ -1,0 +1,257 @@
+import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { GroupEvent, HistoryEvent, InboxEvent, MessageEvent, SendAck, SyncResult } from "../../src/protocol";
+import type { ImClient } from "../helpers/client";
+import { connect, createUser } from "../helpers/fixtures";
+import { bulkUsers, connectedUsers, fanoutState, groupText, makeGroup } from "../helpers/groups";
+
+/** Every inbox event of `uid`, by syncing over a real socket. */
+async function inboxOf(uid: string): Promise<InboxEvent[]> {
+  const c = await connect(uid);
+  const events: InboxEvent[] = [];
+  let after = 0;
+  for (;;) {
+    const page = await c.ok<SyncResult>({ type: "sync", after });
+    events.push(...page.events);
+    if (!page.more) break;
+    after = page.events.at(-1)!.seq;
+  }
+  c.close();
+  return events;
+}
+
+/** Inboxes of many users, 25 sockets at a time. */
+async function inboxesOf(uids: string[]): Promise<Map<string, InboxEvent[]>> {
+  const out = new Map<string, InboxEvent[]>();
+  for (let i = 0; i < uids.length; i += 25) {
+    const chunk = uids.slice(i, i + 25);
+    const got = await Promise.all(chunk.map((uid) => inboxOf(uid)));
+    chunk.forEach((uid, j) => out.set(uid, got[j]!));
+  }
+  return out;
+}
+
+const groupMessages = (events: InboxEvent[], gid: string) =>
+  events.filter((e): e is MessageEvent => e.type === "message" && e.to === gid);
+
+describe("group messages", () => {
+  it("stores, acks with gseq, and reaches every member but never the sending device", async () => {
+    const [owner, m1, m2] = await connectedUsers(3);
+    const ownerLaptop = await connect(owner!.uid, { device: "laptop" });
+    const g = await makeGroup(owner!.c, [m1!.uid, m2!.uid]);
+    expect(g).toMatchObject({ owner: owner!.uid, memberCount: 3, head: 1 });
+
+    const ack = await owner!.c.ok<SendAck>(groupText(g.id, "hello group"));
+    expect(ack.gseq).toBe(2);
+    for (const m of [m1!, m2!]) {
+      expect(await m.c.next("group")).toMatchObject({ action: "created", gid: g.id, gseq: 1, actor: owner!.uid });
+      const msg = await m.c.next("message");
+      expect(msg).toMatchObject({ chat: "group", from: owner!.uid, to: g.id, gseq: 2, mid: ack.mid, body: { text: "hello group" } });
+      expect(msg).not.toHaveProperty("cmid");
+      expect(msg).not.toHaveProperty("device");
+    }
+    const onLaptop = await ownerLaptop.next("message");
+    expect(onLaptop).toMatchObject({ mid: ack.mid, seq: ack.seq, device: owner!.c.welcome.device });
+    // A member's reply reaches the owner's phone too: the only echo rule is "not the sending device".
+    const reply = await m1!.c.ok<SendAck>(groupText(g.id, "hi owner"));
+    expect(await owner!.c.next("message")).toMatchObject({ mid: reply.mid, from: m1!.uid });
+    expect(owner!.c.seen((f) => f.type === "message" && (f as MessageEvent).mid === ack.mid)).toEqual([]);
+    expect(m1!.c.seen((f) => f.type === "message" && (f as MessageEvent).mid === reply.mid)).toEqual([]);
+  });
+
+  it("treats a resend with the same cmid as one message: same ack, one copy per member", async () => {
+    const [owner, m1] = await connectedUsers(2);
+    const g = await makeGroup(owner!.c, [m1!.uid]);
+    const frame = groupText(g.id, "once", "g-cmid");
+    const first = await owner!.c.ok<SendAck>(frame);
+    const again = await Promise.all([owner!.c.ok<SendAck>(frame), owner!.c.ok<SendAck>(frame)]);
+    for (const a of again) expect(a).toEqual(first);
+    const later = await owner!.c.ok<SendAck>(groupText(g.id, "later"));
+    await m1!.c.next("message", (m) => m.mid === later.mid);
+    expect(groupMessages(await inboxOf(m1!.uid), g.id).map((m) => m.mid)).toEqual([first.mid, later.mid]);
+    expect(await owner!.c.request(groupText(g.id, "different", "g-cmid"))).toMatchObject({
+      ok: false,
+      error: { code: "conflict" }
+    });
+  });
+
+  it("flags the copies of mentioned members; @everyone is for owners and admins", async () => {
+    const [owner, m1, m2] = await connectedUsers(3);
+    const outsider = await createUser();
+    const g = await makeGroup(owner!.c, [m1!.uid, m2!.uid]);
+    const ack = await owner!.c.ok<SendAck>(groupText(g.id, "@m1", undefined, { mentions: { users: [m1!.uid, outsider] } }));
+    const toM1 = await m1!.c.next("message", (m) => m.mid === ack.mid);
+    const toM2 = await m2!.c.next("message", (m) => m.mid === ack.mid);
+    expect(toM1).toMatchObject({ mentioned: true, mentions: { users: [m1!.uid] } });
+    expect(toM2).not.toHaveProperty("mentioned");
+    expect(await m1!.c.request(groupText(g.id, "@all", undefined, { mentions: { all: true } }))).toMatchObject({
+      ok: false,
+      error: { code: "forbidden" }
+    });
+    const all = await owner!.c.ok<SendAck>(groupText(g.id, "@all", undefined, { mentions: { all: true } }));
+    for (const m of [m1!, m2!]) expect(await m.c.next("message", (x) => x.mid === all.mid)).toMatchObject({ mentioned: true });
+  });
+
+  it("pages history backwards and forwards by gseq, for members only, without private fields", async () => {
+    const [owner, m1] = await connectedUsers(2);
+    const outsider = (await connectedUsers(1))[0]!;
+    const g = await makeGroup(owner!.c, [m1!.uid]);
+    for (let i = 1; i <= 10; i++) await owner!.c.ok(groupText(g.id, `h${i}`));
+    type Page = { events: HistoryEvent[]; more: boolean };
+    const newest = await m1!.c.ok<Page>({ type: "group_history", gid: g.id, limit: 4 });
+    expect(newest.events.map((e) => e.gseq)).toEqual([8, 9, 10, 11]);
+    expect(newest.more).toBe(true);
+    const older = await m1!.c.ok<Page>({ type: "group_history", gid: g.id, before: 8, limit: 4 });
+    expect(older.events.map((e) => e.gseq)).toEqual([4, 5, 6, 7]);
+    const oldest = await m1!.c.ok<Page>({ type: "group_history", gid: g.id, before: 4, limit: 4 });
+    expect(oldest).toMatchObject({ more: false });
+    expect(oldest.events.map((e) => e.gseq)).toEqual([1, 2, 3]);
+    const forward = await m1!.c.ok<Page>({ type: "group_history", gid: g.id, after: 0, limit: 5 });
+    expect(forward.events.map((e) => e.gseq)).toEqual([1, 2, 3, 4, 5]);
+    expect(forward.more).toBe(true);
+    const tail = await m1!.c.ok<Page>({ type: "group_history", gid: g.id, after: 9, limit: 5 });
+    expect(tail).toMatchObject({ more: false });
+    for (const e of [...newest.events, ...forward.events]) {
+      expect(e).not.toHaveProperty("cmid");
+      expect(e).not.toHaveProperty("device");
+    }
+    expect(await outsider.c.request({ type: "group_history", gid: g.id })).toMatchObject({
+      ok: false,
+      error: { code: "not_member" }
+    });
+  });
+});
+
+describe("group fan-out", () => {
+  it("gets a message to all 200 members exactly once, online ones live and offline ones on sync", async () => {
+    const owner = await createUser();
+    const o = await connect(owner);
+    const members = await bulkUsers(200);
+    const online = await Promise.all(members.slice(0, 20).map((uid) => connect(uid)));
+    const g = await makeGroup(o, members);
+    const acks: SendAck[] = [];
+    for (let i = 0; i < 3; i++) acks.push(await o.ok<SendAck>(groupText(g.id, `m${i}`)));
+    for (const c of online) {
+      for (const a of acks) await c.next("message", (m) => m.mid === a.mid);
+    }
+    for (const [uid, events] of await inboxesOf(members)) {
+      expect(groupMessages(events, g.id).map((m) => m.mid), uid).toEqual(acks.map((a) => a.mid));
+      expect(events.filter((e) => e.type === "group").map((e) => (e as GroupEvent).action)).toEqual(["created"]);
+    }
+  });
+
+  it("resumes a fan-out cut off by abortAllDurableObjects from its stored cursor, without duplicates", async () => {
+    const owner = await createUser();
+    const o = await connect(owner);
+    const members = await bulkUsers(200);
+    const g = await makeGroup(o, members);
+    const ack = await o.ok<SendAck>(groupText(g.id, "survives"));
+    await abortAllDurableObjects();
+    // The abort landed mid-way: not every member had it yet.
+    const cut = await fanoutState(g.id);
+    expect(cut.cursor).toBeLessThan(ack.gseq!);
+
+    const group = env.GROUPS.getByName(g.id);
+    for (let i = 0; i < 5 && (await fanoutState(g.id)).cursor < ack.gseq!; i++) {
+      expect(await runDurableObjectAlarm(group)).toBe(true);
+    }
+    expect(await fanoutState(g.id)).toEqual({ cursor: 2, head: 2 });
+    for (const [uid, events] of await inboxesOf(members)) {
+      expect(groupMessages(events, g.id).map((m) => m.mid), uid).toEqual([ack.mid]);
+    }
+  });
+
+  it("retries a member whose object failed to store, from the alarm, exactly once", async () => {
+    const [owner, m1, m2] = await connectedUsers(3);
+    const g = await makeGroup(owner!.c, [m1!.uid, m2!.uid]);
+    await m1!.c.next("group");
+    const broken = env.USERS.getByName(m2!.uid);
+    await runInDurableObject(broken, (_o, s) => s.storage.sql.exec("ALTER TABLE inbox RENAME TO inbox_off"));
+    const ack = await owner!.c.ok<SendAck>(groupText(g.id, "late"));
+    await m1!.c.next("message", (m) => m.mid === ack.mid);
+    const group = env.GROUPS.getByName(g.id);
+    let retries: unknown[] = [];
+    for (let i = 0; i < 50 && retries.length === 0; i++) {
+      retries = await runInDurableObject(group, (_o, s) => s.storage.sql.exec("SELECT uid FROM retries").toArray());
+      if (retries.length === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(retries).toEqual([{ uid: m2!.uid }]);
+
+    await runInDurableObject(broken, (_o, s) => s.storage.sql.exec("ALTER TABLE inbox_off RENAME TO inbox"));
+    await runInDurableObject(group, (_o, s) => s.storage.sql.exec("UPDATE retries SET next_at = 0"));
+    expect(await runDurableObjectAlarm(group)).toBe(true);
+    expect(await runInDurableObject(group, (_o, s) => s.storage.sql.exec("SELECT uid FROM retries").toArray())).toEqual([]);
+    expect(groupMessages(await inboxOf(m2!.uid), g.id).map((m) => m.mid)).toEqual([ack.mid]);
+  });
+});
+
+describe("group lifecycle", () => {
+  it("tells every member when the group is dismissed and refuses posts and joins afterwards", async () => {
+    const [owner, m1] = await connectedUsers(2);
+    const offline = await createUser();
+    const g = await makeGroup(owner!.c, [m1!.uid, offline], { joinPolicy: "open" });
+    await owner!.c.ok({ type: "group_dismiss", gid: g.id });
+    expect(await m1!.c.next("group", (e) => e.action === "dismissed")).toMatchObject({ gid: g.id, actor: owner!.uid });
+    expect(await owner!.c.next("group", (e) => e.action === "dismissed")).toMatchObject({ gid: g.id });
+    const offlineEvents = await inboxOf(offline);
+    expect(offlineEvents.filter((e) => e.type === "group").map((e) => (e as GroupEvent).action)).toEqual(["created", "dismissed"]);
+
+    for (const frame of [groupText(g.id, "anyone?"), { type: "group_join", gid: g.id }, { type: "group_kick", gid: g.id, uid: m1!.uid }]) {
+      expect(await m1!.c.request(frame)).toMatchObject({ ok: false, error: { code: "group_dismissed" } });
+    }
+    expect(await m1!.c.ok({ type: "group_info", gid: g.id })).toMatchObject({ dismissedAt: expect.any(Number) });
+    const rows = await env.DB.prepare("SELECT user_id FROM group_members WHERE group_id = ?").bind(g.id).all();
+    expect(rows.results).toEqual([]);
+  });
+
+  it("answers unknown_group for a group that does not exist, and stores nothing", async () => {
+    const [u] = await connectedUsers(1);
+    expect(await u!.c.request(groupText("g_nope", "hello"))).toMatchObject({ ok: false, error: { code: "unknown_group" } });
+    expect(await u!.c.request({ type: "group_join", gid: "g_nope" })).toMatchObject({ ok: false, error: { code: "unknown_group" } });
+    expect(await u!.c.ok<SyncResult>({ type: "sync", after: 0 })).toMatchObject({ events: [] });
+  });
+
+  it("mirrors membership into D1 after every change", async () => {
+    const [owner, m1, m2] = await connectedUsers(3);
+    const g = await makeGroup(owner!.c, [m1!.uid, m2!.uid]);
+    await owner!.c.ok({ type: "group_role", gid: g.id, uid: m1!.uid, role: "admin" });
+    await owner!.c.ok({ type: "group_kick", gid: g.id, uid: m2!.uid });
+    const rows = await env.DB.prepare("SELECT user_id, role FROM group_members WHERE group_id = ? ORDER BY role DESC")
+      .bind(g.id)
+      .all<{ user_id: string; role: string }>();
+    expect(rows.results).toEqual([
+      { user_id: owner!.uid, role: "owner" },
+      { user_id: m1!.uid, role: "admin" }
+    ]);
+    const group = await env.DB.prepare("SELECT owner_id, name FROM groups WHERE id = ?").bind(g.id).first();
+    expect(group).toEqual({ owner_id: owner!.uid, name: "test group" });
+  });
+
+  it("loads a group that exists only in D1 on first use", async () => {
+    const [a, b] = await connectedUsers(2);
+    const gid = `g_d1_${crypto.randomUUID().slice(0, 8)}`;
+    await env.DB.batch([
+      env.DB.prepare("INSERT INTO groups (id, name, owner_id, settings, created_at) VALUES (?, 'seeded', ?, '{}', 1)").bind(gid, a!.uid),
+      env.DB.prepare("INSERT INTO group_members (group_id, user_id, role, joined_at) VALUES (?, ?, 'owner', 1), (?, ?, 'member', 1)")
+        .bind(gid, a!.uid, gid, b!.uid)
+    ]);
+    const ack = await b!.c.ok<SendAck>(groupText(gid, "from d1"));
+    expect(ack.gseq).toBe(1);
+    expect(await a!.c.next("message")).toMatchObject({ mid: ack.mid, to: gid });
+  });
+
+  it("enforces the member limit on create, join and add", async () => {
+    const owner = await createUser();
+    const o = await connect(owner);
+    const tooMany = await bulkUsers(205);
+    expect(await o.request({ type: "group_create", name: "big", members: tooMany })).toMatchObject({
+      ok: false,
+      error: { code: "group_full" }
+    });
+    const g = await makeGroup(o, tooMany.slice(0, 204), { joinPolicy: "open" });
+    expect(g.memberCount).toBe(205);
+    const late = (await connectedUsers(1))[0]!;
+    expect(await late.c.request({ type: "group_join", gid: g.id })).toMatchObject({ ok: false, error: { code: "group_full" } });
+  });
+});

@@ -1,0 +1,52 @@
+import type { GroupInfo } from "../../src/protocol";
+import type { ImClient } from "./client";
+import { connect, createUser, uniqueId } from "./fixtures";
+
+/** Creates a group over the owner's socket with the given members. */
+export async function makeGroup(
+  owner: ImClient,
+  members: string[],
+  opts: { joinPolicy?: "open" | "invite"; gid?: string } = {}
+): Promise<GroupInfo> {
+  return owner.ok<GroupInfo>({
+    type: "group_create",
+    gid: opts.gid ?? uniqueId("g"),
+    name: "test group",
+    members,
+    joinPolicy: opts.joinPolicy ?? "invite"
+  });
+}
+
+/** `n` new users, each connected once. */
+export async function connectedUsers(n: number): Promise<{ uid: string; c: Awaited<ReturnType<typeof connect>> }[]> {
+  return Promise.all(
+    Array.from({ length: n }, async () => {
+      const uid = await createUser();
+      return { uid, c: await connect(uid) };
+    })
+  );
+}
+
+/** A group message frame (without id). */
+export function groupText(gid: string, text: string, cmid = crypto.randomUUID(), extra: Record<string, unknown> = {}) {
+  return { type: "send", chat: "group", to: gid, cmid, body: { text }, ...extra };
+}
+
+/** `n` new users inserted straight into D1 (fixtures for large groups). */
+export async function bulkUsers(n: number, prefix = "bulk"): Promise<string[]> {
+  const { env } = await import("cloudflare:workers");
+  const ids = Array.from({ length: n }, () => uniqueId(prefix));
+  const stmt = env.DB.prepare("INSERT INTO users (id) VALUES (?)");
+  await env.DB.batch(ids.map((id) => stmt.bind(id)));
+  return ids;
+}
+
+/** The group object's fan-out cursor and head, read from its storage. */
+export async function fanoutState(gid: string): Promise<{ cursor: number; head: number }> {
+  const { runInDurableObject } = await import("cloudflare:test");
+  const { env } = await import("cloudflare:workers");
+  return runInDurableObject(env.GROUPS.getByName(gid), (_o, state) => ({
+    cursor: state.storage.kv.get<number>("fanout.cursor") ?? 0,
+    head: state.storage.sql.exec<{ m: number }>("SELECT max(gseq) AS m FROM history").one().m
+  }));
+}
