@@ -34,12 +34,8 @@ import { dispatch } from "../realtime/dispatch";
 import { groupStub } from "../realtime/stubs";
 import type { PostRequest } from "../realtime/group-commands";
 import type { UserHub } from "../realtime/hub";
-import {
-  notifyFriends,
-  PRESENCE_LEASE_MS,
-  PRESENCE_REFRESH_MS,
-  registryFor
-} from "../realtime/presence";
+import { FriendCache } from "../realtime/friends";
+import { PRESENCE_REFRESH_MS, PresencePublisher } from "../realtime/presence";
 import { parseTarget } from "../realtime/targets";
 import { AlarmScheduler } from "./alarm";
 import { eidOf, INBOX_SCHEMA, Inbox } from "./inbox";
@@ -53,10 +49,6 @@ const RETRY_MAX_MS = 10 * 60_000;
 const RETRY_BATCH = 200;
 
 const KV_UID = "user.id";
-/** Friends were last told this user is online. */
-const KV_ONLINE = "presence.online";
-/** This user may hold a registry lease. */
-const KV_LEASED = "presence.leased";
 
 /**
  * One per user (named by user id). Owns every device socket of that user
@@ -71,11 +63,9 @@ export class UserObject extends DurableObject<Env> {
   readonly #courier: Courier<InboxEvent, number>;
   readonly #posts: Courier<PostRequest, Result<HistoryEvent>>;
   readonly #hub: UserHub;
-  #friends: { ids: ReadonlySet<string>; at: number } | undefined;
-  #friendsLoading: Promise<ReadonlySet<string>> | undefined;
-  #friendsGen = 0;
+  readonly #friends: FriendCache;
   readonly #alarm: AlarmScheduler;
-  #presenceChain: Promise<void> = Promise.resolve();
+  readonly #presence: PresencePublisher;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -85,6 +75,16 @@ export class UserObject extends DurableObject<Env> {
     this.#courier = new Courier((target, events) => this.#call(target, events));
     this.#posts = new Courier((gid, requests) => groupStub(env, gid).post(requests));
     this.#alarm = new AlarmScheduler(ctx.storage);
+    this.#friends = new FriendCache(() => listFriendIds(this.#db, this.#uid), FRIENDS_TTL_MS);
+    this.#presence = new PresencePublisher({
+      env,
+      kv: ctx.storage.kv,
+      shards: this.#limits.presenceShards,
+      uid: () => this.#uid,
+      sockets: (closing) => openSockets(ctx, closing).length,
+      friends: () => this.#friends.get(),
+      ensureAlarm: (at) => this.#alarm.ensure(at)
+    });
     ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, INBOX_SCHEMA));
     ctx.setWebSocketAutoResponse(
       new WebSocketRequestResponsePair(HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE)
@@ -97,7 +97,7 @@ export class UserObject extends DurableObject<Env> {
       env,
       limits: this.#limits,
       inbox: this.#inbox,
-      friends: () => this.#loadFriends(),
+      friends: () => this.#friends.get(),
       userExists: async (uid) => (await getUser(this.#db, uid)) !== undefined,
       push: (frame, except) => this.#push(frame, except),
       forward: (event, target) => this.#forward(event, target),
@@ -148,7 +148,7 @@ export class UserObject extends DurableObject<Env> {
     if (since !== null) {
       safeSend(server, { type: "catchup", ...this.#inbox.page(Number(since), SYNC_PAGE_DEFAULT) });
     }
-    this.#updatePresence();
+    this.ctx.waitUntil(this.#presence.update());
     return new Response(null, {
       status: 101,
       webSocket: client,
@@ -177,12 +177,12 @@ export class UserObject extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     completeClose(ws, code);
-    this.#updatePresence(ws);
+    this.ctx.waitUntil(this.#presence.update(ws));
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     if (ws.readyState === WebSocket.OPEN) console.warn("socket error", error);
-    this.#updatePresence(ws);
+    this.ctx.waitUntil(this.#presence.update(ws));
   }
 
   // ---- RPC surface (called by other objects and the Worker) ----
@@ -212,9 +212,7 @@ export class UserObject extends DurableObject<Env> {
 
   /** A friendship of this user changed in D1: forget the cached list. */
   async invalidateFriends(): Promise<void> {
-    this.#friends = undefined;
-    this.#friendsLoading = undefined;
-    this.#friendsGen++;
+    this.#friends.invalidate();
   }
 
   /**
@@ -240,13 +238,10 @@ export class UserObject extends DurableObject<Env> {
       const a = attachmentOf(ws);
       if (a && a.exp * 1000 <= now) closeQuietly(ws, CLOSE.token_expired, "token expired; reconnect with a fresh token");
     }
-    const sockets = openSockets(this.ctx).length;
-    const kv = this.ctx.storage.kv;
-    if (sockets > 0 || kv.get(KV_ONLINE) === true || kv.get(KV_LEASED) === true) {
-      this.#updatePresence();
+    if (openSockets(this.ctx).length > 0 || this.#presence.mayBeOnline()) {
+      await this.#presence.update();
       due.push(now + PRESENCE_REFRESH_MS);
     }
-    await this.#presenceChain;
 
     if (due.length > 0) await this.#alarm.ensure(Math.min(...due));
   }
@@ -291,7 +286,7 @@ export class UserObject extends DurableObject<Env> {
    */
   async #forward(event: InboxEvent, target: string, scheduleRetry = true): Promise<void> {
     const t = parseTarget(target);
-    if (t?.kind === "user" && !(await this.#loadFriends()).has(t.id)) {
+    if (t?.kind === "user" && !(await this.#friends.get()).has(t.id)) {
       this.#inbox.abandon(target);
       throw new ProtocolError("stranger", `${t.id} is not your friend`);
     }
@@ -325,69 +320,6 @@ export class UserObject extends DurableObject<Env> {
         ? now
         : (this.#inbox.oldestAt() ?? now) + this.#limits.inboxTtlMs;
     void this.#alarm.ensure(pending ? Math.min(now + RETRY_MIN_MS, retention) : retention);
-  }
-
-  /**
-   * The friend list, cached. A load that overlapped an invalidation is not
-   * trusted: it is repeated, so nobody acts on a list read before a change.
-   */
-  async #loadFriends(): Promise<ReadonlySet<string>> {
-    for (;;) {
-      if (this.#friends && Date.now() - this.#friends.at < FRIENDS_TTL_MS) return this.#friends.ids;
-      const gen = this.#friendsGen;
-      if (!this.#friendsLoading) {
-        const at = Date.now();
-        this.#friendsLoading = listFriendIds(this.#db, this.#uid)
-          .then((ids) => {
-            const set = new Set(ids);
-            if (gen === this.#friendsGen) this.#friends = { ids: set, at };
-            return set;
-          })
-          .finally(() => {
-            if (gen === this.#friendsGen) this.#friendsLoading = undefined;
-          });
-      }
-      const ids = await this.#friendsLoading;
-      if (gen === this.#friendsGen) return ids;
-    }
-  }
-
-  /**
-   * Publishes this user's presence if it changed: the registry lease, then a
-   * push to online friends. Runs serially; each run reads the sockets as they
-   * are then, so a quick disconnect/reconnect collapses into nothing.
-   */
-  #updatePresence(closing?: WebSocket): void {
-    const run = async () => {
-      const uid = this.#uid;
-      const sockets = openSockets(this.ctx, closing).length;
-      const online = sockets > 0;
-      const now = Date.now();
-      const registry = registryFor(this.env, uid, this.#limits.presenceShards);
-      if (online) {
-        // Intent and alarm first: if this object dies mid-way, the alarm finds
-        // the lease it may have taken and clears it.
-        this.ctx.storage.kv.put(KV_LEASED, true);
-        await this.#alarm.ensure(now + PRESENCE_REFRESH_MS);
-        await registry.setOnline(uid, sockets, now + PRESENCE_LEASE_MS);
-      } else {
-        await registry.setOffline(uid);
-        this.ctx.storage.kv.put(KV_LEASED, false);
-      }
-      if ((this.ctx.storage.kv.get(KV_ONLINE) === true) === online) return;
-      await notifyFriends(
-        this.env,
-        await this.#loadFriends(),
-        { type: "presence", uid, online, ts: now },
-        this.#limits.presenceShards
-      );
-      // Recorded only once friends were told: if this run dies, the alarm repeats it.
-      this.ctx.storage.kv.put(KV_ONLINE, online);
-    };
-    this.#presenceChain = this.#presenceChain
-      .then(run)
-      .catch((err) => console.error("presence update failed", err));
-    this.ctx.waitUntil(this.#presenceChain);
   }
 }
 

@@ -56,3 +56,68 @@ export async function notifyFriends(
     if (r.status === "rejected") console.error("presence push failed", r.reason);
   }
 }
+
+/** Friends were last told this user is online. */
+const KV_ONLINE = "presence.online";
+/** This user may hold a registry lease. */
+const KV_LEASED = "presence.leased";
+
+/** What a user object lends its presence publisher. */
+export interface PresenceHost {
+  env: Env;
+  kv: SyncKvStorage;
+  shards: number;
+  uid(): string;
+  /** Open sockets, not counting one being closed. */
+  sockets(closing?: WebSocket): number;
+  friends(): Promise<ReadonlySet<string>>;
+  ensureAlarm(at: number): Promise<void>;
+}
+
+/**
+ * Publishes one user's presence: the registry lease, then a push to online
+ * friends when the state changed. Runs serially; each run reads the sockets as
+ * they are then, so a quick disconnect/reconnect collapses into nothing. State
+ * in kv makes a crash mid-way visible to the alarm, which calls `update` again.
+ */
+export class PresencePublisher {
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(private readonly host: PresenceHost) {}
+
+  /** Schedules a run; resolves when it (and every earlier one) finished. */
+  update(closing?: WebSocket): Promise<void> {
+    this.#chain = this.#chain
+      .then(() => this.#run(closing))
+      .catch((err) => console.error("presence update failed", err));
+    return this.#chain;
+  }
+
+  /** Whether friends or the registry may still believe this user is online. */
+  mayBeOnline(): boolean {
+    return this.host.kv.get(KV_ONLINE) === true || this.host.kv.get(KV_LEASED) === true;
+  }
+
+  async #run(closing?: WebSocket): Promise<void> {
+    const { env, kv, shards } = this.host;
+    const uid = this.host.uid();
+    const sockets = this.host.sockets(closing);
+    const online = sockets > 0;
+    const now = Date.now();
+    const registry = registryFor(env, uid, shards);
+    if (online) {
+      // Intent and alarm first: if the object dies mid-way, the alarm finds
+      // the lease it may have taken and clears it.
+      kv.put(KV_LEASED, true);
+      await this.host.ensureAlarm(now + PRESENCE_REFRESH_MS);
+      await registry.setOnline(uid, sockets, now + PRESENCE_LEASE_MS);
+    } else {
+      await registry.setOffline(uid);
+      kv.put(KV_LEASED, false);
+    }
+    if ((kv.get(KV_ONLINE) === true) === online) return;
+    await notifyFriends(env, await this.host.friends(), { type: "presence", uid, online, ts: now }, shards);
+    // Recorded only once friends were told: if this run dies, the alarm repeats it.
+    kv.put(KV_ONLINE, online);
+  }
+}
