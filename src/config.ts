@@ -8,6 +8,7 @@ export interface Limits {
   presenceShards: number;
   tokenTtlSeconds: number;
   maxGroupMembers: number;
+  fanoutCallsPerRun: number;
 }
 
 const positiveInt = (fallback: number) =>
@@ -19,7 +20,8 @@ const limitsSchema = z.object({
   INBOX_MAX: positiveInt(10_000),
   PRESENCE_SHARDS: positiveInt(64),
   TOKEN_TTL_SECONDS: positiveInt(3600),
-  MAX_GROUP_MEMBERS: positiveInt(10_000)
+  MAX_GROUP_MEMBERS: positiveInt(10_000),
+  FANOUT_CALLS_PER_RUN: positiveInt(400)
 });
 
 /** Parses the vars once per env object; malformed values fall back to defaults. */
@@ -30,7 +32,8 @@ export function limitsOf(env: Partial<Record<keyof z.infer<typeof limitsSchema>,
     INBOX_MAX: env.INBOX_MAX ?? undefined,
     PRESENCE_SHARDS: env.PRESENCE_SHARDS ?? undefined,
     TOKEN_TTL_SECONDS: env.TOKEN_TTL_SECONDS ?? undefined,
-    MAX_GROUP_MEMBERS: env.MAX_GROUP_MEMBERS ?? undefined
+    MAX_GROUP_MEMBERS: env.MAX_GROUP_MEMBERS ?? undefined,
+    FANOUT_CALLS_PER_RUN: env.FANOUT_CALLS_PER_RUN ?? undefined
   });
   return {
     maxFrameBytes: v.MAX_FRAME_BYTES,
@@ -38,6 +41,7 @@ export function limitsOf(env: Partial<Record<keyof z.infer<typeof limitsSchema>,
     inboxMax: v.INBOX_MAX,
     presenceShards: v.PRESENCE_SHARDS,
     tokenTtlSeconds: v.TOKEN_TTL_SECONDS,
-    maxGroupMembers: v.MAX_GROUP_MEMBERS
+    maxGroupMembers: v.MAX_GROUP_MEMBERS,
+    fanoutCallsPerRun: v.FANOUT_CALLS_PER_RUN
   };
 }

@@ -21,8 +21,14 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: path.join(root, "wrangler.toml") },
         miniflare: {
-          // A small member limit so `group_full` is testable with a 200-member group.
-          bindings: { TEST_MIGRATIONS: migrations, ...TEST_SECRETS, MAX_GROUP_MEMBERS: "205" }
+          // A small member limit so `group_full` is testable with a 200-member
+          // group, and a small fan-out budget so every group test crosses runs.
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            ...TEST_SECRETS,
+            MAX_GROUP_MEMBERS: "205",
+            FANOUT_CALLS_PER_RUN: "60"
+          }
         }
       })
     ],

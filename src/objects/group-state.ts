@@ -28,8 +28,22 @@ export const GROUP_SCHEMA = [
      next_at INTEGER NOT NULL,
      PRIMARY KEY (uid, from_gseq)
    );
-   CREATE TABLE mirror (id INTEGER PRIMARY KEY AUTOINCREMENT, op TEXT NOT NULL);`
+   CREATE TABLE mirror (id INTEGER PRIMARY KEY AUTOINCREMENT, op TEXT NOT NULL);`,
+  // Former members keep their window until the fan-out has passed it.
+  `CREATE TABLE departed (
+     uid TEXT NOT NULL,
+     joined_gseq INTEGER NOT NULL,
+     left_gseq INTEGER NOT NULL,
+     PRIMARY KEY (uid, left_gseq)
+   );`
 ] as const;
+
+/** Events with from < gseq <= to are `uid`'s to receive (to = Infinity while a member). */
+export interface Window {
+  uid: string;
+  from: number;
+  to: number;
+}
 
 /** The group's own record. */
 export interface GroupMeta {
@@ -81,7 +95,7 @@ interface SqlMember extends Record<string, SqlStorageValue> {
 export class GroupState {
   #meta: GroupMeta | null | undefined;
   #members: Map<string, MemberRow> | undefined;
-  #sorted: MemberRow[] | undefined;
+  #windows: Window[] | undefined;
   #head: number | undefined;
 
   constructor(
@@ -126,10 +140,34 @@ export class GroupState {
     return this.#load().size;
   }
 
-  /** Members ordered by uid (the fan-out's resume order). */
+  /** Current members ordered by uid. */
   members(): readonly MemberRow[] {
-    this.#sorted ??= [...this.#load().values()].sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
-    return this.#sorted;
+    return [...this.#load().values()].sort((a, b) => byUid(a.uid, b.uid));
+  }
+
+  /**
+   * Everyone the fan-out may still owe events, ordered by uid (its resume
+   * order): current members, and former members until the fan-out passed
+   * the point they left.
+   */
+  windows(): readonly Window[] {
+    if (!this.#windows) {
+      const w: Window[] = [...this.#load().values()].map((m) => ({ uid: m.uid, from: m.joinedGseq, to: Infinity }));
+      for (const r of this.sql.exec<{ uid: string; joined_gseq: number; left_gseq: number }>("SELECT * FROM departed")) {
+        w.push({ uid: r.uid, from: r.joined_gseq, to: r.left_gseq });
+      }
+      this.#windows = w.sort((a, b) => byUid(a.uid, b.uid));
+    }
+    return this.#windows;
+  }
+
+  /** Forgets former members the fan-out (cursor and retries) no longer owes anything. */
+  pruneDeparted(cursor: number): void {
+    const gone = this.sql.exec(
+      "DELETE FROM departed WHERE left_gseq <= ? AND uid NOT IN (SELECT uid FROM retries)",
+      cursor
+    ).rowsWritten;
+    if (gone > 0) this.#windows = undefined;
   }
 
   putMember(m: MemberRow): void {
@@ -143,14 +181,24 @@ export class GroupState {
       m.mutedUntil
     );
     this.#load().set(m.uid, m);
-    this.#sorted = undefined;
+    this.#windows = undefined;
     this.mirror({ op: "member", gid: this.meta()!.id, member: m });
   }
 
+  /** Removes a member; events up to the current head stay theirs to receive. */
   removeMember(uid: string): void {
+    const m = this.member(uid);
+    if (m) {
+      this.sql.exec(
+        "INSERT OR REPLACE INTO departed (uid, joined_gseq, left_gseq) VALUES (?, ?, ?)",
+        uid,
+        m.joinedGseq,
+        this.head()
+      );
+    }
     this.sql.exec("DELETE FROM members WHERE uid = ?", uid);
     this.#load().delete(uid);
-    this.#sorted = undefined;
+    this.#windows = undefined;
     this.mirror({ op: "unmember", gid: this.meta()!.id, uid });
   }
 
@@ -295,6 +343,10 @@ export class GroupState {
   mirrorDone(upTo: number): void {
     this.sql.exec("DELETE FROM mirror WHERE id <= ?", upTo);
   }
+}
+
+function byUid(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

@@ -20,6 +20,7 @@ import {
   groupInfo,
   post,
   type PostRequest,
+  precheck,
   READ_OPS
 } from "../realtime/group-commands";
 import { AlarmScheduler } from "./alarm";
@@ -51,6 +52,7 @@ export class GroupObject extends DurableObject<Env> {
   readonly #alarm: AlarmScheduler;
   readonly #fanout: Fanout;
   #mirrorChain: Promise<void> = Promise.resolve();
+  #migrated = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -58,10 +60,22 @@ export class GroupObject extends DurableObject<Env> {
     this.#state = new GroupState(ctx.storage.sql, ctx.storage.kv);
     this.#db = createDb(env.DB);
     this.#alarm = new AlarmScheduler(ctx.storage);
-    this.#fanout = new Fanout(this.#state, ctx.storage.kv, (uid, events) =>
-      env.USERS.getByName(uid).deliver(events)
+    this.#fanout = new Fanout(
+      this.#state,
+      ctx.storage.kv,
+      (uid, events) => env.USERS.getByName(uid).deliver(events),
+      this.#limits.fanoutCallsPerRun
     );
-    ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, GROUP_SCHEMA));
+  }
+
+  /**
+   * Creates the tables on first real use, not in the constructor, so asking
+   * for a group that does not exist leaves no storage behind.
+   */
+  #schema(): void {
+    if (this.#migrated) return;
+    migrate(this.ctx.storage.sql, GROUP_SCHEMA);
+    this.#migrated = true;
   }
 
   // ---- RPC surface ----
@@ -79,6 +93,7 @@ export class GroupObject extends DurableObject<Env> {
       }
       await this.#requireUsers([creator, ...members]);
       if (this.#state.meta()) throw new ProtocolError("conflict", `group ${gid} already exists`);
+      this.#schema();
       const now = Date.now();
       this.#state.setMeta({
         id: gid,
@@ -101,11 +116,12 @@ export class GroupObject extends DurableObject<Env> {
   async command(actor: Actor, cmd: GroupCommand): Promise<Result<unknown>> {
     return attempt(async () => {
       await this.#requireGroup();
-      if ((cmd.op === "add" || cmd.op === "invite") && !this.#state.member(cmd.uid)) {
-        await this.#requireUsers([cmd.uid]);
-      }
       if (this.#state.meta()!.dismissedAt !== null && !READ_OPS.has(cmd.op)) {
         throw new ProtocolError("group_dismissed", "this group was dismissed");
+      }
+      if ((cmd.op === "add" || cmd.op === "invite") && !this.#state.member(cmd.uid)) {
+        precheck(this.#context(actor, Date.now()), cmd);
+        await this.#requireUsers([cmd.uid]);
       }
       const head = this.#state.head();
       const result = execute(this.#context(actor, Date.now()), cmd);
@@ -123,23 +139,27 @@ export class GroupObject extends DurableObject<Env> {
     if (!loaded.ok) return requests.map(() => loaded);
     const now = Date.now();
     const out: Result<HistoryEvent>[] = [];
-    for (const req of requests) {
-      out.push(
-        await attempt(() => {
-          if (this.#state.meta()!.dismissedAt !== null) {
-            throw new ProtocolError("group_dismissed", "this group was dismissed");
-          }
-          return post(this.#context(req.sender, now), req);
-        })
-      );
+    try {
+      for (const req of requests) {
+        out.push(
+          await attempt(() => {
+            if (this.#state.meta()!.dismissedAt !== null) {
+              throw new ProtocolError("group_dismissed", "this group was dismissed");
+            }
+            return post(this.#context(req.sender, now), req);
+          })
+        );
+      }
+    } finally {
+      if (out.some((r) => r.ok)) await this.#kickFanout();
     }
-    this.#kickFanout();
     return out;
   }
 
   /** Continues the fan-out (fresh subrequest budget), retries, and the D1 mirror. */
   override async alarm(): Promise<void> {
     this.#alarm.fired();
+    this.#schema();
     const next = await this.#fanout.run();
     await this.#flushMirror();
     if (next !== undefined) await this.#alarm.ensure(next);
@@ -153,10 +173,11 @@ export class GroupObject extends DurableObject<Env> {
 
   /** Loads the group from D1 if this object's storage does not have it yet. */
   async #requireGroup(): Promise<void> {
-    if (this.#state.meta()) return;
+    if (this.#state.meta()) return this.#schema();
     const gid = this.ctx.id.name!;
     const found = await loadGroup(this.#db, gid);
     if (!found) throw new ProtocolError("unknown_group", `no group ${gid}`);
+    this.#schema();
     if (this.#state.meta()) return;
     this.#state.setMeta(found.meta);
     for (const m of found.members) this.#state.putMember(m);
@@ -174,13 +195,17 @@ export class GroupObject extends DurableObject<Env> {
 
   /** After a change: mirror to D1 before answering (so HTTP reads see it), fan out in the background. */
   async #afterChange(): Promise<void> {
-    this.#kickFanout();
+    await this.#kickFanout();
     await this.#flushMirror();
   }
 
-  #kickFanout(): void {
-    // If this object dies mid-run, the watchdog alarm resumes from the stored cursor.
-    void this.#alarm.ensure(Date.now() + FANOUT_WATCHDOG_MS);
+  /**
+   * Starts the fan-out in the background, after making sure an alarm exists:
+   * if this object dies mid-run, the alarm resumes from the stored cursor.
+   * Awaited by callers, so the alarm is stored before they answer.
+   */
+  async #kickFanout(): Promise<void> {
+    await this.#alarm.ensure(Date.now() + FANOUT_WATCHDOG_MS);
     const run = this.#fanout
       .run()
       .then((next) => (next !== undefined ? this.#alarm.ensure(next) : undefined))

@@ -93,26 +93,44 @@ export class Inbox {
     const out: Appended[] = [];
     for (const e of events) {
       const seq = this.head() + 1;
-      const inserted = this.sql
+      const cmid = e.type === "message" ? (e.cmid ?? null) : null;
+      if (!this.#insert(seq, e, cmid, pending, now)) {
+        const existing = this.byEventId(eidOf(e));
+        if (existing) {
+          out.push({ event: existing, fresh: false });
+          continue;
+        }
+        // A new event whose cmid another message already holds: store it
+        // without the index entry rather than refuse it (and its batch).
+        if (!this.#insert(seq, e, null, pending, now)) throw new Error(`inbox refused event ${eidOf(e)}`);
+      }
+      this.#head = seq;
+      out.push({ event: { ...e, seq } as InboxEvent, fresh: true });
+    }
+    return out;
+  }
+
+  #insert(
+    seq: number,
+    e: UnsequencedEvent,
+    cmid: string | null,
+    pending: string | undefined,
+    now: number
+  ): boolean {
+    return (
+      this.sql
         .exec(
           `INSERT INTO inbox (seq, eid, cmid, pending, at, event) VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT (eid) DO NOTHING RETURNING seq`,
+           ON CONFLICT DO NOTHING RETURNING seq`,
           seq,
           eidOf(e),
-          e.type === "message" ? (e.cmid ?? null) : null,
+          cmid,
           pending ?? null,
           now,
           JSON.stringify(e)
         )
-        .toArray().length;
-      if (inserted) {
-        this.#head = seq;
-        out.push({ event: { ...e, seq } as InboxEvent, fresh: true });
-      } else {
-        out.push({ event: this.byEventId(eidOf(e))!, fresh: false });
-      }
-    }
-    return out;
+        .toArray().length > 0
+    );
   }
 
   byEventId(eid: string): InboxEvent | undefined {

@@ -1,4 +1,4 @@
-import type { GroupState, HistoryRow, MemberRow } from "../objects/group-state";
+import type { GroupState, HistoryRow, Window } from "../objects/group-state";
 import type { HistoryEvent, UnsequencedEvent } from "../protocol";
 import { publicView } from "./group-commands";
 
@@ -8,19 +8,19 @@ export const FANOUT = {
   batch: 64,
   /** Calls in flight at once. */
   concurrency: 32,
-  /** Calls per invocation before yielding to a fresh alarm (subrequest budget). */
-  callsPerRun: 500,
+  /** Calls per run (one invocation's subrequest budget, with room for D1). */
+  callsPerRun: 400,
+  /** Calls of each run reserved for retries, so they never starve. */
+  retryShare: 32,
   retryMinMs: 5_000,
-  retryMaxMs: 10 * 60_000,
-  /** A member still unreachable after this many attempts is given up (logged). */
-  maxAttempts: 30
+  retryMaxMs: 10 * 60_000
 } as const;
 
 const CURSOR = "fanout.cursor";
 const PROGRESS = "fanout.progress";
 
-/** The batch being delivered: events (from, to], members done up to uid `after`. */
-interface Progress {
+/** The batch being delivered: events (from, to], recipients done up to uid `after`. */
+export interface Progress {
   from: number;
   to: number;
   after: string;
@@ -31,9 +31,11 @@ export type Deliver = (uid: string, events: UnsequencedEvent[]) => Promise<unkno
 
 /**
  * Durable fan-out of a group's history to its members' user objects.
- * `fanout.cursor` is the gseq every member has; `fanout.progress` records how
- * far through the current batch we are (members in uid order), so a restart
- * resumes mid-batch. Re-sending is harmless: user objects dedupe by event id.
+ * `fanout.cursor` is the gseq every recipient has; `fanout.progress` records
+ * how far through the current batch we are (recipients in uid order), so a
+ * restart resumes mid-batch. Re-sending is harmless: user objects dedupe by
+ * event id. A recipient whose object fails gets its own retry row and never
+ * holds up the others; it is retried with backoff until it succeeds.
  */
 export class Fanout {
   #running: Promise<number | undefined> | undefined;
@@ -42,13 +44,15 @@ export class Fanout {
   constructor(
     private readonly state: GroupState,
     private readonly kv: SyncKvStorage,
-    private readonly deliver: Deliver
+    private readonly deliver: Deliver,
+    private readonly callsPerRun: number = FANOUT.callsPerRun
   ) {}
 
   /**
-   * Delivers everything not yet delivered. Calls while running make the
-   * running pump go round again. Resolves with when it wants to run next
-   * (now, to continue with a fresh budget; or the next retry), if ever.
+   * Delivers everything not yet delivered, within one run's call budget.
+   * Calls while running make the running pump go round again. Resolves with
+   * when it wants to run next (now, to continue with a fresh budget; or the
+   * next retry), if ever.
    */
   run(): Promise<number | undefined> {
     this.#again = true;
@@ -59,15 +63,14 @@ export class Fanout {
   }
 
   async #loop(): Promise<number | undefined> {
-    let next: number | undefined;
+    const budget = { calls: this.callsPerRun };
+    let next = await this.#retry(budget, Math.min(FANOUT.retryShare, budget.calls));
     while (this.#again) {
       this.#again = false;
-      const budget = { calls: FANOUT.callsPerRun };
       if (!(await this.#pump(budget))) return Date.now();
-      next = await this.#retry(budget);
-      if (budget.calls <= 0) return Date.now();
     }
-    return next;
+    if (budget.calls > 0) next = await this.#retry(budget, budget.calls);
+    return budget.calls <= 0 && this.state.dueRetries(Date.now(), 1).length > 0 ? Date.now() : next;
   }
 
   /** Delivers batches until caught up (true) or out of budget (false). */
@@ -76,15 +79,18 @@ export class Fanout {
       const cursor = this.kv.get<number>(CURSOR) ?? 0;
       const head = this.state.head();
       if (cursor >= head) return true;
+      if (budget.calls <= 0) return false;
       let prog = this.kv.get<Progress>(PROGRESS);
       if (!prog || prog.from !== cursor) {
         prog = { from: cursor, to: Math.min(head, cursor + FANOUT.batch), after: "" };
         this.kv.put(PROGRESS, prog);
       }
       const rows = this.state.range(prog.from, prog.to, FANOUT.batch);
-      const plan = planDeliveries(this.state.members(), rows).filter(([uid]) => uid > prog!.after);
-      for (let i = 0; i < plan.length; i += FANOUT.concurrency) {
-        const chunk = plan.slice(i, i + FANOUT.concurrency);
+      const plan = planDeliveries(this.state.windows(), rows).filter(([uid]) => uid > prog!.after);
+      for (let i = 0; i < plan.length; ) {
+        if (budget.calls <= 0) return false;
+        const chunk = plan.slice(i, i + Math.min(FANOUT.concurrency, budget.calls));
+        i += chunk.length;
         const results = await Promise.allSettled(chunk.map(([uid, events]) => this.deliver(uid, events)));
         const now = Date.now();
         results.forEach((r, j) => {
@@ -96,81 +102,105 @@ export class Fanout {
         prog = { ...prog, after: chunk.at(-1)![0] };
         this.kv.put(PROGRESS, prog);
         budget.calls -= chunk.length;
-        if (budget.calls <= 0 && i + FANOUT.concurrency < plan.length) return false;
       }
       this.kv.put(CURSOR, prog.to);
       this.kv.delete(PROGRESS);
-      if (budget.calls <= 0) return this.state.head() <= prog.to;
+      this.state.pruneDeparted(prog.to);
     }
   }
 
-  /** Retries failed member deliveries that are due; returns the next retry time. */
-  async #retry(budget: { calls: number }): Promise<number | undefined> {
-    const due = this.state.dueRetries(Date.now(), Math.max(0, Math.min(budget.calls, FANOUT.concurrency)));
+  /** Retries up to `max` due failed deliveries; returns the next retry time. */
+  async #retry(budget: { calls: number }, max: number): Promise<number | undefined> {
+    const due = this.state.dueRetries(Date.now(), Math.max(0, Math.min(max, FANOUT.concurrency)));
     await Promise.all(
       due.map(async (r) => {
-        const members = this.state.members().filter((m) => m.uid === r.uid);
         const rows = this.state.range(r.from, r.to, FANOUT.batch);
-        const events = planDeliveries(members, rows, r.uid)[0]?.[1] ?? [];
+        const windows = this.state.windows().filter((w) => w.uid === r.uid);
+        const events = planDeliveries(windows, rows, r.uid)[0]?.[1] ?? [];
         try {
           if (events.length > 0) await this.deliver(r.uid, events);
           this.state.retryDone(r.uid, r.from);
         } catch (err) {
-          if (r.attempts + 1 >= FANOUT.maxAttempts) {
-            console.error("group delivery abandoned", r.uid, r.from, r.to, err);
-            this.state.retryDone(r.uid, r.from);
-          } else {
-            const delay = Math.min(FANOUT.retryMaxMs, FANOUT.retryMinMs * 2 ** r.attempts);
-            this.state.retryLater(r.uid, r.from, r.attempts + 1, Date.now() + delay);
-          }
+          const delay = Math.min(FANOUT.retryMaxMs, FANOUT.retryMinMs * 2 ** r.attempts);
+          console.warn("group delivery retry failed", r.uid, r.from, r.to, r.attempts, err);
+          this.state.retryLater(r.uid, r.from, r.attempts + 1, Date.now() + delay);
         }
       })
     );
     budget.calls -= due.length;
+    if (due.length > 0) this.state.pruneDeparted(this.kv.get<number>(CURSOR) ?? 0);
     return this.state.nextRetryAt();
   }
 }
 
 /**
- * Who gets which of `rows`, in uid order: members get events after they
- * joined; a row's `extra` users (the one kicked, the one invited) get that
- * row. `only` restricts the plan to one user (for retries).
+ * Who gets which of `rows`, in uid order: each recipient gets the events
+ * inside its windows (after joining, up to leaving); a row's `extra` users
+ * (the one kicked, the one invited) get that row. `only` restricts the plan to
+ * one user (for retries). Ordinary recipients share one array per window
+ * shape; only senders, mentioned users and extras get copies of their own.
  */
 export function planDeliveries(
-  members: readonly MemberRow[],
+  windows: readonly Window[],
   rows: readonly HistoryRow[],
   only?: string
 ): [string, UnsequencedEvent[]][] {
   if (rows.length === 0) return [];
-  const shared = rows.map((r) => publicView(r.event) as UnsequencedEvent);
-  const byUid = new Map<string, UnsequencedEvent[]>();
-  const copies = (uid: string, idx: number[]) => idx.map((i) => copyFor(uid, rows[i]!.event, shared[i]!));
+  const gseqs = rows.map((r) => r.event.gseq ?? 0);
+  const generic = rows.map((r) => genericCopy(r.event));
+  const special = new Set<string>();
+  const extras = new Map<string, number[]>();
+  rows.forEach((r, i) => {
+    if (r.event.type === "message") {
+      special.add(r.event.from);
+      for (const u of r.event.mentions?.users ?? []) special.add(u);
+    }
+    for (const u of r.extra) {
+      special.add(u);
+      extras.set(u, [...(extras.get(u) ?? []), i]);
+    }
+  });
 
-  for (const m of members) {
-    if (only !== undefined && m.uid !== only) continue;
-    const idx: number[] = [];
-    rows.forEach((r, i) => {
-      if ((r.event.gseq ?? 0) > m.joinedGseq || r.extra.includes(m.uid)) idx.push(i);
+  const ranges = new Map<string, number[]>();
+  for (const w of windows) {
+    if (only !== undefined && w.uid !== only) continue;
+    const idx = ranges.get(w.uid) ?? [];
+    gseqs.forEach((g, i) => {
+      if (g > w.from && g <= w.to) idx.push(i);
     });
-    if (idx.length) byUid.set(m.uid, copies(m.uid, idx));
+    ranges.set(w.uid, idx);
   }
-  const extras = new Set(rows.flatMap((r) => r.extra));
-  if (extras.size > 0) {
-    const memberIds = new Set(members.map((m) => m.uid));
-    for (const uid of extras) {
-      if (memberIds.has(uid) || (only !== undefined && uid !== only)) continue;
-      const idx = rows.flatMap((r, j) => (r.extra.includes(uid) ? [j] : []));
-      byUid.set(uid, copies(uid, idx));
+  for (const [uid, idx] of extras) {
+    if (only === undefined || uid === only) ranges.set(uid, [...(ranges.get(uid) ?? []), ...idx]);
+  }
+
+  const shared = new Map<string, UnsequencedEvent[]>();
+  const out: [string, UnsequencedEvent[]][] = [];
+  for (const [uid, raw] of ranges) {
+    if (raw.length === 0) continue;
+    const idx = [...new Set(raw)].sort((a, b) => a - b);
+    if (!special.has(uid)) {
+      const key = idx.join(",");
+      let events = shared.get(key);
+      if (!events) shared.set(key, (events = idx.map((i) => generic[i]!)));
+      out.push([uid, events]);
+    } else {
+      out.push([uid, idx.map((i) => copyFor(uid, rows[i]!.event, generic[i]!))]);
     }
   }
-  return [...byUid].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** What a recipient with no role in the event gets (`@all` flags every copy). */
+function genericCopy(e: HistoryEvent): UnsequencedEvent {
+  const pub = publicView(e) as UnsequencedEvent;
+  return e.type === "message" && e.mentions?.all ? ({ ...pub, mentioned: true } as UnsequencedEvent) : pub;
 }
 
 /** The sender's own copy keeps `cmid` and `device` (so that device gets no echo); mentions flag a copy. */
-function copyFor(uid: string, e: HistoryEvent, pub: UnsequencedEvent): UnsequencedEvent {
-  if (e.type !== "message") return pub;
+function copyFor(uid: string, e: HistoryEvent, generic: UnsequencedEvent): UnsequencedEvent {
+  if (e.type !== "message") return generic;
   if (e.from === uid) return e as UnsequencedEvent;
-  const m = e.mentions;
-  if (m && (m.all || m.users?.includes(uid))) return { ...pub, mentioned: true } as UnsequencedEvent;
-  return pub;
+  if (e.mentions?.users?.includes(uid)) return { ...generic, mentioned: true } as UnsequencedEvent;
+  return generic;
 }

@@ -26,6 +26,7 @@ export type GroupCommand =
   | { op: "role"; uid: string; role: "admin" | "member" }
   | { op: "transfer"; uid: string }
   | { op: "mute"; uid: string; seconds: number }
+  | { op: "update"; uid: string; role?: "admin" | "member"; seconds?: number }
   | { op: "dismiss" };
 
 /** Read-only commands, still allowed after a dismiss. */
@@ -211,10 +212,19 @@ export function execute(ctx: GroupContext, cmd: GroupCommand): unknown {
       const role = requireRole(ctx, ["owner", "admin"], "mute members");
       const target = requireTarget(ctx, cmd.uid);
       requireManage(ctx, role, target, "muted");
-      const until = cmd.seconds === 0 ? null : ctx.now + cmd.seconds * 1000;
-      state.putMember({ ...target, mutedUntil: until });
-      if (until === null) emit(ctx, "unmuted", { target: cmd.uid });
-      else emit(ctx, "muted", { target: cmd.uid, until });
+      mute(ctx, target, cmd.seconds);
+      return memberView(state.member(cmd.uid)!);
+    }
+    case "update": {
+      // Both checks before either change, so a refusal changes nothing.
+      const target = requireTarget(ctx, cmd.uid);
+      if (cmd.role !== undefined) {
+        requireRole(ctx, ["owner"], "change roles");
+        if (target.role === "owner") throw new ProtocolError("forbidden", "use transfer to change the owner");
+      }
+      if (cmd.seconds !== undefined) requireManage(ctx, requireRole(ctx, ["owner", "admin"], "mute members"), target, "muted");
+      if (cmd.role !== undefined) execute(ctx, { op: "role", uid: cmd.uid, role: cmd.role });
+      if (cmd.seconds !== undefined) mute(ctx, state.member(cmd.uid)!, cmd.seconds);
       return memberView(state.member(cmd.uid)!);
     }
     case "dismiss": {
@@ -225,6 +235,24 @@ export function execute(ctx: GroupContext, cmd: GroupCommand): unknown {
       return groupInfo(state);
     }
   }
+}
+
+/** Mutes until now + seconds, or unmutes (0); an unmute of someone not muted records nothing. */
+function mute(ctx: GroupContext, target: MemberRow, seconds: number): void {
+  const until = seconds === 0 ? null : ctx.now + seconds * 1000;
+  if (until === null && target.mutedUntil === null) return;
+  ctx.state.putMember({ ...target, mutedUntil: until });
+  if (until === null) emit(ctx, "unmuted", { target: target.uid });
+  else emit(ctx, "muted", { target: target.uid, until });
+}
+
+/**
+ * The permission part of `invite` and `add`, run before the target user is
+ * looked up in D1, so outsiders cannot probe which user ids exist.
+ */
+export function precheck(ctx: GroupContext, cmd: GroupCommand): void {
+  if (cmd.op === "invite") requireRole(ctx, ["owner", "admin"], "invite");
+  if (cmd.op === "add" && ctx.actor !== null) throw new ProtocolError("forbidden", "users join or are invited");
 }
 
 function history(state: GroupState, q: { before?: number; after?: number; limit: number }) {

@@ -1,3 +1,5 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { GroupInfo, Member, ReplyFrame } from "../../src/protocol";
 import type { ImClient } from "../helpers/client";
@@ -35,11 +37,24 @@ async function freshGroup(): Promise<string> {
   return g.id;
 }
 
-/** Members and head as the backend sees them: proof that a refusal changed nothing. */
+/** Members, head, invites and the D1 mirror: proof that a refusal changed nothing. */
 async function snapshot(gid: string) {
   const info = await (await api("GET", `/api/v1/groups/${gid}`)).json<GroupInfo>();
   const { members } = await (await api("GET", `/api/v1/groups/${gid}/members`)).json<{ members: Member[] }>();
-  return { head: info.head, owner: info.owner, members: members.map((m) => `${m.uid}:${m.role}:${m.mutedUntil ?? "-"}`) };
+  const invites = await runInDurableObject(env.GROUPS.getByName(gid), (_o, s) =>
+    s.storage.sql.exec<{ uid: string }>("SELECT uid FROM invites ORDER BY uid").toArray().map((r) => r.uid)
+  );
+  const d1 = await env.DB.prepare("SELECT user_id, role, muted_until FROM group_members WHERE group_id = ? ORDER BY user_id")
+    .bind(gid)
+    .all();
+  return {
+    head: info.head,
+    owner: info.owner,
+    dismissed: info.dismissedAt,
+    members: members.map((m) => `${m.uid}:${m.role}:${m.mutedUntil ?? "-"}`),
+    invites,
+    d1: d1.results
+  };
 }
 
 type Frame = (gid: string) => Record<string, unknown>;
@@ -59,6 +74,8 @@ const MATRIX: [string, Frame, Record<Role, string>][] = [
   ["transfer ownership", (gid) => ({ type: "group_transfer", gid, uid: cast.T.uid }), { owner: OK, admin: "forbidden", member: "forbidden", outsider: "not_member" }],
   ["mute a member", (gid) => ({ type: "group_mute", gid, uid: cast.T.uid, seconds: 60 }), { owner: OK, admin: OK, member: "forbidden", outsider: "not_member" }],
   ["mute an admin", (gid) => ({ type: "group_mute", gid, uid: cast.A2.uid, seconds: 60 }), { owner: OK, admin: "forbidden", member: "forbidden", outsider: "not_member" }],
+  ["demote an admin", (gid) => ({ type: "group_role", gid, uid: cast.A2.uid, role: "member" }), { owner: OK, admin: "forbidden", member: "forbidden", outsider: "not_member" }],
+  ["unmute a member", (gid) => ({ type: "group_mute", gid, uid: cast.T.uid, seconds: 0 }), { owner: OK, admin: OK, member: "forbidden", outsider: "not_member" }],
   ["dismiss", (gid) => ({ type: "group_dismiss", gid }), { owner: OK, admin: "forbidden", member: "forbidden", outsider: "not_member" }],
   ["leave", (gid) => ({ type: "group_leave", gid }), { owner: "owner_must_transfer", admin: OK, member: OK, outsider: "not_member" }],
   ["join an invite-only group", (gid) => ({ type: "group_join", gid }), { owner: "already_member", admin: "already_member", member: "already_member", outsider: "forbidden" }]
@@ -100,9 +117,10 @@ describe("group permission matrix", () => {
     }
   });
 
-  it("refuses posts from a muted member until unmuted, and tells members about role changes and kicks", async () => {
+  it("refuses posts from a muted member until unmuted, and tells members about mutes, role changes and kicks", async () => {
     const gid = await freshGroup();
     await cast.A.c.ok({ type: "group_mute", gid, uid: cast.T.uid, seconds: 3600 });
+    expect(await cast.M.c.next("group", (e) => e.gid === gid && e.action === "muted")).toMatchObject({ target: cast.T.uid, until: expect.any(Number) });
     expect(await cast.T.c.request(groupText(gid, "let me talk"))).toMatchObject({ ok: false, error: { code: "muted" } });
     await cast.O.c.ok({ type: "group_mute", gid, uid: cast.T.uid, seconds: 0 });
     expect(await cast.T.c.request(groupText(gid, "thanks"))).toMatchObject({ ok: true });
@@ -119,6 +137,7 @@ describe("group permission matrix", () => {
   it("transfers ownership: the new owner can dismiss, the old owner is an admin who may leave", async () => {
     const gid = await freshGroup();
     await cast.O.c.ok({ type: "group_transfer", gid, uid: cast.M.uid });
+    expect(await cast.T.c.next("group", (e) => e.gid === gid && e.action === "owner_changed")).toMatchObject({ target: cast.M.uid });
     const { members } = await cast.M.c.ok<{ members: Member[] }>({ type: "group_members", gid });
     const roles = Object.fromEntries(members.map((m) => [m.uid, m.role]));
     expect(roles[cast.M.uid]).toBe("owner");

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { GroupEvent, HistoryEvent, InboxEvent, MessageEvent, SendAck, SyncResult } from "../../src/protocol";
 import type { ImClient } from "../helpers/client";
 import { connect, createUser } from "../helpers/fixtures";
-import { bulkUsers, connectedUsers, fanoutState, groupText, makeGroup } from "../helpers/groups";
+import { bulkUsers, connectedUsers, drainFanout, fanoutState, groupText, makeGroup } from "../helpers/groups";
 
 /** Every inbox event of `uid`, by syncing over a real socket. */
 async function inboxOf(uid: string): Promise<InboxEvent[]> {
@@ -148,14 +148,13 @@ describe("group fan-out", () => {
     const g = await makeGroup(o, members);
     const ack = await o.ok<SendAck>(groupText(g.id, "survives"));
     await abortAllDurableObjects();
-    // The abort landed mid-way: not every member had it yet.
+    // The abort landed inside a batch: some members had been delivered to, not all.
     const cut = await fanoutState(g.id);
     expect(cut.cursor).toBeLessThan(ack.gseq!);
+    expect(cut.progress?.after).toMatch(/^bulk_/);
+    expect(await runInDurableObject(env.GROUPS.getByName(g.id), (_o, s) => s.storage.getAlarm())).not.toBeNull();
 
-    const group = env.GROUPS.getByName(g.id);
-    for (let i = 0; i < 5 && (await fanoutState(g.id)).cursor < ack.gseq!; i++) {
-      expect(await runDurableObjectAlarm(group)).toBe(true);
-    }
+    await drainFanout(g.id);
     expect(await fanoutState(g.id)).toEqual({ cursor: 2, head: 2 });
     for (const [uid, events] of await inboxesOf(members)) {
       expect(groupMessages(events, g.id).map((m) => m.mid), uid).toEqual([ack.mid]);
@@ -183,6 +182,49 @@ describe("group fan-out", () => {
     expect(await runDurableObjectAlarm(group)).toBe(true);
     expect(await runInDurableObject(group, (_o, s) => s.storage.sql.exec("SELECT uid FROM retries").toArray())).toEqual([]);
     expect(groupMessages(await inboxOf(m2!.uid), g.id).map((m) => m.mid)).toEqual([ack.mid]);
+  });
+});
+
+describe("group membership changes", () => {
+  it("still delivers messages posted before a member was kicked, even when the fan-out had not reached them", async () => {
+    const owner = await createUser();
+    const o = await connect(owner);
+    const members = await bulkUsers(120);
+    const last = `zz_${crypto.randomUUID().slice(0, 8)}`;
+    await env.DB.prepare("INSERT INTO users (id) VALUES (?)").bind(last).run();
+    const g = await makeGroup(o, [...members, last]);
+    const ack = await o.ok<SendAck>(groupText(g.id, "before the kick"));
+    await o.ok({ type: "group_kick", gid: g.id, uid: last });
+    await drainFanout(g.id);
+    const events = await inboxOf(last);
+    expect(groupMessages(events, g.id).map((m) => m.mid)).toEqual([ack.mid]);
+    expect(events.filter((e) => e.type === "group").map((e) => (e as GroupEvent).action)).toEqual(["created", "kicked"]);
+    const after = await o.ok<SendAck>(groupText(g.id, "after the kick"));
+    await drainFanout(g.id);
+    expect(groupMessages(await inboxOf(last), g.id).map((m) => m.mid)).not.toContain(after.mid);
+  });
+
+  it("tells everyone, the leaver included, when a member leaves", async () => {
+    const [owner, m1, m2] = await connectedUsers(3);
+    const g = await makeGroup(owner!.c, [m1!.uid, m2!.uid]);
+    await m2!.c.ok({ type: "group_leave", gid: g.id });
+    for (const who of [owner!, m1!, m2!]) {
+      expect(await who.c.next("group", (e) => e.action === "left")).toMatchObject({ target: m2!.uid, actor: m2!.uid });
+    }
+    expect(await m2!.c.request(groupText(g.id, "still?"))).toMatchObject({ ok: false, error: { code: "not_member" } });
+  });
+
+  it("stores a copy whose cmid collides with another message instead of refusing the batch", async () => {
+    const [alice, bob] = await connectedUsers(2);
+    const { befriend } = await import("../helpers/fixtures");
+    await befriend(alice!.uid, bob!.uid);
+    await alice!.c.ok({ type: "send", to: bob!.uid, cmid: "shared", body: "dm" });
+    const stray = {
+      type: "message" as const, mid: "01JZZZZZZZZZZZZZZZZZZZZZZZ", chat: "group" as const, from: alice!.uid, to: "g_x",
+      kind: "text", body: "group", ts: Date.now(), gseq: 1, cmid: "shared", device: "other"
+    };
+    const [seq] = await env.USERS.getByName(alice!.uid).deliver([stray]);
+    expect(seq).toBe(2);
   });
 });
 
@@ -253,5 +295,9 @@ describe("group lifecycle", () => {
     expect(g.memberCount).toBe(205);
     const late = (await connectedUsers(1))[0]!;
     expect(await late.c.request({ type: "group_join", gid: g.id })).toMatchObject({ ok: false, error: { code: "group_full" } });
+    const { api } = await import("../helpers/fixtures");
+    const added = await api("POST", `/api/v1/groups/${g.id}/members`, { uid: late.uid });
+    expect(added.status).toBe(409);
+    expect(await added.json()).toMatchObject({ error: { code: "group_full" } });
   });
 });

@@ -42,11 +42,30 @@ export async function bulkUsers(n: number, prefix = "bulk"): Promise<string[]> {
 }
 
 /** The group object's fan-out cursor and head, read from its storage. */
-export async function fanoutState(gid: string): Promise<{ cursor: number; head: number }> {
+export async function fanoutState(
+  gid: string
+): Promise<{ cursor: number; head: number; progress?: { from: number; to: number; after: string } }> {
   const { runInDurableObject } = await import("cloudflare:test");
   const { env } = await import("cloudflare:workers");
-  return runInDurableObject(env.GROUPS.getByName(gid), (_o, state) => ({
-    cursor: state.storage.kv.get<number>("fanout.cursor") ?? 0,
-    head: state.storage.sql.exec<{ m: number }>("SELECT max(gseq) AS m FROM history").one().m
-  }));
+  return runInDurableObject(env.GROUPS.getByName(gid), (_o, state) => {
+    const progress = state.storage.kv.get<{ from: number; to: number; after: string }>("fanout.progress");
+    return {
+      cursor: state.storage.kv.get<number>("fanout.cursor") ?? 0,
+      head: state.storage.sql.exec<{ m: number }>("SELECT max(gseq) AS m FROM history").one().m,
+      ...(progress ? { progress } : {})
+    };
+  });
+}
+
+/** Runs the group's alarm until its fan-out caught up (alarms also fire on their own). */
+export async function drainFanout(gid: string): Promise<void> {
+  const { runDurableObjectAlarm } = await import("cloudflare:test");
+  const { env } = await import("cloudflare:workers");
+  for (let i = 0; i < 100; i++) {
+    const s = await fanoutState(gid);
+    if (s.cursor >= s.head) return;
+    await runDurableObjectAlarm(env.GROUPS.getByName(gid));
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`fan-out of ${gid} did not catch up: ${JSON.stringify(await fanoutState(gid))}`);
 }

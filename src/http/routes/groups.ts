@@ -50,10 +50,7 @@ export const groupRoutes = newApp()
   .patch("/:gid/members/:uid", valid("param", memberPathSchema), valid("json", patchMemberBodySchema), async (c) => {
     const { gid, uid } = c.req.valid("param");
     const { role, muteSeconds } = c.req.valid("json");
-    let member: unknown;
-    if (role !== undefined) member = await asBackend(c.env, gid, { op: "role", uid, role });
-    if (muteSeconds !== undefined) member = await asBackend(c.env, gid, { op: "mute", uid, seconds: muteSeconds });
-    return c.json(member);
+    return c.json(await asBackend(c.env, gid, { op: "update", uid, role, seconds: muteSeconds }));
   })
   .post("/:gid/owner", valid("param", groupPathSchema), valid("json", uidBodySchema), async (c) =>
     c.json(await asBackend(c.env, c.req.valid("param").gid, { op: "transfer", uid: c.req.valid("json").uid }))
