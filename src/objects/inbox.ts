@@ -10,11 +10,12 @@ export const INBOX_SCHEMA = [
   `CREATE TABLE inbox (
      seq INTEGER PRIMARY KEY,
      eid TEXT NOT NULL UNIQUE,
-     cmid TEXT UNIQUE,
+     cmid TEXT,
      pending TEXT,
      at INTEGER NOT NULL,
      event TEXT NOT NULL
    );
+   CREATE UNIQUE INDEX inbox_cmid ON inbox (cmid) WHERE cmid IS NOT NULL;
    CREATE INDEX inbox_pending ON inbox (pending) WHERE pending IS NOT NULL;
    CREATE TABLE devices (
      device TEXT PRIMARY KEY,
@@ -59,6 +60,9 @@ export const PAGE_BYTES = 1024 * 1024;
  */
 export class Inbox {
   #head: number | undefined;
+  #trimmed: number | undefined;
+  /** Append time of the oldest retained event: null when empty, undefined when not read yet. */
+  #oldestAt: number | null | undefined;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -76,61 +80,88 @@ export class Inbox {
 
   /** Highest seq deleted by retention (0 if none). */
   trimmed(): number {
-    return this.kv.get<number>(TRIMMED_KEY) ?? 0;
+    this.#trimmed ??= this.kv.get<number>(TRIMMED_KEY) ?? 0;
+    return this.#trimmed;
   }
 
   /**
    * Appends each event unless its `eid` is already stored; duplicates come
    * back with their original seq and `fresh: false`. A message's `cmid` is
-   * indexed (only the sender's own copy carries one) for idempotent resends.
-   * `pending` marks the copy as not yet delivered to that target.
+   * indexed (only the sender's own copy carries one) for idempotent resends;
+   * a received copy whose cmid is already taken is stored without it.
    */
-  append(
-    events: readonly UnsequencedEvent[],
-    now: number,
-    pending?: string
-  ): Appended[] {
+  append(events: readonly UnsequencedEvent[], now: number): Appended[] {
     const out: Appended[] = [];
     for (const e of events) {
       const seq = this.head() + 1;
       const cmid = e.type === "message" ? (e.cmid ?? null) : null;
-      if (!this.#insert(seq, e, cmid, pending, now)) {
+      if (!this.#insert(seq, e, cmid, null, now)) {
         const existing = this.byEventId(eidOf(e));
         if (existing) {
           out.push({ event: existing, fresh: false });
           continue;
         }
-        // A new event whose cmid another message already holds: store it
-        // without the index entry rather than refuse it (and its batch).
-        if (!this.#insert(seq, e, null, pending, now)) throw new Error(`inbox refused event ${eidOf(e)}`);
+        if (!this.#insert(seq, e, null, null, now)) throw new Error(`inbox refused event ${eidOf(e)}`);
       }
-      this.#head = seq;
+      this.#stored(seq, now);
       out.push({ event: { ...e, seq } as InboxEvent, fresh: true });
     }
     return out;
   }
 
+  /**
+   * Stores a message this user sends, pending delivery to `pending`, unless
+   * one with the same `cmid` exists: then that one comes back (`fresh: false`)
+   * with its own pending state. One statement on the common path.
+   */
+  appendSent(
+    e: UnsequencedEvent & { type: "message"; cmid: string },
+    now: number,
+    pending: string
+  ): { event: MessageEvent; fresh: boolean; pending: string | null } {
+    const seq = this.head() + 1;
+    if (this.#insert(seq, e, e.cmid, pending, now)) {
+      this.#stored(seq, now);
+      return { event: { ...e, seq } as MessageEvent, fresh: true, pending };
+    }
+    const prior = this.bySentCmid(e.cmid);
+    if (!prior) throw new Error(`inbox refused message ${e.mid}`);
+    return { ...prior, fresh: false };
+  }
+
+  /** Stores an event this user originates (a receipt), pending delivery to `pending`. */
+  appendOwn(e: UnsequencedEvent, now: number, pending: string): InboxEvent {
+    const seq = this.head() + 1;
+    if (!this.#insert(seq, e, null, pending, now)) throw new Error(`inbox refused event ${eidOf(e)}`);
+    this.#stored(seq, now);
+    return { ...e, seq } as InboxEvent;
+  }
+
+  /** Inserts unless a unique key (eid, cmid) is taken; no RETURNING, which doubles the cost. */
   #insert(
     seq: number,
     e: UnsequencedEvent,
     cmid: string | null,
-    pending: string | undefined,
+    pending: string | null,
     now: number
   ): boolean {
     return (
-      this.sql
-        .exec(
-          `INSERT INTO inbox (seq, eid, cmid, pending, at, event) VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT DO NOTHING RETURNING seq`,
-          seq,
-          eidOf(e),
-          cmid,
-          pending ?? null,
-          now,
-          JSON.stringify(e)
-        )
-        .toArray().length > 0
+      this.sql.exec(
+        `INSERT INTO inbox (seq, eid, cmid, pending, at, event) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT DO NOTHING`,
+        seq,
+        eidOf(e),
+        cmid,
+        pending,
+        now,
+        JSON.stringify(e)
+      ).rowsWritten > 0
     );
+  }
+
+  #stored(seq: number, now: number): void {
+    this.#head = seq;
+    if (this.#oldestAt === null) this.#oldestAt = now;
   }
 
   byEventId(eid: string): InboxEvent | undefined {
@@ -151,9 +182,12 @@ export class Inbox {
     return row && { event: toEvent(row) as MessageEvent, pending: row.pending };
   }
 
-  /** Marks delivery of `eid` confirmed. */
-  delivered(eid: string): void {
-    this.sql.exec("UPDATE inbox SET pending = NULL WHERE eid = ?", eid);
+  /** Marks delivery of these events confirmed (one statement per 90). */
+  delivered(eids: readonly string[]): void {
+    for (let i = 0; i < eids.length; i += 90) {
+      const chunk = eids.slice(i, i + 90);
+      this.sql.exec(`UPDATE inbox SET pending = NULL WHERE eid IN (${chunk.map(() => "?").join(",")})`, ...chunk);
+    }
   }
 
   /** Drops the pending mark of every event waiting for `target` (e.g. no longer a friend). */
@@ -248,14 +282,18 @@ export class Inbox {
     if (cut <= this.trimmed()) return 0;
     const deleted = this.sql.exec("DELETE FROM inbox WHERE seq <= ?", cut).rowsWritten;
     this.kv.put(TRIMMED_KEY, cut);
+    this.#trimmed = cut;
+    this.#oldestAt = undefined;
     return deleted;
   }
 
   /** Append time of the oldest retained event, for scheduling retention. */
   oldestAt(): number | undefined {
-    return this.sql
-      .exec<{ at: number }>("SELECT at FROM inbox ORDER BY seq LIMIT 1")
-      .toArray()[0]?.at;
+    if (this.#oldestAt === undefined) {
+      this.#oldestAt =
+        this.sql.exec<{ at: number }>("SELECT at FROM inbox ORDER BY seq LIMIT 1").toArray()[0]?.at ?? null;
+    }
+    return this.#oldestAt ?? undefined;
   }
 
   /** Number of retained events. */

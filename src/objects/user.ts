@@ -36,7 +36,7 @@ import type { PostRequest } from "../realtime/group-commands";
 import type { UserHub } from "../realtime/hub";
 import { FriendCache } from "../realtime/friends";
 import { PRESENCE_REFRESH_MS, PresencePublisher } from "../realtime/presence";
-import { parseTarget } from "../realtime/targets";
+import { parseTarget, userTarget } from "../realtime/targets";
 import { AlarmScheduler } from "./alarm";
 import { eidOf, INBOX_SCHEMA, Inbox } from "./inbox";
 import { migrate } from "./storage";
@@ -98,6 +98,7 @@ export class UserObject extends DurableObject<Env> {
       limits: this.#limits,
       inbox: this.#inbox,
       friends: () => this.#friends.get(),
+      friendsNow: () => this.#friends.peek(),
       userExists: async (uid) => (await getUser(this.#db, uid)) !== undefined,
       push: (frame, except) => this.#push(frame, except),
       forward: (event, target) => this.#forward(event, target),
@@ -210,9 +211,13 @@ export class UserObject extends DurableObject<Env> {
     this.#push(frame);
   }
 
-  /** A friendship of this user changed in D1: forget the cached list. */
-  async invalidateFriends(): Promise<void> {
+  /**
+   * A friendship of this user changed in D1: forget the cached list. If it
+   * ended (`removed`), events still pending for that user are dropped too.
+   */
+  async invalidateFriends(removed?: string): Promise<void> {
     this.#friends.invalidate();
+    if (removed !== undefined) this.#inbox.abandon(userTarget(removed));
   }
 
   /**
@@ -286,7 +291,7 @@ export class UserObject extends DurableObject<Env> {
    */
   async #forward(event: InboxEvent, target: string, scheduleRetry = true): Promise<void> {
     const t = parseTarget(target);
-    if (t?.kind === "user" && !(await this.#friends.get()).has(t.id)) {
+    if (t?.kind === "user" && !(this.#friends.peek() ?? (await this.#friends.get())).has(t.id)) {
       this.#inbox.abandon(target);
       throw new ProtocolError("stranger", `${t.id} is not your friend`);
     }
@@ -298,14 +303,15 @@ export class UserObject extends DurableObject<Env> {
       console.warn("delivery failed; will retry", target, err);
       throw new ProtocolError("unavailable", "recipient unreachable; resend with the same cmid");
     }
-    this.#inbox.delivered(eidOf(event));
   }
 
-  /** One cross-object call for a batch of events to one target. */
+  /** One cross-object call for a batch of events to one target; confirms them all at once. */
   async #call(target: string, events: InboxEvent[]): Promise<number[]> {
     const t = parseTarget(target);
     if (!t) throw new ProtocolError("internal", `unknown delivery target ${target}`);
-    return this.env.USERS.getByName(t.id).deliver(events.map(recipientCopy));
+    const seqs = await this.env.USERS.getByName(t.id).deliver(events.map(recipientCopy));
+    this.#inbox.delivered(events.map(eidOf));
+    return seqs;
   }
 
   /**

@@ -18,9 +18,42 @@ function exceedsBytes(s: string, max: number): boolean {
   return encoder.encode(s).byteLength > max;
 }
 
+/** Most frames one WebSocket message may carry. */
+export const MAX_FRAMES_PER_MESSAGE = 100;
+
 /**
- * Parses one WebSocket message: size limit, JSON, then the frame schema.
- * Never throws; every failure is a coded error the caller sends back.
+ * Splits one WebSocket message into frames and decodes each. A message is
+ * one JSON frame, or several separated by newlines (as Centrifugo batches
+ * commands): JSON never contains a raw newline, so a client sending many
+ * frames at once may join them with "\n". Each frame is held to `maxBytes`;
+ * a batch to 16 × `maxBytes` and {@link MAX_FRAMES_PER_MESSAGE} frames.
+ */
+export function decodeMessage(raw: string | ArrayBuffer, maxBytes: number): Decoded[] {
+  if (typeof raw !== "string" || !raw.includes("\n")) return [decodeClientFrame(raw, maxBytes)];
+  if (exceedsBytes(raw, maxBytes * 16)) {
+    return [fail(null, "frame_too_large", `a batch of frames is limited to ${maxBytes * 16} bytes`)];
+  }
+  if (isOneJsonValue(raw)) return [decodeClientFrame(raw, maxBytes)]; // pretty-printed single frame
+  const lines = raw.split("\n").filter((l) => l.trim() !== "");
+  if (lines.length === 1) return [decodeClientFrame(lines[0]!, maxBytes)];
+  if (lines.length > MAX_FRAMES_PER_MESSAGE) {
+    return [fail(null, "frame_too_large", `a message carries at most ${MAX_FRAMES_PER_MESSAGE} frames`)];
+  }
+  return lines.map((l) => decodeClientFrame(l, maxBytes));
+}
+
+function isOneJsonValue(raw: string): boolean {
+  try {
+    JSON.parse(raw);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Parses one frame: size limit, JSON, then the frame schema. Never throws;
+ * every failure is a coded error the caller sends back.
  */
 export function decodeClientFrame(
   raw: string | ArrayBuffer,

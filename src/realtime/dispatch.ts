@@ -1,6 +1,7 @@
 import {
   type ClientFrame,
-  decodeClientFrame,
+  type Decoded,
+  decodeMessage,
   errorBody,
   ProtocolError,
   type RequestId
@@ -38,16 +39,22 @@ const HANDLERS: HandlerTable = {
 };
 
 /**
- * Decodes one frame and runs its handler. Every outcome that has a request id
- * gets exactly one reply; a frame that cannot be read gets an error reply with
- * `id: null`. Nothing here closes the socket.
+ * Decodes one WebSocket message (one frame or a newline-separated batch) and
+ * runs each frame's handler, started in order. Every frame that has a request
+ * id gets exactly one reply; a frame that cannot be read gets an error reply
+ * with `id: null`. Nothing here closes the socket.
  */
 export async function dispatch(
   hub: UserHub,
   conn: Conn,
   raw: string | ArrayBuffer
 ): Promise<void> {
-  const decoded = decodeClientFrame(raw, hub.limits.maxFrameBytes);
+  const frames = decodeMessage(raw, hub.limits.maxFrameBytes);
+  if (frames.length === 1) return dispatchFrame(hub, conn, frames[0]!);
+  await Promise.all(frames.map((d) => dispatchFrame(hub, conn, d)));
+}
+
+async function dispatchFrame(hub: UserHub, conn: Conn, decoded: Decoded): Promise<void> {
   if (!decoded.ok) {
     safeSend(conn.ws, { type: "reply", id: decoded.id, ok: false, error: decoded.error });
     return;

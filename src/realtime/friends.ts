@@ -13,6 +13,11 @@ export class FriendCache {
     private readonly ttlMs: number
   ) {}
 
+  /** The list if it is cached and fresh, without waiting. */
+  peek(): ReadonlySet<string> | undefined {
+    return this.#cached && Date.now() - this.#cached.at < this.ttlMs ? this.#cached.ids : undefined;
+  }
+
   async get(): Promise<ReadonlySet<string>> {
     for (;;) {
       if (this.#cached && Date.now() - this.#cached.at < this.ttlMs) return this.#cached.ids;

@@ -23,6 +23,8 @@ export interface UserHub {
   readonly inbox: Inbox;
   /** Current friend ids (cached; invalidated when a friendship changes). */
   friends(): Promise<ReadonlySet<string>>;
+  /** The cached friend ids if fresh, without waiting (no chance for other events to interleave). */
+  friendsNow(): ReadonlySet<string> | undefined;
   /** Whether `uid` has an account (D1), for telling `stranger` from `unknown_user`. */
   userExists(uid: string): Promise<boolean>;
   /** Pushes a frame to every open device of this user, except `exceptDevice`. */

@@ -14,9 +14,26 @@ export interface DevServer {
   wsUrl: string;
   apiKey: string;
   jwtSecret: string;
-  /** PIDs of the workerd processes serving it (for memory readings). */
+  /** Devtools inspector of the worker (for CPU profiles). */
+  inspectorPort: number;
+  /** Everything wrangler printed so far. */
+  log(): string;
+  /** PIDs of the processes serving it: wrangler and its workerd runtimes. */
   pids(): number[];
   stop(): Promise<void>;
+}
+
+export interface DevServerOptions {
+  /** Extra `[vars]`, passed as --var. */
+  vars?: Record<string, string>;
+  timeoutMs?: number;
+  /**
+   * wrangler's local tracing (X_LOCAL_OBSERVABILITY) attaches a trace
+   * collector to every invocation; benchmarks turn it off. Default: on.
+   */
+  observability?: boolean;
+  /** Parent directory of the fresh local state (default: the OS temp dir). */
+  stateDir?: string;
 }
 
 export async function freePort(): Promise<number> {
@@ -30,26 +47,35 @@ export async function freePort(): Promise<number> {
   });
 }
 
-const ENV = {
-  ...process.env,
-  CLOUDFLARE_CF_FETCH_ENABLED: "false",
-  WRANGLER_SEND_METRICS: "false",
-  NO_COLOR: "1"
-};
+/** wrangler needs Node >= 22: the project's own Node goes first on PATH. */
+function envFor(o: DevServerOptions): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PATH: `${path.join(ROOT, "node_modules/.bin")}${path.delimiter}${process.env.PATH ?? ""}`,
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+    WRANGLER_SEND_METRICS: "false",
+    X_LOCAL_OBSERVABILITY: o.observability === false ? "false" : "true",
+    NO_COLOR: "1"
+  };
+}
 
 /**
  * Applies the D1 migrations to a temporary persist dir, starts `wrangler dev`
  * on a free port with random secrets (passed as --var, which win over any
  * .dev.vars), and resolves once /health answers.
  */
-export async function startDevServer(opts: { vars?: Record<string, string>; timeoutMs?: number } = {}): Promise<DevServer> {
-  const persist = mkdtempSync(path.join(tmpdir(), "edge-im-"));
+export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  const ENV = envFor(opts);
+  const persist = mkdtempSync(path.join(opts.stateDir ?? tmpdir(), "edge-im-"));
   const apply = spawnSync(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], {
     cwd: ROOT,
     env: ENV,
     encoding: "utf8"
   });
-  if (apply.status !== 0) throw new Error(`migrations failed:\n${apply.stdout}\n${apply.stderr}`);
+  if (apply.status !== 0) {
+    rmSync(persist, { recursive: true, force: true });
+    throw new Error(`migrations failed:\n${apply.stdout}\n${apply.stderr}`);
+  }
 
   const port = await freePort();
   const inspector = await freePort();
@@ -78,6 +104,7 @@ export async function startDevServer(opts: { vars?: Record<string, string>; time
     }
     if (Date.now() > deadline) {
       process.kill(-child.pid!, "SIGKILL");
+      rmSync(persist, { recursive: true, force: true });
       throw new Error(`wrangler dev did not become healthy:\n${log}`);
     }
     await new Promise((r) => setTimeout(r, 250));
@@ -88,6 +115,8 @@ export async function startDevServer(opts: { vars?: Record<string, string>; time
     wsUrl: `ws://127.0.0.1:${port}/ws`,
     apiKey,
     jwtSecret,
+    inspectorPort: inspector,
+    log: () => log,
     pids: () => descendants(child.pid!),
     stop: async () => {
       try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ErrorBody, ReplyFrame, SendAck, SyncResult } from "../../src/protocol";
+import type { ErrorBody, MessageEvent, ReplyFrame, SendAck, SyncResult } from "../../src/protocol";
 import { connect, friends, textTo } from "../helpers/fixtures";
 
 async function errorReply(c: Awaited<ReturnType<typeof connect>>, raw: string | Uint8Array<ArrayBuffer>) {
@@ -65,5 +65,31 @@ describe("bad input", () => {
     const [alice] = await friends();
     const a = await connect(alice);
     expect(await a.request(textTo(alice, "me"))).toMatchObject({ ok: false, error: { code: "bad_request" } });
+  });
+
+  it("answers every frame of a newline-separated batch, good and bad, and batches its replies", async () => {
+    const [alice, bob] = await friends();
+    const a = await connect(alice);
+    let messages = 0;
+    a.ws.addEventListener("message", () => messages++);
+    const frames = [
+      { ...textTo(bob, "one"), id: "b1" },
+      { type: "teleport", id: "b2" },
+      { ...textTo(bob, "two"), id: "b3" },
+      { ...textTo(bob, "three"), id: "b4" },
+      { ...textTo(bob, "four"), id: "b5" },
+      { type: "ping", id: "b6" }
+    ];
+    a.send(frames.map((f) => JSON.stringify(f)).join("\n"));
+    const replies = await Promise.all(
+      frames.map((f) => a.take<ReplyFrame>((r) => r.type === "reply" && r.id === f.id, `reply ${f.id}`))
+    );
+    expect(replies.map((r) => r.ok)).toEqual([true, false, true, true, true, true]);
+    expect(replies[1]).toMatchObject({ error: { code: "unknown_type" } });
+    // Replies ready at the same moment (the acks of one delivery) share a WebSocket message.
+    expect(messages).toBeLessThan(frames.length);
+    const b = await connect(bob);
+    const page = await b.ok<SyncResult>({ type: "sync", after: 0 });
+    expect(page.events.map((e) => (e as MessageEvent).body)).toEqual([{ text: "one" }, { text: "two" }, { text: "three" }, { text: "four" }]);
   });
 });

@@ -31,17 +31,22 @@ export class ImClient {
 
   constructor(readonly ws: SocketLike) {
     ws.addEventListener("message", (e) => {
-      const frame = JSON.parse(String(e.data)) as ServerFrame;
-      const index = this.frames.push(frame) - 1;
-      const w = this.#waiters.findIndex((w) => w.pred(frame));
-      if (w >= 0) {
-        this.#taken.add(index);
-        this.#waiters.splice(w, 1)[0]!.resolve(frame);
-      }
+      // One message may carry several newline-separated frames.
+      for (const line of String(e.data).split("\n")) this.#receive(JSON.parse(line) as ServerFrame);
     });
     this.closed = new Promise((resolve) =>
       ws.addEventListener("close", (e) => resolve({ code: e.code, reason: e.reason }))
     );
+  }
+
+  /** Records one frame and hands it to the first waiter it matches. */
+  #receive(frame: ServerFrame): void {
+    const index = this.frames.push(frame) - 1;
+    const w = this.#waiters.findIndex((w) => w.pred(frame));
+    if (w >= 0) {
+      this.#taken.add(index);
+      this.#waiters.splice(w, 1)[0]!.resolve(frame);
+    }
   }
 
   /** Sends a frame object as JSON, or a raw string/binary as is. */

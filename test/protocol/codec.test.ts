@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import {
   clientFrameSchema,
   decodeClientFrame,
+  decodeMessage,
+  MAX_FRAMES_PER_MESSAGE,
   ERRORS,
   serverFrameSchema,
   shouldReconnect
@@ -58,5 +60,27 @@ describe("protocol tables", () => {
     expect(
       serverFrameSchema.safeParse({ type: "presence", uid: "alice", online: true, ts: 1 }).success
     ).toBe(true);
+  });
+});
+
+describe("decodeMessage", () => {
+  it("splits a newline-separated batch into frames, each decoded on its own", () => {
+    const raw = ['{"type":"ping","id":1}', "{oops", '{"type":"sync","id":"s","after":0}'].join("\n");
+    const out = decodeMessage(raw, 1000);
+    expect(out.map((d) => (d.ok ? d.frame.type : d.error.code))).toEqual(["ping", "invalid_json", "sync"]);
+  });
+
+  it("reads a pretty-printed frame as one frame", () => {
+    const out = decodeMessage(JSON.stringify({ type: "ping", id: 7 }, null, 2), 1000);
+    expect(out).toEqual([{ ok: true, frame: { type: "ping", id: 7 } }]);
+  });
+
+  it("holds each frame of a batch to the frame limit, and caps the batch", () => {
+    const big = JSON.stringify({ type: "ping", id: 1, pad: "x".repeat(200) });
+    const [small, large] = decodeMessage(`{"type":"ping","id":2}\n${big}`, 100);
+    expect(small).toMatchObject({ ok: true });
+    expect(large).toMatchObject({ ok: false, id: 1, error: { code: "frame_too_large" } });
+    const many = Array.from({ length: MAX_FRAMES_PER_MESSAGE + 1 }, () => '{"type":"ping"}').join("\n");
+    expect(decodeMessage(many, 100_000)).toMatchObject([{ ok: false, error: { code: "frame_too_large" } }]);
   });
 });
