@@ -47,10 +47,23 @@ export function rssKiB(pids: readonly number[]): number {
   return total;
 }
 
+export const Expect = { NEVER: 0, MAY: 1, MUST: 2 } as const;
+export type Expect = (typeof Expect)[keyof typeof Expect];
+
+export interface Audit {
+  lost: number;
+  dup: number;
+  unique: number;
+  /** Receivers missing at least one MUST copy. */
+  short: number[];
+}
+
 /** Per-receiver delivery counts for message keys 0..keys-1 (saturating at 255). */
 export class DeliveryLedger {
   readonly #counts: Uint8Array[];
-  constructor(receivers: number, readonly keys: number) {
+  readonly keys: number;
+  constructor(receivers: number, keys: number) {
+    this.keys = keys;
     this.#counts = Array.from({ length: receivers }, () => new Uint8Array(keys));
   }
 
@@ -63,19 +76,75 @@ export class DeliveryLedger {
     return c === 0;
   }
 
-  /** Lost = expected (receiver, key) with no copy; dup = extra copies anywhere. */
-  audit(expected: (receiver: number, key: number) => boolean): { lost: number; dup: number; unique: number } {
+  /**
+   * `expect(r, k)`: MUST (acked: a missing copy is lost), MAY (send failed:
+   * zero or one copy is fine) or NEVER (e.g. the sender itself: any copy is a dup).
+   * Dup = every copy beyond the first, plus every copy where NEVER.
+   */
+  audit(expect: (receiver: number, key: number) => Expect): Audit {
     let lost = 0, dup = 0, unique = 0;
+    const short: number[] = [];
     this.#counts.forEach((row, r) => {
+      const lostBefore = lost;
       for (let k = 0; k < row.length; k++) {
         const c = row[k]!;
+        const e = expect(r, k);
         if (c > 0) unique++;
         if (c > 1) dup += c - 1;
-        if (expected(r, k)) {
-          if (c === 0) lost++;
-        } else if (c > 0) dup += 1; // a copy nobody should have got (e.g. the sender's own)
+        if (e === Expect.MUST && c === 0) lost++;
+        if (e === Expect.NEVER && c > 0) dup++;
       }
+      if (lost > lostBefore) short.push(r);
     });
-    return { lost, dup, unique };
+    return { lost, dup, unique, short };
+  }
+
+  has(receiver: number, key: number): boolean {
+    return (this.#counts[receiver]?.[key] ?? 0) > 0;
+  }
+}
+
+const CLK_TCK = 100; // Linux USER_HZ
+
+/** utime+stime (s) summed over `pids` from /proc/<pid>/stat; vanished pids count 0. */
+function procCpuSeconds(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(f[11]) + Number(f[12]); // fields 14, 15 of proc(5)
+    } catch {
+      // exited
+    }
+  }
+  return ticks / CLK_TCK;
+}
+
+/**
+ * CPU used by the server processes and by this load generator between
+ * construction and `stop()`, in % of one core (200 % = both cores of a 2-core box).
+ */
+export class CpuMeter {
+  readonly #pids: readonly number[];
+  readonly #t0 = performance.now();
+  readonly #server0: number;
+  readonly #self0 = process.cpuUsage();
+  #result: { server: number; loadgen: number } | undefined;
+
+  constructor(serverPids: readonly number[]) {
+    this.#pids = serverPids;
+    this.#server0 = procCpuSeconds(serverPids);
+  }
+
+  /** Ends the window on the first call; later calls return the same figures. */
+  stop(): { server: number; loadgen: number } {
+    if (this.#result) return this.#result;
+    const wall = (performance.now() - this.#t0) / 1000;
+    const self = process.cpuUsage(this.#self0);
+    return (this.#result = {
+      server: ((procCpuSeconds(this.#pids) - this.#server0) / wall) * 100,
+      loadgen: ((self.user + self.system) / 1e6 / wall) * 100
+    });
   }
 }

@@ -32,3 +32,24 @@ export type CodeCounts = Record<string, number>;
 export function bump(c: CodeCounts, code: string, by = 1): void {
   c[code] = (c[code] ?? 0) + by;
 }
+
+/**
+ * Waits until `progress()` reaches `target`, giving up once it has not moved
+ * for `idleMs` (or after `capMs` in all). Slow-but-moving delivery is waited
+ * for; only a stall ends the wait early. Returns whether the target was reached.
+ */
+export async function waitProgress(progress: () => number, target: number, idleMs: number, capMs = 180_000): Promise<boolean> {
+  const start = performance.now();
+  let last = progress(), lastMove = start;
+  while (progress() < target) {
+    const now = performance.now();
+    const p = progress();
+    if (p !== last) {
+      last = p;
+      lastMove = now;
+    }
+    if (now - lastMove > idleMs || now - start > capMs) return false;
+    await sleep(5);
+  }
+  return true;
+}

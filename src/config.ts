@@ -9,6 +9,7 @@ export interface Limits {
   tokenTtlSeconds: number;
   maxGroupMembers: number;
   fanoutCallsPerRun: number;
+  fanoutConcurrency: number;
 }
 
 const positiveInt = (fallback: number) =>
@@ -21,7 +22,8 @@ const limitsSchema = z.object({
   PRESENCE_SHARDS: positiveInt(64),
   TOKEN_TTL_SECONDS: positiveInt(3600),
   MAX_GROUP_MEMBERS: positiveInt(10_000),
-  FANOUT_CALLS_PER_RUN: positiveInt(400)
+  FANOUT_CALLS_PER_RUN: positiveInt(400),
+  FANOUT_CONCURRENCY: positiveInt(8)
 });
 
 /** Parses the vars once per env object; malformed values fall back to defaults. */
@@ -33,7 +35,8 @@ export function limitsOf(env: Partial<Record<keyof z.infer<typeof limitsSchema>,
     PRESENCE_SHARDS: env.PRESENCE_SHARDS ?? undefined,
     TOKEN_TTL_SECONDS: env.TOKEN_TTL_SECONDS ?? undefined,
     MAX_GROUP_MEMBERS: env.MAX_GROUP_MEMBERS ?? undefined,
-    FANOUT_CALLS_PER_RUN: env.FANOUT_CALLS_PER_RUN ?? undefined
+    FANOUT_CALLS_PER_RUN: env.FANOUT_CALLS_PER_RUN ?? undefined,
+    FANOUT_CONCURRENCY: env.FANOUT_CONCURRENCY ?? undefined
   });
   return {
     maxFrameBytes: v.MAX_FRAME_BYTES,
@@ -42,6 +45,7 @@ export function limitsOf(env: Partial<Record<keyof z.infer<typeof limitsSchema>,
     presenceShards: v.PRESENCE_SHARDS,
     tokenTtlSeconds: v.TOKEN_TTL_SECONDS,
     maxGroupMembers: v.MAX_GROUP_MEMBERS,
-    fanoutCallsPerRun: v.FANOUT_CALLS_PER_RUN
+    fanoutCallsPerRun: v.FANOUT_CALLS_PER_RUN,
+    fanoutConcurrency: v.FANOUT_CONCURRENCY
   };
 }

@@ -8,6 +8,21 @@ export interface TokenClaims {
   exp: number;
 }
 
+const keys = new Map<string, Promise<CryptoKey>>();
+
+/** The HMAC key for `secret`, imported once per isolate instead of once per token. */
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let key = keys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+      "verify"
+    ]);
+    keys.set(secret, key);
+  }
+  return key;
+}
+
 /** Signs an HS256 JWT with `sub` = uid and a required `exp`. */
 export async function mintToken(
   secret: string,
@@ -16,7 +31,7 @@ export async function mintToken(
   now = Math.floor(Date.now() / 1000)
 ): Promise<{ token: string; expiresAt: number }> {
   const exp = now + ttlSeconds;
-  const token = await sign({ sub: uid, iat: now, exp }, secret, "HS256");
+  const token = await sign({ sub: uid, iat: now, exp }, await hmacKey(secret), "HS256");
   return { token, expiresAt: exp };
 }
 
@@ -32,7 +47,7 @@ export async function verifyToken(
   try {
     // Signature first: expiry is only reported for tokens we actually issued.
     // `iat` is not checked, so a backend clock slightly ahead does not lock users out.
-    payload = await verify(token, secret, { alg: "HS256", exp: false, iat: false });
+    payload = await verify(token, await hmacKey(secret), { alg: "HS256", exp: false, iat: false });
   } catch {
     throw new ProtocolError("unauthorized", "invalid token");
   }

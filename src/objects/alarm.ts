@@ -12,6 +12,8 @@ export class AlarmScheduler {
 
   /** Makes sure the alarm fires no later than `at`. */
   ensure(at: number): Promise<void> {
+    // The common case on a hot path: already set early enough, nothing to queue.
+    if (typeof this.#at === "number" && this.#at <= at) return this.#chain;
     this.#chain = this.#chain
       .then(async () => {
         if (this.#at === undefined) this.#at = await this.storage.getAlarm();

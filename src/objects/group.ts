@@ -64,7 +64,8 @@ export class GroupObject extends DurableObject<Env> {
       this.#state,
       ctx.storage.kv,
       (uid, events) => env.USERS.getByName(uid).deliver(events),
-      this.#limits.fanoutCallsPerRun
+      this.#limits.fanoutCallsPerRun,
+      this.#limits.fanoutConcurrency
     );
   }
 

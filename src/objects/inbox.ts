@@ -61,6 +61,7 @@ export const PAGE_BYTES = 1024 * 1024;
 export class Inbox {
   #head: number | undefined;
   #trimmed: number | undefined;
+  #delivered: string[] = [];
   /** Append time of the oldest retained event: null when empty, undefined when not read yet. */
   #oldestAt: number | null | undefined;
 
@@ -91,6 +92,7 @@ export class Inbox {
    * a received copy whose cmid is already taken is stored without it.
    */
   append(events: readonly UnsequencedEvent[], now: number): Appended[] {
+    this.flushDelivered();
     const out: Appended[] = [];
     for (const e of events) {
       const seq = this.head() + 1;
@@ -119,6 +121,7 @@ export class Inbox {
     now: number,
     pending: string
   ): { event: MessageEvent; fresh: boolean; pending: string | null } {
+    this.flushDelivered();
     const seq = this.head() + 1;
     if (this.#insert(seq, e, e.cmid, pending, now)) {
       this.#stored(seq, now);
@@ -131,6 +134,7 @@ export class Inbox {
 
   /** Stores an event this user originates (a receipt), pending delivery to `pending`. */
   appendOwn(e: UnsequencedEvent, now: number, pending: string): InboxEvent {
+    this.flushDelivered();
     const seq = this.head() + 1;
     if (!this.#insert(seq, e, null, pending, now)) throw new Error(`inbox refused event ${eidOf(e)}`);
     this.#stored(seq, now);
@@ -173,6 +177,7 @@ export class Inbox {
 
   /** The message this user sent with client id `cmid`, and whether delivery is unconfirmed. */
   bySentCmid(cmid: string): { event: MessageEvent; pending: string | null } | undefined {
+    this.flushDelivered();
     const row = this.sql
       .exec<Row & { pending: string | null }>(
         "SELECT seq, event, pending FROM inbox WHERE cmid = ?",
@@ -182,8 +187,21 @@ export class Inbox {
     return row && { event: toEvent(row) as MessageEvent, pending: row.pending };
   }
 
-  /** Marks delivery of these events confirmed (one statement per 90). */
+  /**
+   * Records that these events were delivered. The mark only spares a
+   * redundant retry (the recipient dedupes), so it is kept in memory and
+   * written with the next write of this inbox instead of costing a commit of
+   * its own; `flushDelivered` writes it sooner.
+   */
   delivered(eids: readonly string[]): void {
+    this.#delivered.push(...eids);
+  }
+
+  /** Writes pending delivery marks (one statement per 90). */
+  flushDelivered(): void {
+    const eids = this.#delivered;
+    if (eids.length === 0) return;
+    this.#delivered = [];
     for (let i = 0; i < eids.length; i += 90) {
       const chunk = eids.slice(i, i + 90);
       this.sql.exec(`UPDATE inbox SET pending = NULL WHERE eid IN (${chunk.map(() => "?").join(",")})`, ...chunk);
@@ -192,11 +210,13 @@ export class Inbox {
 
   /** Drops the pending mark of every event waiting for `target` (e.g. no longer a friend). */
   abandon(target: string): void {
+    this.flushDelivered();
     this.sql.exec("UPDATE inbox SET pending = NULL WHERE pending = ?", target);
   }
 
   /** Events whose delivery is unconfirmed, oldest first. */
   pending(limit: number): Pending[] {
+    this.flushDelivered();
     return this.sql
       .exec<Row & { pending: string }>(
         "SELECT seq, event, pending FROM inbox WHERE pending IS NOT NULL ORDER BY seq LIMIT ?",
@@ -270,6 +290,7 @@ export class Inbox {
    * highest dropped seq so later syncs from before it report a gap.
    */
   trim(now: number, ttlMs: number, max: number): number {
+    this.flushDelivered();
     const byAge = this.sql
       .exec<{ m: number | null }>("SELECT max(seq) AS m FROM inbox WHERE at < ?", now - ttlMs)
       .one().m ?? 0;

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { AlarmScheduler } from "./alarm";
 import { migrate } from "./storage";
 
 const SCHEMA = [
@@ -19,8 +20,11 @@ const CHUNK = 90;
  * has sockets; a user object that dies without saying goodbye expires here.
  */
 export class PresenceObject extends DurableObject<Env> {
+  readonly #alarm: AlarmScheduler;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.#alarm = new AlarmScheduler(ctx.storage);
     ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, SCHEMA));
   }
 
@@ -34,8 +38,7 @@ export class PresenceObject extends DurableObject<Env> {
       Date.now(),
       until
     );
-    const alarm = await this.ctx.storage.getAlarm();
-    if (alarm === null || alarm > until) await this.ctx.storage.setAlarm(until);
+    await this.#alarm.ensure(until);
   }
 
   async setOffline(uid: string): Promise<void> {
@@ -62,9 +65,10 @@ export class PresenceObject extends DurableObject<Env> {
 
   /** Drops expired leases and re-arms for the next expiry. */
   override async alarm(): Promise<void> {
+    this.#alarm.fired();
     const sql = this.ctx.storage.sql;
     sql.exec("DELETE FROM online WHERE until <= ?", Date.now());
     const next = sql.exec<{ m: number | null }>("SELECT min(until) AS m FROM online").one().m;
-    if (next !== null) await this.ctx.storage.setAlarm(next);
+    if (next !== null) await this.#alarm.ensure(next);
   }
 }

@@ -47,6 +47,8 @@ const FRIENDS_TTL_MS = 5 * 60_000;
 const RETRY_MIN_MS = 30_000;
 const RETRY_MAX_MS = 10 * 60_000;
 const RETRY_BATCH = 200;
+/** Longest a delivery mark waits in memory for a write to ride along with. */
+const DELIVERED_FLUSH_MS = 2_000;
 
 const KV_UID = "user.id";
 
@@ -66,6 +68,7 @@ export class UserObject extends DurableObject<Env> {
   readonly #friends: FriendCache;
   readonly #alarm: AlarmScheduler;
   readonly #presence: PresencePublisher;
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -311,6 +314,11 @@ export class UserObject extends DurableObject<Env> {
     if (!t) throw new ProtocolError("internal", `unknown delivery target ${target}`);
     const seqs = await this.env.USERS.getByName(t.id).deliver(events.map(recipientCopy));
     this.#inbox.delivered(events.map(eidOf));
+    // Written with the next message; if none comes soon, on its own.
+    this.#flushTimer ??= setTimeout(() => {
+      this.#flushTimer = undefined;
+      this.#inbox.flushDelivered();
+    }, DELIVERED_FLUSH_MS);
     return seqs;
   }
 

@@ -6,8 +6,8 @@ import { publicView } from "./group-commands";
 export const FANOUT = {
   /** Group events carried by one call to a member's object. */
   batch: 64,
-  /** Calls in flight at once. */
-  concurrency: 32,
+  /** Calls in flight at once (default of FANOUT_CONCURRENCY). */
+  concurrency: 8,
   /** Calls per run (one invocation's subrequest budget, with room for D1). */
   callsPerRun: 400,
   /** Calls of each run reserved for retries, so they never starve. */
@@ -45,7 +45,8 @@ export class Fanout {
     private readonly state: GroupState,
     private readonly kv: SyncKvStorage,
     private readonly deliver: Deliver,
-    private readonly callsPerRun: number = FANOUT.callsPerRun
+    private readonly callsPerRun: number = FANOUT.callsPerRun,
+    private readonly concurrency: number = FANOUT.concurrency
   ) {}
 
   /**
@@ -89,7 +90,7 @@ export class Fanout {
       const plan = planDeliveries(this.state.windows(), rows).filter(([uid]) => uid > prog!.after);
       for (let i = 0; i < plan.length; ) {
         if (budget.calls <= 0) return false;
-        const chunk = plan.slice(i, i + Math.min(FANOUT.concurrency, budget.calls));
+        const chunk = plan.slice(i, i + Math.min(this.concurrency, budget.calls));
         i += chunk.length;
         const results = await Promise.allSettled(chunk.map(([uid, events]) => this.deliver(uid, events)));
         const now = Date.now();
@@ -102,6 +103,7 @@ export class Fanout {
         prog = { ...prog, after: chunk.at(-1)![0] };
         this.kv.put(PROGRESS, prog);
         budget.calls -= chunk.length;
+        await yieldToIo();
       }
       this.kv.put(CURSOR, prog.to);
       this.kv.delete(PROGRESS);
@@ -111,7 +113,7 @@ export class Fanout {
 
   /** Retries up to `max` due failed deliveries; returns the next retry time. */
   async #retry(budget: { calls: number }, max: number): Promise<number | undefined> {
-    const due = this.state.dueRetries(Date.now(), Math.max(0, Math.min(max, FANOUT.concurrency)));
+    const due = this.state.dueRetries(Date.now(), Math.max(0, Math.min(max, this.concurrency)));
     await Promise.all(
       due.map(async (r) => {
         const rows = this.state.range(r.from, r.to, FANOUT.batch);
@@ -131,6 +133,16 @@ export class Fanout {
     if (due.length > 0) this.state.pruneDeparted(this.kv.get<number>(CURSOR) ?? 0);
     return this.state.nextRetryAt();
   }
+}
+
+/**
+ * A timer turn between chunks. Calls to objects in the same process resolve
+ * without touching the network, so without it a long fan-out keeps the event
+ * loop busy and the sender's next frames wait unread until it ends; with it,
+ * posts keep arriving during a fan-out and the next batch carries them all.
+ */
+function yieldToIo(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /**

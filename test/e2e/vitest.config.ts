@@ -7,7 +7,7 @@ export default defineConfig({
     root: path.resolve(import.meta.dirname, "../.."),
     include: ["test/e2e/**/*.e2e.test.ts"],
     environment: "node",
-    testTimeout: 60_000,
+    testTimeout: 300_000,
     hookTimeout: 90_000,
     fileParallelism: false
   }

@@ -135,6 +135,7 @@ describe("group fan-out", () => {
     for (const c of online) {
       for (const a of acks) await c.next("message", (m) => m.mid === a.mid);
     }
+    await drainFanout(g.id);
     for (const [uid, events] of await inboxesOf(members)) {
       expect(groupMessages(events, g.id).map((m) => m.mid), uid).toEqual(acks.map((a) => a.mid));
       expect(events.filter((e) => e.type === "group").map((e) => (e as GroupEvent).action)).toEqual(["created"]);

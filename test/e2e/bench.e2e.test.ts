@@ -1,0 +1,44 @@
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+
+/**
+ * The benchmark must keep working from a fresh clone: a tiny run of every
+ * scenario against both targets, checked for completion and for zero lost or
+ * duplicated messages. Speeds are not asserted: they are measured by
+ * `npm run bench`, never by a test.
+ */
+describe("benchmark harness", () => {
+  it("runs every scenario against both targets and loses or duplicates nothing", () => {
+    const started = Date.now();
+    const run = spawnSync(
+      "npm",
+      [
+        "run", "bench", "--",
+        "--connect-n", "20", "--hold-ms", "200",
+        "--pairs", "2", "--msgs", "30", "--seconds", "0", "--window", "4", "--rate", "50", "--rate-seconds", "1",
+        "--group-sizes", "8", "--group-senders", "1,2", "--group-msgs", "10", "--group-seconds", "0",
+        "--offline-users", "4", "--offline-msgs", "5", "--storm-clients", "10", "--settle-ms", "5000"
+      ],
+      { cwd: ROOT, encoding: "utf8", timeout: 240_000 }
+    );
+    expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
+    const dir = path.join(ROOT, "bench/results");
+    const newest = readdirSync(dir)
+      .map((f) => path.join(dir, f))
+      .filter((f) => statSync(f).mtimeMs >= started)
+      .sort()
+      .at(-1);
+    expect(newest, "a results file").toBeDefined();
+    const { metrics } = JSON.parse(readFileSync(newest!, "utf8")) as {
+      metrics: { scenario: string; metric: string; value: number; target: string }[];
+    };
+    expect(new Set(metrics.map((m) => m.scenario))).toEqual(new Set(["connect", "private", "group", "offline", "reconnect"]));
+    expect(new Set(metrics.map((m) => m.target))).toEqual(new Set(["ours", "baseline"]));
+    const bad = metrics.filter((m) => /^(lost|dup)$|failures$|errors$/.test(m.metric) && m.value !== 0);
+    expect(bad).toEqual([]);
+  });
+});
