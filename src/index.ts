@@ -3,8 +3,15 @@ import { requireApiKey } from "./http/api-key";
 import { newApp } from "./http/app-env";
 import { notFound, onError } from "./http/errors";
 import { connect } from "./http/routes/connect";
+import { blockRoutes, userBlocks } from "./http/routes/blocks";
+import { docs } from "./http/routes/docs";
+import { friendRequests, userFriendRequests } from "./http/routes/friend-requests";
 import { friendships } from "./http/routes/friendships";
 import { groupRoutes } from "./http/routes/groups";
+import { online } from "./http/routes/online";
+import { push } from "./http/routes/push";
+import { schedules } from "./http/routes/schedules";
+import { sessions } from "./http/routes/sessions";
 import { tokens } from "./http/routes/tokens";
 import { users } from "./http/routes/users";
 import { ProtocolError } from "./protocol";
@@ -13,6 +20,7 @@ import { ProtocolError } from "./protocol";
 const API_BODY_LIMIT = 1024 * 1024;
 
 const api = newApp()
+  .route("/", docs)
   .use(
     bodyLimit({
       maxSize: API_BODY_LIMIT,
@@ -24,8 +32,16 @@ const api = newApp()
   .use(requireApiKey)
   .route("/tokens", tokens)
   .route("/users", users)
+  .route("/users", sessions)
+  .route("/users", userFriendRequests)
+  .route("/users", userBlocks)
   .route("/friendships", friendships)
-  .route("/groups", groupRoutes);
+  .route("/friend-requests", friendRequests)
+  .route("/blocks", blockRoutes)
+  .route("/groups", groupRoutes)
+  .route("/online", online)
+  .route("/push", push)
+  .route("/schedules", schedules);
 
 const app = newApp()
   .get("/health", (c) => c.json({ ok: true, service: "edge-im", ts: Date.now() }))
@@ -39,3 +55,4 @@ export default app;
 export { UserObject } from "./objects/user";
 export { GroupObject } from "./objects/group";
 export { PresenceObject } from "./objects/presence";
+export { SchedulerObject } from "./objects/scheduler";

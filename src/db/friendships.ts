@@ -1,6 +1,6 @@
 import { and, eq, or } from "drizzle-orm";
 import type { Db } from "./client";
-import { friendships } from "./schema";
+import { blocks, friendships } from "./schema";
 
 /** Ids of everyone `uid` is friends with. */
 export async function listFriendIds(db: Db, uid: string): Promise<string[]> {
@@ -9,6 +9,24 @@ export async function listFriendIds(db: Db, uid: string): Promise<string[]> {
     .from(friendships)
     .where(eq(friendships.userId, uid));
   return rows.map((r) => r.id);
+}
+
+/** Who `uid` may talk to directly: friends, minus anyone blocked in either direction. */
+export interface Peers {
+  friends: ReadonlySet<string>;
+  blocked: ReadonlySet<string>;
+}
+
+export async function loadPeers(db: Db, uid: string): Promise<Peers> {
+  const [friendRows, blockRows] = await db.batch([
+    db.select({ id: friendships.friendId }).from(friendships).where(eq(friendships.userId, uid)),
+    db
+      .select({ blocker: blocks.blockerId, blocked: blocks.blockedId })
+      .from(blocks)
+      .where(or(eq(blocks.blockerId, uid), eq(blocks.blockedId, uid)))
+  ]);
+  const blocked = new Set(blockRows.map((r) => (r.blocker === uid ? r.blocked : r.blocker)));
+  return { friends: new Set(friendRows.map((r) => r.id).filter((id) => !blocked.has(id))), blocked };
 }
 
 /** Makes `a` and `b` friends (both directions, atomically). Returns whether it is new. */

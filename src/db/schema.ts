@@ -76,3 +76,55 @@ export const groupMembers = sqliteTable(
 
 export type GroupRow = typeof groups.$inferSelect;
 export type GroupMemberRow = typeof groupMembers.$inferSelect;
+
+/** Friend requests; a pending one per direction at most (enforced by the route). */
+export const friendRequests = sqliteTable(
+  "friend_requests",
+  {
+    id: text("id").primaryKey(),
+    fromId: text("from_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    toId: text("to_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    message: text("message"),
+    status: text("status", { enum: ["pending", "accepted", "rejected"] }).notNull(),
+    createdAt: integer("created_at", { mode: "number" }).notNull(),
+    decidedAt: integer("decided_at", { mode: "number" })
+  },
+  (t) => [index("friend_requests_to_idx").on(t.toId, t.status), index("friend_requests_from_idx").on(t.fromId, t.status)]
+);
+
+/** `blocker` refuses direct messages and friend requests with `blocked` (both ways). */
+export const blocks = sqliteTable(
+  "blocks",
+  {
+    blockerId: text("blocker_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    blockedId: text("blocked_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at", { mode: "number" }).notNull()
+  },
+  (t) => [primaryKey({ columns: [t.blockerId, t.blockedId] }), index("blocks_blocked_idx").on(t.blockedId)]
+);
+
+/**
+ * Answers of pushes sent with an `Idempotency-Key`, replayed for 24 hours.
+ * `status` 0 marks a request still running.
+ */
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    key: text("key").primaryKey(),
+    requestHash: text("request_hash").notNull(),
+    status: integer("status").notNull(),
+    response: text("response"),
+    createdAt: integer("created_at", { mode: "number" }).notNull()
+  },
+  (t) => [index("idempotency_keys_created_idx").on(t.createdAt)]
+);
+
+export type FriendRequestRow = typeof friendRequests.$inferSelect;

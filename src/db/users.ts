@@ -1,6 +1,6 @@
-import { eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, isNull } from "drizzle-orm";
 import type { Db } from "./client";
-import { type UserRow, users } from "./schema";
+import { groupMembers, groups, type UserRow, users } from "./schema";
 
 export async function getUser(db: Db, id: string): Promise<UserRow | undefined> {
   return db.select().from(users).where(eq(users.id, id)).get();
@@ -28,4 +28,26 @@ export async function existingUserIds(db: Db, ids: readonly string[]): Promise<S
     .from(users)
     .where(inArray(users.id, [...ids]));
   return new Set(rows.map((r) => r.id));
+}
+
+/** Renames a user; undefined when there is no such user. */
+export async function updateUser(db: Db, id: string, name: string | null): Promise<UserRow | undefined> {
+  const rows = await db.update(users).set({ name }).where(eq(users.id, id)).returning();
+  return rows[0];
+}
+
+/** Deletes a user; friendships, requests and blocks go with it (foreign-key cascade). */
+export async function deleteUser(db: Db, id: string): Promise<boolean> {
+  const rows = await db.delete(users).where(eq(users.id, id)).returning({ id: users.id });
+  return rows.length > 0;
+}
+
+/** Live groups `uid` belongs to, with the role held (from the D1 index). */
+export async function groupsOf(db: Db, uid: string): Promise<{ id: string; role: string }[]> {
+  return db
+    .select({ id: groupMembers.groupId, role: groupMembers.role })
+    .from(groupMembers)
+    .innerJoin(groups, eq(groups.id, groupMembers.groupId))
+    .where(and(eq(groupMembers.userId, uid), isNull(groups.dismissedAt)))
+    .orderBy(groupMembers.groupId);
 }

@@ -64,11 +64,19 @@ export interface MemberRow {
   mutedUntil: number | null;
 }
 
-/** A stored history entry and who, besides members, receives it. */
+/**
+ * A stored history entry and how it is routed: `extra` users receive it
+ * besides members, `except` members do not, and `skip` maps a member to
+ * devices it is stored for but not pushed to live.
+ */
 export interface HistoryRow {
   event: HistoryEvent;
   extra: string[];
+  except: string[];
+  skip: Record<string, string[]>;
 }
+
+type Routing = Partial<Omit<HistoryRow, "event">>;
 
 /** Writes to replay into D1, in order (see src/db/groups.ts). */
 export type MirrorOp =
@@ -231,7 +239,7 @@ export class GroupState {
   /** Appends an event with the next gseq. `cmid` makes (sender, cmid) idempotent. */
   append(
     event: DistributiveOmit<HistoryEvent, "gseq">,
-    opts: { sender?: string; cmid?: string; extra?: string[] } = {}
+    opts: { sender?: string; cmid?: string } & Routing = {}
   ): HistoryEvent {
     const gseq = this.head() + 1;
     const stored = { ...event, gseq } as HistoryEvent;
@@ -243,7 +251,7 @@ export class GroupState {
       opts.cmid ?? null,
       stored.ts,
       JSON.stringify(stored),
-      opts.extra?.length ? JSON.stringify(opts.extra) : null
+      routingJson(opts)
     );
     this.#head = gseq;
     return stored;
@@ -266,10 +274,7 @@ export class GroupState {
         limit
       )
       .toArray()
-      .map((r) => ({
-        event: JSON.parse(r.event) as HistoryEvent,
-        extra: r.extra ? (JSON.parse(r.extra) as string[]) : []
-      }));
+      .map((r) => ({ event: JSON.parse(r.event) as HistoryEvent, ...parseRouting(r.extra) }));
   }
 
   /** The newest `limit` entries below `before`, oldest first. */
@@ -343,6 +348,22 @@ export class GroupState {
   mirrorDone(upTo: number): void {
     this.sql.exec("DELETE FROM mirror WHERE id <= ?", upTo);
   }
+}
+
+/** Routing is stored in the `extra` column: null, a list of extra users, or the full object. */
+function routingJson(r: Routing): string | null {
+  const extra = r.extra ?? [];
+  const except = r.except ?? [];
+  const skip = r.skip ?? {};
+  if (except.length === 0 && Object.keys(skip).length === 0) return extra.length ? JSON.stringify(extra) : null;
+  return JSON.stringify({ extra, except, skip });
+}
+
+function parseRouting(text: string | null): Omit<HistoryRow, "event"> {
+  const empty = { extra: [], except: [], skip: {} };
+  if (!text) return empty;
+  const v = JSON.parse(text) as string[] | Routing;
+  return Array.isArray(v) ? { ...empty, extra: v } : { ...empty, ...v };
 }
 
 function byUid(a: string, b: string): number {

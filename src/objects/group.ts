@@ -8,9 +8,11 @@ import {
   type GroupInfo,
   groupSettingsSchema,
   type HistoryEvent,
+  type NoticeEvent,
   ProtocolError
 } from "../protocol";
 import { Fanout } from "../realtime/fanout";
+import { noticeOf, type PushContent } from "../realtime/push";
 import {
   type Actor,
   emit,
@@ -30,6 +32,8 @@ import { migrate } from "./storage";
 const MIRROR_BATCH = 50;
 const MIRROR_RETRY_MS = 30_000;
 const FANOUT_WATCHDOG_MS = 10_000;
+/** History `sender` of backend pushes (not a valid user id, so it never collides). */
+const API_SENDER = "~api";
 
 /** What `create` needs besides the creator. */
 export interface CreateGroupInput {
@@ -155,6 +159,36 @@ export class GroupObject extends DurableObject<Env> {
       if (out.some((r) => r.ok)) await this.#kickFanout();
     }
     return out;
+  }
+
+  /**
+   * sendToGroup: stores a backend push in the history (once per push id) and
+   * fans it out to members but `exceptUids`; `exceptDevices` are stored for
+   * but not pushed to live. Delivery follows durably, like a message.
+   */
+  async notice(
+    pushId: string,
+    content: PushContent,
+    exceptUids: string[],
+    exceptDevices: { uid: string; device: string }[]
+  ): Promise<Result<{ pushId: string; gseq: number; recipients: number; delivery: "queued" }>> {
+    return attempt(async () => {
+      await this.#requireGroup();
+      if (this.#state.meta()!.dismissedAt !== null) {
+        throw new ProtocolError("group_dismissed", "this group was dismissed");
+      }
+      const recipients = this.#state.members().filter((m) => !exceptUids.includes(m.uid)).length;
+      const prior = this.#state.byCmid(API_SENDER, pushId);
+      if (prior) return { pushId, gseq: prior.gseq ?? 0, recipients, delivery: "queued" as const };
+      const skip: Record<string, string[]> = {};
+      for (const d of exceptDevices) (skip[d.uid] ??= []).push(d.device);
+      const stored = this.#state.append(
+        { ...(noticeOf(pushId, content, { gid: this.#state.meta()!.id }) as Omit<NoticeEvent, "seq" | "gseq">) },
+        { sender: API_SENDER, cmid: pushId, except: exceptUids, skip }
+      );
+      await this.#kickFanout();
+      return { pushId, gseq: stored.gseq ?? 0, recipients, delivery: "queued" as const };
+    });
   }
 
   /** Continues the fan-out (fresh subrequest budget), retries, and the D1 mirror. */

@@ -70,6 +70,14 @@ export class Inbox {
     private readonly kv: SyncKvStorage
   ) {}
 
+  /** Forgets cached state (after the storage was erased). */
+  reset(): void {
+    this.#head = undefined;
+    this.#trimmed = undefined;
+    this.#oldestAt = undefined;
+    this.#delivered = [];
+  }
+
   /** Highest seq ever assigned (0 when empty). */
   head(): number {
     if (this.#head === undefined) {

@@ -1,5 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
+import type { Deliverable } from "../realtime/hub";
 import { AlarmScheduler } from "./alarm";
+import { BROADCAST_SCHEMA, Broadcasts } from "./broadcast";
 import { migrate } from "./storage";
 
 const SCHEMA = [
@@ -8,7 +10,8 @@ const SCHEMA = [
      devices INTEGER NOT NULL,
      since INTEGER NOT NULL,
      until INTEGER NOT NULL
-   );`
+   );`,
+  BROADCAST_SCHEMA
 ] as const;
 
 /** SQLite allows at most 100 bound parameters per statement. */
@@ -21,11 +24,56 @@ const CHUNK = 90;
  */
 export class PresenceObject extends DurableObject<Env> {
   readonly #alarm: AlarmScheduler;
+  readonly #broadcasts: Broadcasts;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#alarm = new AlarmScheduler(ctx.storage);
+    this.#broadcasts = new Broadcasts(ctx.storage.sql, (uid, event) => env.USERS.getByName(uid).deliver([event]));
     ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, SCHEMA));
+  }
+
+  /** Online users of this shard in uid order, after `after`. */
+  async list(after: string, limit: number): Promise<string[]> {
+    return this.ctx.storage.sql
+      .exec<{ uid: string }>(
+        "SELECT uid FROM online WHERE uid > ? AND until > ? ORDER BY uid LIMIT ?",
+        after,
+        Date.now(),
+        limit
+      )
+      .toArray()
+      .map((r) => r.uid);
+  }
+
+  /** How many users of this shard are online. */
+  async count(): Promise<number> {
+    return this.ctx.storage.sql
+      .exec<{ n: number }>("SELECT count(*) AS n FROM online WHERE until > ?", Date.now())
+      .one().n;
+  }
+
+  /**
+   * sendToAll for this shard: queues `event` for every user online here now
+   * and starts delivering; returns how many users it queued (0 when this push
+   * id was already queued).
+   */
+  async broadcast(pushId: string, event: Deliverable): Promise<number> {
+    const n = this.#broadcasts.add(pushId, event, Date.now());
+    if (n > 0) {
+      await this.#alarm.ensure(Date.now() + 10_000);
+      this.ctx.waitUntil(this.#runBroadcasts());
+    }
+    return n;
+  }
+
+  async #runBroadcasts(): Promise<void> {
+    try {
+      const next = await this.#broadcasts.run();
+      if (next !== undefined) await this.#alarm.ensure(next);
+    } catch (err) {
+      console.error("broadcast run failed; the alarm resumes it", err);
+    }
   }
 
   /** Records `uid` online with `devices` sockets until `until` (ms). */
@@ -66,6 +114,7 @@ export class PresenceObject extends DurableObject<Env> {
   /** Drops expired leases and re-arms for the next expiry. */
   override async alarm(): Promise<void> {
     this.#alarm.fired();
+    await this.#runBroadcasts();
     const sql = this.ctx.storage.sql;
     sql.exec("DELETE FROM online WHERE until <= ?", Date.now());
     const next = sql.exec<{ m: number | null }>("SELECT min(until) AS m FROM online").one().m;

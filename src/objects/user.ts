@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { type Limits, limitsOf } from "../config";
 import { createDb, type Db } from "../db/client";
 import type { Result } from "../lib/result";
-import { listFriendIds } from "../db/friendships";
+import { loadPeers } from "../db/friendships";
 import { getUser } from "../db/users";
 import {
   CLOSE,
@@ -13,6 +13,7 @@ import {
   type HistoryEvent,
   type InboxEvent,
   type PresenceFrame,
+  type UserOnline,
   ProtocolError,
   SYNC_PAGE_DEFAULT,
   type ServerFrame,
@@ -33,7 +34,7 @@ import { Courier } from "../realtime/courier";
 import { dispatch } from "../realtime/dispatch";
 import { groupStub } from "../realtime/stubs";
 import type { PostRequest } from "../realtime/group-commands";
-import type { UserHub } from "../realtime/hub";
+import type { Deliverable, Delivered, UserHub } from "../realtime/hub";
 import { FriendCache } from "../realtime/friends";
 import { PRESENCE_REFRESH_MS, PresencePublisher } from "../realtime/presence";
 import { parseTarget, userTarget } from "../realtime/targets";
@@ -62,7 +63,7 @@ export class UserObject extends DurableObject<Env> {
   readonly #limits: Limits;
   readonly #inbox: Inbox;
   readonly #db: Db;
-  readonly #courier: Courier<InboxEvent, number>;
+  readonly #courier: Courier<InboxEvent, Delivered>;
   readonly #posts: Courier<PostRequest, Result<HistoryEvent>>;
   readonly #hub: UserHub;
   readonly #friends: FriendCache;
@@ -78,14 +79,14 @@ export class UserObject extends DurableObject<Env> {
     this.#courier = new Courier((target, events) => this.#call(target, events));
     this.#posts = new Courier((gid, requests) => groupStub(env, gid).post(requests));
     this.#alarm = new AlarmScheduler(ctx.storage);
-    this.#friends = new FriendCache(() => listFriendIds(this.#db, this.#uid), FRIENDS_TTL_MS);
+    this.#friends = new FriendCache(() => loadPeers(this.#db, this.#uid), FRIENDS_TTL_MS);
     this.#presence = new PresencePublisher({
       env,
       kv: ctx.storage.kv,
       shards: this.#limits.presenceShards,
       uid: () => this.#uid,
       sockets: (closing) => openSockets(ctx, closing).length,
-      friends: () => this.#friends.get(),
+      friends: async () => (await this.#friends.get()).friends,
       ensureAlarm: (at) => this.#alarm.ensure(at)
     });
     ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, INBOX_SCHEMA));
@@ -100,10 +101,10 @@ export class UserObject extends DurableObject<Env> {
       env,
       limits: this.#limits,
       inbox: this.#inbox,
-      friends: () => this.#friends.get(),
-      friendsNow: () => this.#friends.peek(),
+      peers: () => this.#friends.get(),
+      peersNow: () => this.#friends.peek(),
       userExists: async (uid) => (await getUser(this.#db, uid)) !== undefined,
-      push: (frame, except) => this.#push(frame, except),
+      push: (frame, except) => void this.#push(frame, except),
       forward: (event, target) => this.#forward(event, target),
       post: (gid, request) => this.#posts.send(gid, request),
       appended: (now, pending) => this.#appended(now, pending)
@@ -193,20 +194,59 @@ export class UserObject extends DurableObject<Env> {
 
   /**
    * Appends events addressed to this user (deduplicated by event id) and
-   * pushes the new ones to every open device. Returns each event's seq here.
+   * pushes the new ones to every open device, except the devices an event's
+   * `skipDevices` names (never stored). Returns each event's seq here and how
+   * many devices it reached live (0 for a duplicate).
    */
-  async deliver(events: UnsequencedEvent[]): Promise<number[]> {
+  async deliver(events: Deliverable[]): Promise<Delivered[]> {
     const now = Date.now();
-    const appended = this.#inbox.append(events, now);
+    const skips = events.map((e) => e.skipDevices);
+    const appended = this.#inbox.append(events.map(withoutSkip), now);
     const uid = this.#uid;
-    for (const a of appended) {
-      if (!a.fresh) continue;
-      // A group fan-out hands the sender its own message too: not to the device that sent it.
+    const out = appended.map((a, i): Delivered => {
+      if (!a.fresh) return { seq: a.event.seq, devices: 0, duplicate: true };
       const e = a.event;
-      this.#push(e, e.type === "message" && e.from === uid ? e.device : undefined);
-    }
+      // A group fan-out hands the sender its own message too: not to the device that sent it.
+      const except = [...(skips[i] ?? []), ...(e.type === "message" && e.from === uid && e.device ? [e.device] : [])];
+      return { seq: e.seq, devices: this.#push(e, except), duplicate: false };
+    });
     this.#appended(now, false);
-    return appended.map((a) => a.event.seq);
+    return out;
+  }
+
+  /** Whether this user is online, and their connected devices (authoritative). */
+  async status(): Promise<UserOnline> {
+    const devices = openSockets(this.ctx)
+      .map(attachmentOf)
+      .filter((a) => a !== undefined)
+      .map((a) => ({ device: a.device, connectedAt: a.connectedAt }))
+      .sort((a, b) => a.connectedAt - b.connectedAt);
+    return { uid: this.#uid, online: devices.length > 0, devices };
+  }
+
+  /** Closes one device's socket (or all) with 4501 and `reason`; returns how many. */
+  async disconnect(device: string | undefined, reason: string): Promise<number> {
+    const sockets = device === undefined ? openSockets(this.ctx) : this.ctx.getWebSockets(deviceTag(device));
+    for (const ws of sockets) closeQuietly(ws, CLOSE.kicked, reason);
+    return sockets.length;
+  }
+
+  /**
+   * The user was deleted: every socket closes with 4502, presence goes
+   * offline, and this object's storage (inbox, alarm) is erased.
+   */
+  async purge(): Promise<void> {
+    const sockets = openSockets(this.ctx);
+    for (const ws of sockets) closeQuietly(ws, CLOSE.user_deleted, "user deleted");
+    if (this.ctx.storage.kv.get<string>("user.id") !== undefined || sockets.length > 0) {
+      await this.#presence.update();
+    }
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    // Fresh, empty state for anything that still reaches this instance.
+    migrate(this.ctx.storage.sql, INBOX_SCHEMA);
+    this.#inbox.reset();
+    this.#friends.invalidate();
   }
 
   /** A friend came online or went offline: tell this user's devices. */
@@ -277,12 +317,16 @@ export class UserObject extends DurableObject<Env> {
 
   // ---- internals ----
 
-  #push(frame: ServerFrame, exceptDevice?: string): void {
+  /** Pushes to every open device but the excepted ones; returns how many it reached. */
+  #push(frame: ServerFrame, except?: string | readonly string[]): number {
+    const skip = except === undefined ? [] : typeof except === "string" ? [except] : except;
     let text: string | undefined;
+    let reached = 0;
     for (const ws of openSockets(this.ctx)) {
-      if (exceptDevice !== undefined && attachmentOf(ws)?.device === exceptDevice) continue;
-      safeSend(ws, (text ??= encodeServerFrame(frame)));
+      if (skip.length > 0 && skip.includes(attachmentOf(ws)?.device ?? "")) continue;
+      if (safeSend(ws, (text ??= encodeServerFrame(frame)))) reached++;
     }
+    return reached;
   }
 
   /**
@@ -294,9 +338,14 @@ export class UserObject extends DurableObject<Env> {
    */
   async #forward(event: InboxEvent, target: string, scheduleRetry = true): Promise<void> {
     const t = parseTarget(target);
-    if (t?.kind === "user" && !(this.#friends.peek() ?? (await this.#friends.get())).has(t.id)) {
-      this.#inbox.abandon(target);
-      throw new ProtocolError("stranger", `${t.id} is not your friend`);
+    if (t?.kind === "user") {
+      const peers = this.#friends.peek() ?? (await this.#friends.get());
+      if (!peers.friends.has(t.id)) {
+        this.#inbox.abandon(target);
+        throw peers.blocked.has(t.id)
+          ? new ProtocolError("blocked", `messages between you and ${t.id} are blocked`)
+          : new ProtocolError("stranger", `${t.id} is not your friend`);
+      }
     }
     try {
       await this.#courier.send(target, event);
@@ -309,7 +358,7 @@ export class UserObject extends DurableObject<Env> {
   }
 
   /** One cross-object call for a batch of events to one target; confirms them all at once. */
-  async #call(target: string, events: InboxEvent[]): Promise<number[]> {
+  async #call(target: string, events: InboxEvent[]): Promise<Delivered[]> {
     const t = parseTarget(target);
     if (!t) throw new ProtocolError("internal", `unknown delivery target ${target}`);
     const seqs = await this.env.USERS.getByName(t.id).deliver(events.map(recipientCopy));
@@ -338,6 +387,12 @@ export class UserObject extends DurableObject<Env> {
 }
 
 /** The recipient's copy: no sender seq, and the sender's client id and device stay private. */
+function withoutSkip(e: Deliverable): UnsequencedEvent {
+  if (e.skipDevices === undefined) return e;
+  const { skipDevices: _skip, ...rest } = e;
+  return rest as UnsequencedEvent;
+}
+
 function recipientCopy(e: InboxEvent): UnsequencedEvent {
   const { seq: _seq, ...rest } = e;
   if (rest.type !== "message") return rest;

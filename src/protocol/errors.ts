@@ -14,6 +14,7 @@ export const ERRORS = {
   stranger: { num: 204, http: 403, retryable: false },
   not_member: { num: 205, http: 403, retryable: false },
   muted: { num: 206, http: 403, retryable: false },
+  blocked: { num: 207, http: 403, retryable: false },
   bad_request: { num: 300, http: 400, retryable: false },
   invalid_json: { num: 301, http: 400, retryable: false },
   unknown_type: { num: 302, http: 400, retryable: false },

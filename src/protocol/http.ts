@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { errorBodySchema } from "./server-frames";
 import { userIdSchema } from "./primitives";
-import { groupIdSchema, groupNameSchema, HISTORY_PAGE_MAX, joinPolicySchema } from "./groups";
+import { groupIdSchema, groupNameSchema, HISTORY_PAGE_MAX, joinPolicySchema, memberSchema } from "./groups";
 
 /** Longest token lifetime `POST /api/v1/tokens` will mint: 30 days. */
 export const TOKEN_TTL_MAX_SECONDS = 30 * 24 * 3600;
@@ -93,3 +93,15 @@ export const historyQuerySchema = z
 
 export const groupPathSchema = z.object({ gid: groupIdSchema });
 export const memberPathSchema = z.object({ gid: groupIdSchema, uid: userIdSchema });
+
+/** Path of routes about one user. */
+export const uidPathSchema = z.object({ uid: userIdSchema });
+
+export const friendListSchema = z.object({ friends: z.array(userIdSchema) });
+export const userGroupsSchema = z.object({
+  groups: z.array(z.object({ id: groupIdSchema, role: z.enum(["owner", "admin", "member"]) }))
+});
+export const blockListSchema = z.object({ blocked: z.array(userIdSchema) });
+export const membersSchema = z.object({ members: z.array(memberSchema) });
+export const historyPageSchema = z.object({ events: z.array(z.record(z.string(), z.unknown())), more: z.boolean() });
+export const onlineMembersSchema = z.object({ uids: z.array(userIdSchema) });

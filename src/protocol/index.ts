@@ -7,3 +7,5 @@ export * from "./client-frames";
 export * from "./server-frames";
 export * from "./codec";
 export * from "./http";
+export * from "./push";
+export * from "./social";

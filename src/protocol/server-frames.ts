@@ -12,6 +12,8 @@ import {
   userIdSchema
 } from "./primitives";
 import { groupIdSchema, mentionsSchema, roleSchema } from "./groups";
+import { type NoticeEvent, noticeEventSchema } from "./push";
+import { friendRequestEventSchema, friendResponseEventSchema } from "./social";
 
 /**
  * A message as stored in an inbox and pushed to devices. The sender's own
@@ -95,7 +97,10 @@ export type GroupEvent = z.infer<typeof groupEventSchema>;
 export const inboxEventSchema = z.discriminatedUnion("type", [
   messageEventSchema,
   receiptEventSchema,
-  groupEventSchema
+  groupEventSchema,
+  noticeEventSchema,
+  friendRequestEventSchema,
+  friendResponseEventSchema
 ]);
 export type InboxEvent = z.infer<typeof inboxEventSchema>;
 /** An inbox event before the recipient's inbox assigns its seq. */
@@ -124,8 +129,8 @@ export const sendAckSchema = z.object({
   gseq: seqSchema.optional()
 });
 
-/** An entry of a group's history: a message or system event, ordered by `gseq`. */
-export type HistoryEvent = WithoutSeq<MessageEvent> | WithoutSeq<GroupEvent>;
+/** An entry of a group's history: a message, system event or backend push, ordered by `gseq`. */
+export type HistoryEvent = WithoutSeq<MessageEvent> | WithoutSeq<GroupEvent> | WithoutSeq<NoticeEvent>;
 export type SendAck = z.infer<typeof sendAckSchema>;
 
 /** First frame on every connection. */
@@ -186,6 +191,9 @@ export const serverFrameSchema = z.union([
   messageEventSchema,
   receiptEventSchema,
   groupEventSchema,
+  noticeEventSchema,
+  friendRequestEventSchema,
+  friendResponseEventSchema,
   presenceFrameSchema,
   catchupFrameSchema
 ]);

@@ -1,5 +1,6 @@
 import type { GroupState, HistoryRow, Window } from "../objects/group-state";
 import type { HistoryEvent, UnsequencedEvent } from "../protocol";
+import type { Deliverable } from "./hub";
 import { publicView } from "./group-commands";
 
 /** Fan-out limits (see the README's cost model). */
@@ -27,7 +28,7 @@ export interface Progress {
 }
 
 /** Sends one member's copies to their user object. */
-export type Deliver = (uid: string, events: UnsequencedEvent[]) => Promise<unknown>;
+export type Deliver = (uid: string, events: Deliverable[]) => Promise<unknown>;
 
 /**
  * Durable fan-out of a group's history to its members' user objects.
@@ -156,7 +157,7 @@ export function planDeliveries(
   windows: readonly Window[],
   rows: readonly HistoryRow[],
   only?: string
-): [string, UnsequencedEvent[]][] {
+): [string, Deliverable[]][] {
   if (rows.length === 0) return [];
   const gseqs = rows.map((r) => r.event.gseq ?? 0);
   const generic = rows.map((r) => genericCopy(r.event));
@@ -173,12 +174,15 @@ export function planDeliveries(
     }
   });
 
+  rows.forEach((r) => {
+    for (const u of [...r.except, ...Object.keys(r.skip)]) special.add(u);
+  });
   const ranges = new Map<string, number[]>();
   for (const w of windows) {
     if (only !== undefined && w.uid !== only) continue;
     const idx = ranges.get(w.uid) ?? [];
     gseqs.forEach((g, i) => {
-      if (g > w.from && g <= w.to) idx.push(i);
+      if (g > w.from && g <= w.to && !rows[i]!.except.includes(w.uid)) idx.push(i);
     });
     ranges.set(w.uid, idx);
   }
@@ -187,7 +191,7 @@ export function planDeliveries(
   }
 
   const shared = new Map<string, UnsequencedEvent[]>();
-  const out: [string, UnsequencedEvent[]][] = [];
+  const out: [string, Deliverable[]][] = [];
   for (const [uid, raw] of ranges) {
     if (raw.length === 0) continue;
     const idx = [...new Set(raw)].sort((a, b) => a - b);
@@ -197,10 +201,14 @@ export function planDeliveries(
       if (!events) shared.set(key, (events = idx.map((i) => generic[i]!)));
       out.push([uid, events]);
     } else {
-      out.push([uid, idx.map((i) => copyFor(uid, rows[i]!.event, generic[i]!))]);
+      out.push([uid, idx.map((i) => withSkip(copyFor(uid, rows[i]!.event, generic[i]!), rows[i]!.skip[uid]))]);
     }
   }
   return out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function withSkip(e: UnsequencedEvent, devices: string[] | undefined): Deliverable {
+  return devices?.length ? { ...e, skipDevices: devices } : e;
 }
 
 /** What a recipient with no role in the event gets (`@all` flags every copy). */

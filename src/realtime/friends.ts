@@ -1,24 +1,26 @@
+import type { Peers } from "../db/friendships";
+
 /**
- * A user's friend list, cached in their object. A load that overlapped an
- * invalidation is not trusted: it is repeated, so nobody acts on a list read
- * before a friendship changed.
+ * A user's friends and blocks, cached in their object. A load that
+ * overlapped an invalidation is not trusted: it is repeated, so nobody acts
+ * on a list read before a friendship or block changed.
  */
 export class FriendCache {
-  #cached: { ids: ReadonlySet<string>; at: number } | undefined;
-  #loading: Promise<ReadonlySet<string>> | undefined;
+  #cached: { ids: Peers; at: number } | undefined;
+  #loading: Promise<Peers> | undefined;
   #gen = 0;
 
   constructor(
-    private readonly load: () => Promise<string[]>,
+    private readonly load: () => Promise<Peers>,
     private readonly ttlMs: number
   ) {}
 
-  /** The list if it is cached and fresh, without waiting. */
-  peek(): ReadonlySet<string> | undefined {
+  /** The peers if cached and fresh, without waiting. */
+  peek(): Peers | undefined {
     return this.#cached && Date.now() - this.#cached.at < this.ttlMs ? this.#cached.ids : undefined;
   }
 
-  async get(): Promise<ReadonlySet<string>> {
+  async get(): Promise<Peers> {
     for (;;) {
       if (this.#cached && Date.now() - this.#cached.at < this.ttlMs) return this.#cached.ids;
       const gen = this.#gen;
@@ -26,9 +28,8 @@ export class FriendCache {
         const at = Date.now();
         this.#loading = this.load()
           .then((ids) => {
-            const set = new Set(ids);
-            if (gen === this.#gen) this.#cached = { ids: set, at };
-            return set;
+            if (gen === this.#gen) this.#cached = { ids, at };
+            return ids;
           })
           .finally(() => {
             if (gen === this.#gen) this.#loading = undefined;

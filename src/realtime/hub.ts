@@ -1,8 +1,9 @@
 import type { Limits } from "../config";
 import type { InboxEvent, ServerFrame } from "../protocol";
+import type { Peers } from "../db/friendships";
 import type { Inbox } from "../objects/inbox";
 import type { Result } from "../lib/result";
-import type { HistoryEvent } from "../protocol";
+import type { HistoryEvent, UnsequencedEvent } from "../protocol";
 import type { PostRequest } from "./group-commands";
 
 /** The connection a frame arrived on, rehydrated from its attachment. */
@@ -21,10 +22,10 @@ export interface UserHub {
   readonly env: Env;
   readonly limits: Limits;
   readonly inbox: Inbox;
-  /** Current friend ids (cached; invalidated when a friendship changes). */
-  friends(): Promise<ReadonlySet<string>>;
-  /** The cached friend ids if fresh, without waiting (no chance for other events to interleave). */
-  friendsNow(): ReadonlySet<string> | undefined;
+  /** Friends and blocks (cached; invalidated when either changes). `friends` excludes blocked peers. */
+  peers(): Promise<Peers>;
+  /** The cached peers if fresh, without waiting (no chance for other events to interleave). */
+  peersNow(): Peers | undefined;
   /** Whether `uid` has an account (D1), for telling `stranger` from `unknown_user`. */
   userExists(uid: string): Promise<boolean>;
   /** Pushes a frame to every open device of this user, except `exceptDevice`. */
@@ -39,4 +40,18 @@ export interface UserHub {
   post(gid: string, request: PostRequest): Promise<Result<HistoryEvent>>;
   /** Called after every append, so retention (and retries, if `pending`) get scheduled. */
   appended(now: number, pending: boolean): void;
+}
+
+/**
+ * An event on its way into a user's inbox. `skipDevices` (not stored) keeps
+ * the live push off those devices, e.g. the device a push excludes.
+ */
+export type Deliverable = UnsequencedEvent & { skipDevices?: string[] };
+
+/** What `deliver` did with one event. */
+export interface Delivered {
+  seq: number;
+  /** Devices reached live (0 when it was a duplicate or the user is offline). */
+  devices: number;
+  duplicate: boolean;
 }

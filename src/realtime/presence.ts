@@ -70,7 +70,7 @@ export interface PresenceHost {
   uid(): string;
   /** Open sockets, not counting one being closed. */
   sockets(closing?: WebSocket): number;
-  friends(): Promise<ReadonlySet<string>>;
+  friends(): Promise<Iterable<string>>;
   ensureAlarm(at: number): Promise<void>;
 }
 

@@ -1,4 +1,5 @@
 import type { GroupObject } from "../objects/group";
+import type { SchedulerObject } from "../objects/scheduler";
 
 /**
  * The group object's RPC surface as callers see it. Declared by hand because
@@ -9,8 +10,22 @@ export interface GroupRpc {
   create: GroupObject["create"];
   command: GroupObject["command"];
   post: GroupObject["post"];
+  notice: GroupObject["notice"];
 }
 
 export function groupStub(env: Env, gid: string): GroupRpc {
   return env.GROUPS.getByName(gid) as unknown as GroupRpc;
+}
+
+/** The scheduler's RPC surface (declared by hand for the same reason as {@link GroupRpc}). */
+export interface SchedulerRpc {
+  create: SchedulerObject["create"];
+  list: SchedulerObject["list"];
+  get: SchedulerObject["get"];
+  cancel: SchedulerObject["cancel"];
+}
+
+/** Schedules are created by the backend at low rates: one object holds them all. */
+export function schedulerStub(env: Env): SchedulerRpc {
+  return env.SCHEDULER.getByName("schedules") as unknown as SchedulerRpc;
 }

@@ -224,8 +224,8 @@ describe("group membership changes", () => {
       type: "message" as const, mid: "01JZZZZZZZZZZZZZZZZZZZZZZZ", chat: "group" as const, from: alice!.uid, to: "g_x",
       kind: "text", body: "group", ts: Date.now(), gseq: 1, cmid: "shared", device: "other"
     };
-    const [seq] = await env.USERS.getByName(alice!.uid).deliver([stray]);
-    expect(seq).toBe(2);
+    const [delivered] = await env.USERS.getByName(alice!.uid).deliver([stray]);
+    expect(delivered).toMatchObject({ seq: 2, duplicate: false });
   });
 });
 

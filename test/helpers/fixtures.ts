@@ -18,10 +18,16 @@ export function call(path: string, init: RequestInit = {}): Promise<Response> {
 }
 
 /** An authorized JSON API call. */
-export function api(method: string, path: string, body?: unknown, key = API_KEY): Promise<Response> {
+export function api(
+  method: string,
+  path: string,
+  body?: unknown,
+  key = API_KEY,
+  headers: Record<string, string> = {}
+): Promise<Response> {
   return call(path, {
     method,
-    headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+    headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json", ...headers },
     body: body === undefined ? undefined : JSON.stringify(body)
   });
 }
@@ -76,4 +82,11 @@ export async function connect(uid: string, opts: ConnectOptions = {}): Promise<I
 /** A text message frame (without id; `request` adds it). */
 export function textTo(to: string, text: string, cmid = crypto.randomUUID()) {
   return { type: "send", to, cmid, body: { text } };
+}
+
+/** Reads a JSON response, failing with its body when the status is not `status`. */
+export async function expectJson<T = Record<string, unknown>>(res: Response, status: number): Promise<T> {
+  const text = await res.text();
+  if (res.status !== status) throw new Error(`expected ${status}, got ${res.status}: ${text}`);
+  return (text ? JSON.parse(text) : undefined) as T;
 }

@@ -34,7 +34,7 @@ describe("group HTTP API", () => {
 
     const ack = await c1.ok<SendAck>(groupText(gid, "via socket"));
     const history = await json<{ events: HistoryEvent[] }>(await api("GET", `/api/v1/groups/${gid}/messages?after=0&limit=50`), 200);
-    expect(history.events.map((e) => (e.type === "message" ? e.mid : e.action))).toEqual([
+    expect(history.events.map((e) => (e.type === "message" ? e.mid : e.type === "group" ? e.action : e.type))).toEqual([
       "created", "joined", "role_changed", "muted", "owner_changed", "kicked", ack.mid
     ]);
     const newest = await json<{ events: HistoryEvent[]; more: boolean }>(await api("GET", `/api/v1/groups/${gid}/messages?limit=2`), 200);

@@ -8,11 +8,15 @@ const msg = (gseq: number, from: string, extra: Partial<HistoryEvent> = {}): His
     type: "message", mid: `M${gseq}`, chat: "group", from, to: "g", kind: "text", body: gseq, ts: 0, gseq,
     cmid: `c${gseq}`, device: "d1", ...extra
   } as HistoryEvent,
-  extra: []
+  extra: [],
+  except: [],
+  skip: {}
 });
 const sys = (gseq: number, action: "kicked" | "joined", target: string, extra: string[] = []): HistoryRow => ({
   event: { type: "group", eid: `E${gseq}`, gid: "g", gseq, action, actor: "a", target, ts: 0 },
-  extra
+  extra,
+  except: [],
+  skip: {}
 });
 const active = (uid: string, from = 0): Window => ({ uid, from, to: Infinity });
 const gseqOf = (e: unknown) => (e as { gseq: number }).gseq;
@@ -54,5 +58,13 @@ describe("planDeliveries", () => {
   it("restricts a plan to one user for retries", () => {
     const plan = planDeliveries([active("a"), active("b")], [msg(1, "a"), sys(2, "kicked", "x", ["x"])], "x");
     expect(plan.map(([u, e]) => [u, e.map(gseqOf)])).toEqual([["x", [2]]]);
+  });
+
+  it("leaves out excepted members and marks the devices a copy must not be pushed to", () => {
+    const row: HistoryRow = { ...msg(1, "a"), except: ["b"], skip: { c: ["phone"] } };
+    const plan = Object.fromEntries(planDeliveries([active("a"), active("b"), active("c")], [row]));
+    expect(plan.b).toBeUndefined();
+    expect(plan.c![0]).toMatchObject({ skipDevices: ["phone"] });
+    expect(plan.a![0]).not.toHaveProperty("skipDevices");
   });
 });

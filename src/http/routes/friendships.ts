@@ -2,8 +2,9 @@ import { z } from "zod";
 import { createDb } from "../../db/client";
 import { addFriendship, removeFriendship } from "../../db/friendships";
 import { existingUserIds } from "../../db/users";
-import { createFriendshipBodySchema, ProtocolError, userIdSchema } from "../../protocol";
+import { createFriendshipBodySchema, friendshipSchema, ProtocolError, userIdSchema } from "../../protocol";
 import { newApp } from "../app-env";
+import { op } from "../openapi";
 import { valid } from "../validate";
 
 /**
@@ -11,7 +12,7 @@ import { valid } from "../validate";
  * anything still pending for the other) before the request returns, so a
  * removed friendship stops delivery for every later send.
  */
-async function invalidate(env: Env, a: string, b: string, ended: boolean): Promise<void> {
+export async function invalidate(env: Env, a: string, b: string, ended: boolean): Promise<void> {
   try {
     await Promise.all([
       env.USERS.getByName(a).invalidateFriends(ended ? b : undefined),
@@ -23,9 +24,22 @@ async function invalidate(env: Env, a: string, b: string, ended: boolean): Promi
   }
 }
 
+const tag = "friends";
+const createOp = op({
+  method: "post", path: "/api/v1/friendships", tag, summary: "Make two users friends (mutual); 200 if they already were",
+  body: createFriendshipBodySchema, ok: { status: 201, description: "the friendship", schema: friendshipSchema },
+  errors: ["unknown_user", "unavailable"]
+});
+const deleteOp = op({
+  method: "delete", path: "/api/v1/friendships/{a}/{b}", tag,
+  summary: "End a friendship; delivery between them stops at once (pending messages are dropped)",
+  params: z.object({ a: userIdSchema, b: userIdSchema }), ok: { status: 204, description: "ended" },
+  errors: ["not_found", "unavailable"]
+});
+
 export const friendships = newApp()
   /** `POST /api/v1/friendships {a, b}`: 201 if new, 200 if they already were friends. */
-  .post("/", valid("json", createFriendshipBodySchema), async (c) => {
+  .post("/", valid("json", createOp.body), async (c) => {
     const { a, b } = c.req.valid("json");
     const db = createDb(c.env.DB);
     const found = await existingUserIds(db, [a, b]);
@@ -37,7 +51,7 @@ export const friendships = newApp()
     return c.json({ a, b, created }, created ? 201 : 200);
   })
   /** `DELETE /api/v1/friendships/:a/:b`: 204, or 404 if they were not friends. */
-  .delete("/:a/:b", valid("param", z.object({ a: userIdSchema, b: userIdSchema })), async (c) => {
+  .delete("/:a/:b", valid("param", deleteOp.params), async (c) => {
     const { a, b } = c.req.valid("param");
     const removed = await removeFriendship(createDb(c.env.DB), a, b);
     // Also when nothing was removed: this may be the retry of a DELETE whose

@@ -1,17 +1,21 @@
-import { createDb } from "../../db/client";
-import { getUser } from "../../db/users";
 import { limitsOf } from "../../config";
 import { mintToken } from "../../lib/tokens";
-import { mintTokenBodySchema, ProtocolError } from "../../protocol";
+import { mintTokenBodySchema, tokenResponseSchema } from "../../protocol";
 import { newApp } from "../app-env";
+import { requireUser } from "../lookups";
+import { op } from "../openapi";
 import { valid } from "../validate";
 
-/** `POST /api/v1/tokens {uid, ttlSeconds?}` → `{token, expiresAt}` for an existing user. */
-export const tokens = newApp().post("/", valid("json", mintTokenBodySchema), async (c) => {
+const mintOp = op({
+  method: "post", path: "/api/v1/tokens", tag: "auth",
+  summary: "Mint a connection token (HS256 JWT, sub = uid) for an existing user",
+  body: mintTokenBodySchema, ok: { status: 201, description: "the token and its expiry (unix s)", schema: tokenResponseSchema },
+  errors: ["unknown_user"]
+});
+
+export const tokens = newApp().post("/", valid("json", mintOp.body), async (c) => {
   const { uid, ttlSeconds } = c.req.valid("json");
-  if (!(await getUser(createDb(c.env.DB), uid))) {
-    throw new ProtocolError("unknown_user", `no user ${uid}`);
-  }
+  await requireUser(c.env, uid);
   const ttl = ttlSeconds ?? limitsOf(c.env).tokenTtlSeconds;
   return c.json(await mintToken(c.env.JWT_SECRET, uid, ttl), 201);
 });

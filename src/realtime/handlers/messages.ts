@@ -7,8 +7,8 @@ import { userTarget } from "../targets";
 
 /**
  * Private message. Order of effects, each a guarantee:
- * 1. the friendship gate refuses strangers before anything is stored (a
- *    resend is gated again: nothing reaches an ex-friend);
+ * 1. the friendship gate refuses strangers and blocked peers before anything
+ *    is stored (a resend is gated again: nothing reaches an ex-friend);
  * 2. the sender's own copy is stored (pending) unless this `cmid` was seen,
  *    then pushed to the sender's other devices;
  * 3. the recipient's object appends its copy (deduped by `mid`), and only
@@ -21,12 +21,7 @@ export async function onSend(hub: UserHub, conn: Conn, f: SendFrame): Promise<Se
   if (f.to === hub.uid) {
     throw new ProtocolError("bad_request", "cannot send a message to yourself");
   }
-  const friends = hub.friendsNow() ?? (await hub.friends());
-  if (!friends.has(f.to)) {
-    throw (await hub.userExists(f.to))
-      ? new ProtocolError("stranger", `${f.to} is not your friend`)
-      : new ProtocolError("unknown_user", `no user ${f.to}`);
-  }
+  await assertMayMessage(hub, f.to);
   const ts = Date.now();
   const sent = hub.inbox.appendSent(
     {
@@ -52,6 +47,16 @@ export async function onSend(hub: UserHub, conn: Conn, f: SendFrame): Promise<Se
   }
   if (sent.pending !== null) await hub.forward(sent.event, sent.pending);
   return { mid: sent.event.mid, seq: sent.event.seq, ts: sent.event.ts };
+}
+
+/** The direct-message gate: friends only, and never across a block. */
+export async function assertMayMessage(hub: UserHub, to: string): Promise<void> {
+  const peers = hub.peersNow() ?? (await hub.peers());
+  if (peers.friends.has(to)) return;
+  if (peers.blocked.has(to)) throw new ProtocolError("blocked", `messages between you and ${to} are blocked`);
+  throw (await hub.userExists(to))
+    ? new ProtocolError("stranger", `${to} is not your friend`)
+    : new ProtocolError("unknown_user", `no user ${to}`);
 }
 
 /**

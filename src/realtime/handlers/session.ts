@@ -25,7 +25,7 @@ export async function onOnline(
   _conn: Conn,
   _f: OnlineFrame
 ): Promise<{ friends: string[] }> {
-  const friends = await hub.friends();
+  const { friends } = await hub.peers();
   const online = await onlineAmong(hub.env, friends, hub.limits.presenceShards);
   return { friends: [...online].sort() };
 }

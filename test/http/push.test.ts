@@ -1,0 +1,145 @@
+import { describe, expect, it } from "vitest";
+import type { InboxEvent, NoticeEvent, PushUsersResult, SyncResult } from "../../src/protocol";
+import { api, connect, createUser, expectJson, uniqueId } from "../helpers/fixtures";
+import { connectedUsers, drainFanout, makeGroup } from "../helpers/groups";
+
+const notices = (events: InboxEvent[]) => events.filter((e): e is NoticeEvent => e.type === "notice");
+
+async function inboxOf(uid: string): Promise<InboxEvent[]> {
+  const c = await connect(uid);
+  const page = await c.ok<SyncResult>({ type: "sync", after: 0 });
+  c.close();
+  return page.events;
+}
+
+describe("push to users (sendToUid)", () => {
+  it("stores the push for online and offline users and reports the devices it reached", async () => {
+    const online = await createUser();
+    const offline = await createUser();
+    const phone = await connect(online, { device: "phone" });
+    const laptop = await connect(online, { device: "laptop" });
+    const res = await expectJson<PushUsersResult>(
+      await api("POST", "/api/v1/push/users", { uids: [online, offline], kind: "promo", body: { text: "sale!" } }),
+      200
+    );
+    expect(res.users).toBe(2);
+    expect(res.devices).toBe(2);
+    expect(res.results).toEqual([
+      { uid: online, seq: 1, devices: 2, duplicate: false },
+      { uid: offline, seq: 1, devices: 0, duplicate: false }
+    ]);
+    for (const dev of [phone, laptop]) {
+      expect(await dev.next("notice")).toMatchObject({ kind: "promo", body: { text: "sale!" }, seq: 1, eid: `n_${res.pushId}` });
+    }
+    expect(notices(await inboxOf(offline))).toMatchObject([{ kind: "promo", body: { text: "sale!" }, seq: 1 }]);
+  });
+
+  it("replays the first answer for a repeated Idempotency-Key and delivers nothing twice", async () => {
+    const uid = await createUser();
+    const c = await connect(uid);
+    const send = (body: unknown) =>
+      api("POST", "/api/v1/push/users", body, undefined, { "Idempotency-Key": `k-${uid}` });
+    const first = await send({ uids: [uid], body: "once" });
+    const firstBody = await expectJson<PushUsersResult>(first, 200);
+    const again = await send({ uids: [uid], body: "once" });
+    expect(again.headers.get("Idempotent-Replayed")).toBe("true");
+    expect(await expectJson(again, 200)).toEqual(firstBody);
+    const other = await send({ uids: [uid], body: "different" });
+    expect(await expectJson(other, 409)).toMatchObject({ error: { code: "conflict" } });
+    await c.next("notice");
+    expect(notices(await inboxOf(uid))).toHaveLength(1);
+  });
+
+  it("refuses unknown users (404, nothing pushed), oversize bodies (413) and bad input (400)", async () => {
+    const uid = await createUser();
+    const ghost = uniqueId("ghost");
+    const missing = await expectJson<{ error: { code: string; fields: Record<string, string> } }>(
+      await api("POST", "/api/v1/push/users", { uids: [uid, ghost], body: 1 }),
+      404
+    );
+    expect(missing.error).toMatchObject({ code: "unknown_user", fields: { uids: ghost } });
+    expect(notices(await inboxOf(uid))).toEqual([]);
+    const big = await api("POST", "/api/v1/push/users", { uids: [uid], body: "x".repeat(70_000) });
+    expect(await expectJson(big, 413)).toMatchObject({ error: { code: "frame_too_large" } });
+    expect(await expectJson(await api("POST", "/api/v1/push/users", { uids: [], body: 1 }), 400)).toMatchObject({
+      error: { code: "bad_request", fields: { uids: expect.any(String) } }
+    });
+  });
+
+  it("answers 429 once a user has had too many pushes this minute", async () => {
+    const uid = await createUser();
+    let status = 200;
+    let sent = 0;
+    while (status === 200 && sent < 200) {
+      const res = await api("POST", "/api/v1/push/users", { uids: [uid], body: sent });
+      status = res.status;
+      if (status === 200) sent++;
+      else expect(await res.json()).toMatchObject({ error: { code: "rate_limited", retryable: true } });
+    }
+    expect(status).toBe(429);
+    expect(sent).toBe(120);
+  });
+});
+
+describe("push to a group (sendToGroup)", () => {
+  it("reaches every member but the excepted users, and skips the excepted devices live while still storing for them", async () => {
+    const [owner, m1, m2] = await connectedUsers(3);
+    const m1Tab = await connect(m1!.uid, { device: "tab" });
+    const offline = await createUser();
+    const g = await makeGroup(owner!.c, [m1!.uid, m2!.uid, offline]);
+    const res = await expectJson<{ pushId: string; gseq: number; recipients: number }>(
+      await api("POST", `/api/v1/push/groups/${g.id}`, {
+        kind: "alert",
+        body: { text: "meeting" },
+        exceptUids: [m2!.uid],
+        exceptDevices: [{ uid: m1!.uid, device: m1!.c.welcome.device }]
+      }),
+      200
+    );
+    expect(res).toMatchObject({ gseq: 2, recipients: 3, delivery: "queued" });
+    expect(await m1Tab.next("notice")).toMatchObject({ gid: g.id, gseq: 2, kind: "alert", body: { text: "meeting" } });
+    expect(await owner!.c.next("notice")).toMatchObject({ gid: g.id });
+    await drainFanout(g.id);
+    await m1!.c.ok({ type: "ping" });
+    expect(m1!.c.seen((f) => f.type === "notice")).toEqual([]);
+    expect(notices(await inboxOf(m1!.uid))).toHaveLength(1);
+    expect(notices(await inboxOf(m2!.uid))).toEqual([]);
+    expect(notices(await inboxOf(offline))).toMatchObject([{ gid: g.id }]);
+  });
+
+  it("answers 404 for an unknown group and 410 for a dismissed one", async () => {
+    expect(await expectJson(await api("POST", "/api/v1/push/groups/g_nope", { body: 1 }), 404)).toMatchObject({
+      error: { code: "unknown_group" }
+    });
+    const [owner] = await connectedUsers(1);
+    const g = await makeGroup(owner!.c, []);
+    await owner!.c.ok({ type: "group_dismiss", gid: g.id });
+    expect(await expectJson(await api("POST", `/api/v1/push/groups/${g.id}`, { body: 1 }), 410)).toMatchObject({
+      error: { code: "group_dismissed" }
+    });
+  });
+});
+
+describe("push to everyone online (sendToAll)", () => {
+  it("reaches the users online now through every registry shard, and not offline ones", async () => {
+    const a = await createUser();
+    const b = await createUser();
+    const away = await createUser();
+    const ca = await connect(a);
+    const cb = await connect(b);
+    // Presence is published in the background: wait until both are registered.
+    for (let i = 0; i < 50; i++) {
+      const { count } = await expectJson<{ count: number }>(await api("GET", "/api/v1/online/count"), 200);
+      if (count >= 2) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const res = await expectJson<{ users: number; shards: number }>(
+      await api("POST", "/api/v1/push/all", { kind: "maintenance", body: "in 5 minutes" }),
+      200
+    );
+    expect(res.shards).toBe(64);
+    expect(res.users).toBeGreaterThanOrEqual(2);
+    for (const c of [ca, cb]) expect(await c.next("notice")).toMatchObject({ kind: "maintenance", body: "in 5 minutes" });
+    expect(notices(await inboxOf(away))).toEqual([]);
+  });
+});

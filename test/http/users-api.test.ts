@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { api, befriend, call, connect, createUser, expectJson, friends, textTo, tokenFor, uniqueId } from "../helpers/fixtures";
+import { makeGroup } from "../helpers/groups";
+
+describe("user management", () => {
+  it("gets and renames a user, 404 for unknown ones", async () => {
+    const uid = await createUser();
+    expect(await expectJson(await api("GET", `/api/v1/users/${uid}`), 200)).toMatchObject({ id: uid, name: null });
+    expect(await expectJson(await api("PATCH", `/api/v1/users/${uid}`, { name: "Grace" }), 200)).toMatchObject({ id: uid, name: "Grace" });
+    expect(await expectJson(await api("GET", `/api/v1/users/${uid}`), 200)).toMatchObject({ name: "Grace" });
+    expect(await expectJson(await api("GET", `/api/v1/users/${uniqueId("no")}`), 404)).toMatchObject({ error: { code: "unknown_user" } });
+    expect(await expectJson(await api("PATCH", `/api/v1/users/${uniqueId("no")}`, { name: "x" }), 404)).toMatchObject({ error: { code: "unknown_user" } });
+    expect((await api("PATCH", `/api/v1/users/${uid}`, { name: "" })).status).toBe(400);
+  });
+
+  it("lists a user's friends and groups", async () => {
+    const [a, b] = await friends();
+    const c = await createUser();
+    await befriend(a, c);
+    expect(await expectJson(await api("GET", `/api/v1/users/${a}/friends`), 200)).toEqual({ friends: [b, c].sort() });
+    const ca = await connect(a);
+    const g = await makeGroup(ca, [b]);
+    expect(await expectJson(await api("GET", `/api/v1/users/${b}/groups`), 200)).toEqual({ groups: [{ id: g.id, role: "member" }] });
+  });
+
+  it("deletes a user everywhere: sockets closed (4502), groups left, friends cut off, token useless", async () => {
+    const [doomed, friend] = await friends();
+    const owner = await createUser();
+    const o = await connect(owner);
+    const g = await makeGroup(o, [doomed]);
+    const dc = await connect(doomed);
+    const fc = await connect(friend);
+    await fc.ok(textTo(doomed, "bye"));
+    expect((await api("DELETE", `/api/v1/users/${doomed}`)).status).toBe(204);
+    expect((await dc.closed).code).toBe(4502);
+    expect(await fc.request(textTo(doomed, "hello?"))).toMatchObject({ ok: false, error: { code: "unknown_user" } });
+    const { members } = await expectJson<{ members: { uid: string }[] }>(await api("GET", `/api/v1/groups/${g.id}/members`), 200);
+    expect(members.map((m) => m.uid)).toEqual([owner]);
+    const res = await call(`/ws?token=${await tokenFor(doomed)}`, { headers: { Upgrade: "websocket" } });
+    expect(res.status).toBe(404);
+    expect((await api("DELETE", `/api/v1/users/${doomed}`)).status).toBe(404);
+  });
+
+  it("refuses to delete a group owner (409) until ownership moves", async () => {
+    const owner = await createUser();
+    const other = await createUser();
+    const g = await makeGroup(await connect(owner), [other]);
+    expect(await expectJson(await api("DELETE", `/api/v1/users/${owner}`), 409)).toMatchObject({ error: { code: "conflict" } });
+    await expectJson(await api("POST", `/api/v1/groups/${g.id}/owner`, { uid: other }), 200);
+    expect((await api("DELETE", `/api/v1/users/${owner}`)).status).toBe(204);
+  });
+});
