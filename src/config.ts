@@ -10,6 +10,7 @@ export interface Limits {
   maxGroupMembers: number;
   fanoutCallsPerRun: number;
   fanoutConcurrency: number;
+  webhookRetryMs: number;
 }
 
 const positiveInt = (fallback: number) =>
@@ -23,7 +24,8 @@ const limitsSchema = z.object({
   TOKEN_TTL_SECONDS: positiveInt(3600),
   MAX_GROUP_MEMBERS: positiveInt(10_000),
   FANOUT_CALLS_PER_RUN: positiveInt(400),
-  FANOUT_CONCURRENCY: positiveInt(8)
+  FANOUT_CONCURRENCY: positiveInt(8),
+  WEBHOOK_RETRY_MS: positiveInt(5_000)
 });
 
 /** Parses the vars once per env object; malformed values fall back to defaults. */
@@ -36,7 +38,8 @@ export function limitsOf(env: Partial<Record<keyof z.infer<typeof limitsSchema>,
     TOKEN_TTL_SECONDS: env.TOKEN_TTL_SECONDS ?? undefined,
     MAX_GROUP_MEMBERS: env.MAX_GROUP_MEMBERS ?? undefined,
     FANOUT_CALLS_PER_RUN: env.FANOUT_CALLS_PER_RUN ?? undefined,
-    FANOUT_CONCURRENCY: env.FANOUT_CONCURRENCY ?? undefined
+    FANOUT_CONCURRENCY: env.FANOUT_CONCURRENCY ?? undefined,
+    WEBHOOK_RETRY_MS: env.WEBHOOK_RETRY_MS ?? undefined
   });
   return {
     maxFrameBytes: v.MAX_FRAME_BYTES,
@@ -46,6 +49,14 @@ export function limitsOf(env: Partial<Record<keyof z.infer<typeof limitsSchema>,
     tokenTtlSeconds: v.TOKEN_TTL_SECONDS,
     maxGroupMembers: v.MAX_GROUP_MEMBERS,
     fanoutCallsPerRun: v.FANOUT_CALLS_PER_RUN,
-    fanoutConcurrency: v.FANOUT_CONCURRENCY
+    fanoutConcurrency: v.FANOUT_CONCURRENCY,
+    webhookRetryMs: v.WEBHOOK_RETRY_MS
   };
+}
+
+/** Webhook settings: off unless both WEBHOOK_URL and the WEBHOOK_SECRET secret are set. */
+export function webhookConfig(env: Env): { url?: string; secret?: string; retryMs: number } {
+  const e = env as unknown as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === "string" && v.length > 0 ? v : undefined);
+  return { url: str(e.WEBHOOK_URL), secret: str(e.WEBHOOK_SECRET), retryMs: limitsOf(env).webhookRetryMs };
 }

@@ -1,4 +1,5 @@
 import type { GroupSettings, HistoryEvent, Role } from "../protocol";
+import { WEBHOOK_SCHEMA } from "../realtime/webhooks";
 
 /** DDL of a group's object (see {@link migrate}). */
 export const GROUP_SCHEMA = [
@@ -35,7 +36,8 @@ export const GROUP_SCHEMA = [
      joined_gseq INTEGER NOT NULL,
      left_gseq INTEGER NOT NULL,
      PRIMARY KEY (uid, left_gseq)
-   );`
+   );`,
+  WEBHOOK_SCHEMA
 ] as const;
 
 /** Events with from < gseq <= to are `uid`'s to receive (to = Infinity while a member). */

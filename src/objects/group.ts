@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { type Limits, limitsOf } from "../config";
+import { type Limits, limitsOf, webhookConfig } from "../config";
 import { createDb, type Db } from "../db/client";
 import { loadGroup, mirrorStatements, runBatch } from "../db/groups";
 import { existingUserIds } from "../db/users";
@@ -13,6 +13,7 @@ import {
 } from "../protocol";
 import { Fanout } from "../realtime/fanout";
 import { noticeOf, type PushContent } from "../realtime/push";
+import { WebhookOutbox } from "../realtime/webhooks";
 import {
   type Actor,
   emit,
@@ -23,6 +24,7 @@ import {
   post,
   type PostRequest,
   precheck,
+  publicView,
   READ_OPS
 } from "../realtime/group-commands";
 import { AlarmScheduler } from "./alarm";
@@ -57,6 +59,7 @@ export class GroupObject extends DurableObject<Env> {
   readonly #fanout: Fanout;
   #mirrorChain: Promise<void> = Promise.resolve();
   #migrated = false;
+  readonly #webhooks: WebhookOutbox;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -64,6 +67,7 @@ export class GroupObject extends DurableObject<Env> {
     this.#state = new GroupState(ctx.storage.sql, ctx.storage.kv);
     this.#db = createDb(env.DB);
     this.#alarm = new AlarmScheduler(ctx.storage);
+    this.#webhooks = new WebhookOutbox(ctx.storage.sql, webhookConfig(env));
     this.#fanout = new Fanout(
       this.#state,
       ctx.storage.kv,
@@ -151,12 +155,16 @@ export class GroupObject extends DurableObject<Env> {
             if (this.#state.meta()!.dismissedAt !== null) {
               throw new ProtocolError("group_dismissed", "this group was dismissed");
             }
-            return post(this.#context(req.sender, now), req);
+            const fresh = this.#state.head();
+            const stored = post(this.#context(req.sender, now), req);
+            if (this.#state.head() !== fresh) this.#webhooks.enqueue("message", publicView(stored), now);
+            return stored;
           })
         );
       }
     } finally {
       if (out.some((r) => r.ok)) await this.#kickFanout();
+      if (this.#webhooks.enabled) this.ctx.waitUntil(this.#flushWebhooks());
     }
     return out;
   }
@@ -198,6 +206,16 @@ export class GroupObject extends DurableObject<Env> {
     const next = await this.#fanout.run();
     await this.#flushMirror();
     if (next !== undefined) await this.#alarm.ensure(next);
+    await this.#flushWebhooks();
+  }
+
+  async #flushWebhooks(): Promise<void> {
+    try {
+      const next = await this.#webhooks.flush();
+      if (next !== undefined) await this.#alarm.ensure(next);
+    } catch (err) {
+      console.error("webhook flush failed", err);
+    }
   }
 
   // ---- internals ----

@@ -1,3 +1,4 @@
+import { WEBHOOK_SCHEMA } from "../realtime/webhooks";
 import type {
   InboxEvent,
   MessageEvent,
@@ -25,7 +26,8 @@ export const INBOX_SCHEMA = [
    CREATE TABLE reads (
      peer TEXT PRIMARY KEY,
      seq INTEGER NOT NULL
-   );`
+   );`,
+  WEBHOOK_SCHEMA
 ] as const;
 
 /** One appended event and whether this call stored it (false: it was a duplicate). */

@@ -1,20 +1,17 @@
 import { DurableObject } from "cloudflare:workers";
-import { type Limits, limitsOf } from "../config";
+import { type Limits, limitsOf, webhookConfig } from "../config";
 import { createDb, type Db } from "../db/client";
 import type { Result } from "../lib/result";
 import { loadPeers } from "../db/friendships";
 import { getUser } from "../db/users";
 import {
   CLOSE,
-  ERRORS,
   errorResponse,
   HEARTBEAT_REQUEST,
   HEARTBEAT_RESPONSE,
   type HistoryEvent,
-  type InboxEvent,
   type PresenceFrame,
   type UserOnline,
-  ProtocolError,
   SYNC_PAGE_DEFAULT,
   type ServerFrame,
   type UnsequencedEvent,
@@ -31,25 +28,21 @@ import {
   UPGRADE_HEADERS
 } from "../realtime/connection";
 import { Courier } from "../realtime/courier";
+import { Outbound, RETRY_MIN_MS } from "../realtime/outbound";
 import { dispatch } from "../realtime/dispatch";
 import { groupStub } from "../realtime/stubs";
 import type { PostRequest } from "../realtime/group-commands";
 import type { Deliverable, Delivered, UserHub } from "../realtime/hub";
 import { FriendCache } from "../realtime/friends";
 import { PRESENCE_REFRESH_MS, PresencePublisher } from "../realtime/presence";
-import { parseTarget, userTarget } from "../realtime/targets";
+import { userTarget } from "../realtime/targets";
+import { type WebhookType, WebhookOutbox } from "../realtime/webhooks";
 import { AlarmScheduler } from "./alarm";
-import { eidOf, INBOX_SCHEMA, Inbox } from "./inbox";
+import { INBOX_SCHEMA, Inbox } from "./inbox";
 import { migrate } from "./storage";
 
 /** Friend lists are re-read from D1 at least this often, even without invalidation. */
 const FRIENDS_TTL_MS = 5 * 60_000;
-/** First retry of an unconfirmed delivery; later ones back off up to the max. */
-const RETRY_MIN_MS = 30_000;
-const RETRY_MAX_MS = 10 * 60_000;
-const RETRY_BATCH = 200;
-/** Longest a delivery mark waits in memory for a write to ride along with. */
-const DELIVERED_FLUSH_MS = 2_000;
 
 const KV_UID = "user.id";
 
@@ -63,23 +56,24 @@ export class UserObject extends DurableObject<Env> {
   readonly #limits: Limits;
   readonly #inbox: Inbox;
   readonly #db: Db;
-  readonly #courier: Courier<InboxEvent, Delivered>;
+  readonly #outbound: Outbound;
   readonly #posts: Courier<PostRequest, Result<HistoryEvent>>;
   readonly #hub: UserHub;
   readonly #friends: FriendCache;
   readonly #alarm: AlarmScheduler;
   readonly #presence: PresencePublisher;
-  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #webhooks: WebhookOutbox;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#limits = limitsOf(env);
     this.#inbox = new Inbox(ctx.storage.sql, ctx.storage.kv);
     this.#db = createDb(env.DB);
-    this.#courier = new Courier((target, events) => this.#call(target, events));
     this.#posts = new Courier((gid, requests) => groupStub(env, gid).post(requests));
     this.#alarm = new AlarmScheduler(ctx.storage);
+    this.#webhooks = new WebhookOutbox(ctx.storage.sql, webhookConfig(env));
     this.#friends = new FriendCache(() => loadPeers(this.#db, this.#uid), FRIENDS_TTL_MS);
+    this.#outbound = new Outbound(env, this.#inbox, this.#friends, this.#alarm);
     this.#presence = new PresencePublisher({
       env,
       kv: ctx.storage.kv,
@@ -87,7 +81,8 @@ export class UserObject extends DurableObject<Env> {
       uid: () => this.#uid,
       sockets: (closing) => openSockets(ctx, closing).length,
       friends: async () => (await this.#friends.get()).friends,
-      ensureAlarm: (at) => this.#alarm.ensure(at)
+      ensureAlarm: (at) => this.#alarm.ensure(at),
+      webhook: (online) => this.#webhook(online ? "online" : "offline", { uid: this.#uid })
     });
     ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, INBOX_SCHEMA));
     ctx.setWebSocketAutoResponse(
@@ -105,9 +100,10 @@ export class UserObject extends DurableObject<Env> {
       peersNow: () => this.#friends.peek(),
       userExists: async (uid) => (await getUser(this.#db, uid)) !== undefined,
       push: (frame, except) => void this.#push(frame, except),
-      forward: (event, target) => this.#forward(event, target),
+      forward: (event, target) => this.#outbound.forward(event, target),
       post: (gid, request) => this.#posts.send(gid, request),
-      appended: (now, pending) => this.#appended(now, pending)
+      appended: (now, pending) => this.#appended(now, pending),
+      webhook: (type, data) => this.#webhook(type, data)
     };
   }
 
@@ -273,8 +269,10 @@ export class UserObject extends DurableObject<Env> {
     const now = Date.now();
     const due: number[] = [];
 
-    const retry = await this.#retryPending(now);
+    const retry = await this.#outbound.retryPending(now);
     if (retry !== undefined) due.push(retry);
+    const hooks = await this.#webhooks.flush(now);
+    if (hooks !== undefined) due.push(hooks);
 
     this.#inbox.trim(now, this.#limits.inboxTtlMs, this.#limits.inboxMax);
     const oldest = this.#inbox.oldestAt();
@@ -294,28 +292,19 @@ export class UserObject extends DurableObject<Env> {
     if (due.length > 0) await this.#alarm.ensure(Math.min(...due));
   }
 
-  /**
-   * Retries every pending event, one batched call per target, so a target
-   * that keeps failing never blocks the others. Returns when to try again.
-   */
-  async #retryPending(now: number): Promise<number | undefined> {
-    const pending = this.#inbox.pending(RETRY_BATCH);
-    if (pending.length === 0) return undefined;
-    const results = await Promise.allSettled(
-      pending.map((p) => this.#forward(p.event, p.target, false))
-    );
-    const failed = pending.filter((_, i) => {
-      const r = results[i]!;
-      return r.status === "rejected" && !(r.reason instanceof ProtocolError && !ERRORS[r.reason.code].retryable);
-    });
-    if (failed.length > 0) {
-      const age = now - Math.min(...failed.map((p) => p.event.ts));
-      return now + Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, age));
-    }
-    return pending.length === RETRY_BATCH ? now : undefined;
-  }
-
   // ---- internals ----
+
+  /** Stores a webhook event and sends it in the background; the alarm retries failures. */
+  #webhook(type: WebhookType, data: unknown): void {
+    if (!this.#webhooks.enabled) return;
+    this.#webhooks.enqueue(type, data);
+    this.ctx.waitUntil(
+      this.#webhooks
+        .flush()
+        .then((next) => (next !== undefined ? this.#alarm.ensure(next) : undefined))
+        .catch((err) => console.error("webhook flush failed", err))
+    );
+  }
 
   /** Pushes to every open device but the excepted ones; returns how many it reached. */
   #push(frame: ServerFrame, except?: string | readonly string[]): number {
@@ -327,48 +316,6 @@ export class UserObject extends DurableObject<Env> {
       if (safeSend(ws, (text ??= encodeServerFrame(frame)))) reached++;
     }
     return reached;
-  }
-
-  /**
-   * Delivers a pending event to its target and marks it delivered. Direct
-   * deliveries are re-gated on friendship, so a resend or a retry after the
-   * friendship ended is refused (`stranger`) and stops being retried.
-   * Transient failures become `unavailable` and, unless the caller is the
-   * alarm itself, schedule a retry.
-   */
-  async #forward(event: InboxEvent, target: string, scheduleRetry = true): Promise<void> {
-    const t = parseTarget(target);
-    if (t?.kind === "user") {
-      const peers = this.#friends.peek() ?? (await this.#friends.get());
-      if (!peers.friends.has(t.id)) {
-        this.#inbox.abandon(target);
-        throw peers.blocked.has(t.id)
-          ? new ProtocolError("blocked", `messages between you and ${t.id} are blocked`)
-          : new ProtocolError("stranger", `${t.id} is not your friend`);
-      }
-    }
-    try {
-      await this.#courier.send(target, event);
-    } catch (err) {
-      if (scheduleRetry) void this.#alarm.ensure(Date.now() + RETRY_MIN_MS);
-      if (err instanceof ProtocolError) throw err;
-      console.warn("delivery failed; will retry", target, err);
-      throw new ProtocolError("unavailable", "recipient unreachable; resend with the same cmid");
-    }
-  }
-
-  /** One cross-object call for a batch of events to one target; confirms them all at once. */
-  async #call(target: string, events: InboxEvent[]): Promise<Delivered[]> {
-    const t = parseTarget(target);
-    if (!t) throw new ProtocolError("internal", `unknown delivery target ${target}`);
-    const seqs = await this.env.USERS.getByName(t.id).deliver(events.map(recipientCopy));
-    this.#inbox.delivered(events.map(eidOf));
-    // Written with the next message; if none comes soon, on its own.
-    this.#flushTimer ??= setTimeout(() => {
-      this.#flushTimer = undefined;
-      this.#inbox.flushDelivered();
-    }, DELIVERED_FLUSH_MS);
-    return seqs;
   }
 
   /**
@@ -386,16 +333,8 @@ export class UserObject extends DurableObject<Env> {
   }
 }
 
-/** The recipient's copy: no sender seq, and the sender's client id and device stay private. */
 function withoutSkip(e: Deliverable): UnsequencedEvent {
   if (e.skipDevices === undefined) return e;
   const { skipDevices: _skip, ...rest } = e;
   return rest as UnsequencedEvent;
-}
-
-function recipientCopy(e: InboxEvent): UnsequencedEvent {
-  const { seq: _seq, ...rest } = e;
-  if (rest.type !== "message") return rest;
-  const { cmid: _cmid, device: _device, ...msg } = rest;
-  return msg;
 }

@@ -5,6 +5,7 @@ import type { Inbox } from "../objects/inbox";
 import type { Result } from "../lib/result";
 import type { HistoryEvent, UnsequencedEvent } from "../protocol";
 import type { PostRequest } from "./group-commands";
+import type { WebhookType } from "./webhooks";
 
 /** The connection a frame arrived on, rehydrated from its attachment. */
 export interface Conn {
@@ -38,6 +39,8 @@ export interface UserHub {
   forward(event: InboxEvent, target: string): Promise<void>;
   /** Posts to a group's object (batched with other posts to the same group). */
   post(gid: string, request: PostRequest): Promise<Result<HistoryEvent>>;
+  /** Reports an event to the deployment's webhook, if one is configured (durably, retried). */
+  webhook(type: WebhookType, data: unknown): void;
   /** Called after every append, so retention (and retries, if `pending`) get scheduled. */
   appended(now: number, pending: boolean): void;
 }

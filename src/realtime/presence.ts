@@ -72,6 +72,8 @@ export interface PresenceHost {
   sockets(closing?: WebSocket): number;
   friends(): Promise<Iterable<string>>;
   ensureAlarm(at: number): Promise<void>;
+  /** Reports the change to the deployment's webhook, if any. */
+  webhook(online: boolean): void;
 }
 
 /**
@@ -119,5 +121,6 @@ export class PresencePublisher {
     await notifyFriends(env, await this.host.friends(), { type: "presence", uid, online, ts: now }, shards);
     // Recorded only once friends were told: if this run dies, the alarm repeats it.
     kv.put(KV_ONLINE, online);
+    this.host.webhook(online);
   }
 }

@@ -2,7 +2,6 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { GroupEvent, HistoryEvent, InboxEvent, MessageEvent, SendAck, SyncResult } from "../../src/protocol";
-import type { ImClient } from "../helpers/client";
 import { connect, createUser } from "../helpers/fixtures";
 import { bulkUsers, connectedUsers, drainFanout, fanoutState, groupText, makeGroup } from "../helpers/groups";
 

@@ -42,6 +42,8 @@ export async function onSend(hub: UserHub, conn: Conn, f: SendFrame): Promise<Se
   if (sent.fresh) {
     hub.push(sent.event, conn.device);
     hub.appended(ts, true);
+    const { cmid: _c, device: _d, seq: _s, ...message } = sent.event;
+    hub.webhook("message", message);
   } else {
     assertSameMessage(sent.event, f);
   }

@@ -1,0 +1,101 @@
+import type { AlarmScheduler } from "../objects/alarm";
+import { eidOf, type Inbox } from "../objects/inbox";
+import { ERRORS, type InboxEvent, ProtocolError, type UnsequencedEvent } from "../protocol";
+import { Courier } from "./courier";
+import type { FriendCache } from "./friends";
+import type { Delivered } from "./hub";
+import { parseTarget } from "./targets";
+
+/** First retry of an unconfirmed delivery; later ones back off up to the max. */
+export const RETRY_MIN_MS = 30_000;
+const RETRY_MAX_MS = 10 * 60_000;
+const RETRY_BATCH = 200;
+/** Longest a delivery mark waits in memory for a write to ride along with. */
+const DELIVERED_FLUSH_MS = 2_000;
+
+/**
+ * A user's outgoing direct deliveries: pending events in their inbox go to
+ * the recipient's object, batched per recipient, re-gated on friendship and
+ * blocks on every attempt, and retried from the alarm until confirmed.
+ */
+export class Outbound {
+  readonly #courier: Courier<InboxEvent, Delivered>;
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly env: Env,
+    private readonly inbox: Inbox,
+    private readonly friends: FriendCache,
+    private readonly alarm: AlarmScheduler
+  ) {
+    this.#courier = new Courier((target, events) => this.#call(target, events));
+  }
+
+  /**
+   * Delivers a pending event to its target. A resend or retry to someone no
+   * longer a friend (or blocked) is refused and stops being retried.
+   * Transient failures become `unavailable` and, unless the caller is the
+   * alarm itself, schedule a retry.
+   */
+  async forward(event: InboxEvent, target: string, scheduleRetry = true): Promise<void> {
+    const t = parseTarget(target);
+    if (t?.kind === "user") {
+      const peers = this.friends.peek() ?? (await this.friends.get());
+      if (!peers.friends.has(t.id)) {
+        this.inbox.abandon(target);
+        throw peers.blocked.has(t.id)
+          ? new ProtocolError("blocked", `messages between you and ${t.id} are blocked`)
+          : new ProtocolError("stranger", `${t.id} is not your friend`);
+      }
+    }
+    try {
+      await this.#courier.send(target, event);
+    } catch (err) {
+      if (scheduleRetry) void this.alarm.ensure(Date.now() + RETRY_MIN_MS);
+      if (err instanceof ProtocolError) throw err;
+      console.warn("delivery failed; will retry", target, err);
+      throw new ProtocolError("unavailable", "recipient unreachable; resend with the same cmid");
+    }
+  }
+
+  /**
+   * Retries every pending event, one batched call per target, so a target
+   * that keeps failing never blocks the others. Returns when to try again.
+   */
+  async retryPending(now: number): Promise<number | undefined> {
+    const pending = this.inbox.pending(RETRY_BATCH);
+    if (pending.length === 0) return undefined;
+    const results = await Promise.allSettled(pending.map((p) => this.forward(p.event, p.target, false)));
+    const failed = pending.filter((_, i) => {
+      const r = results[i]!;
+      return r.status === "rejected" && !(r.reason instanceof ProtocolError && !ERRORS[r.reason.code].retryable);
+    });
+    if (failed.length > 0) {
+      const age = now - Math.min(...failed.map((p) => p.event.ts));
+      return now + Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, age));
+    }
+    return pending.length === RETRY_BATCH ? now : undefined;
+  }
+
+  /** One cross-object call for a batch of events to one target; confirms them all at once. */
+  async #call(target: string, events: InboxEvent[]): Promise<Delivered[]> {
+    const t = parseTarget(target);
+    if (!t) throw new ProtocolError("internal", `unknown delivery target ${target}`);
+    const results = await this.env.USERS.getByName(t.id).deliver(events.map(recipientCopy));
+    this.inbox.delivered(events.map(eidOf));
+    // Written with the next message; if none comes soon, on its own.
+    this.#flushTimer ??= setTimeout(() => {
+      this.#flushTimer = undefined;
+      this.inbox.flushDelivered();
+    }, DELIVERED_FLUSH_MS);
+    return results;
+  }
+}
+
+/** The recipient's copy: no sender seq, and the sender's client id and device stay private. */
+function recipientCopy(e: InboxEvent): UnsequencedEvent {
+  const { seq: _seq, ...rest } = e;
+  if (rest.type !== "message") return rest;
+  const { cmid: _cmid, device: _device, ...msg } = rest;
+  return msg;
+}
