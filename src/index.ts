@@ -21,6 +21,7 @@ const API_BODY_LIMIT = 1024 * 1024;
 
 const api = newApp()
   .route("/", docs)
+  .use(requireApiKey)
   .use(
     bodyLimit({
       maxSize: API_BODY_LIMIT,
@@ -29,7 +30,6 @@ const api = newApp()
       }
     })
   )
-  .use(requireApiKey)
   .route("/tokens", tokens)
   .route("/users", users)
   .route("/users", sessions)

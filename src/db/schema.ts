@@ -4,7 +4,8 @@ import {
   integer,
   primaryKey,
   sqliteTable,
-  text
+  text,
+  uniqueIndex
 } from "drizzle-orm/sqlite-core";
 
 /** Every account that may connect. `id` is the app's own user id (the JWT `sub`). */
@@ -89,11 +90,18 @@ export const friendRequests = sqliteTable(
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
     message: text("message"),
+    /** The two ids in sorted order, joined: the same for either direction. */
+    pairKey: text("pair_key").notNull().default(""),
     status: text("status", { enum: ["pending", "accepted", "rejected"] }).notNull(),
     createdAt: integer("created_at", { mode: "number" }).notNull(),
     decidedAt: integer("decided_at", { mode: "number" })
   },
-  (t) => [index("friend_requests_to_idx").on(t.toId, t.status), index("friend_requests_from_idx").on(t.fromId, t.status)]
+  (t) => [
+    index("friend_requests_to_idx").on(t.toId, t.status),
+    index("friend_requests_from_idx").on(t.fromId, t.status),
+    // One pending request per pair of users, whichever way it goes.
+    uniqueIndex("friend_requests_pending_pair").on(t.pairKey).where(sql`${t.status} = 'pending'`)
+  ]
 );
 
 /** `blocker` refuses direct messages and friend requests with `blocked` (both ways). */
@@ -120,6 +128,8 @@ export const idempotencyKeys = sqliteTable(
   {
     key: text("key").primaryKey(),
     requestHash: text("request_hash").notNull(),
+    /** The push id of this key's push: reused by a retry, fresh for a key reused after expiry. */
+    pushId: text("push_id").notNull().default(""),
     status: integer("status").notNull(),
     response: text("response"),
     createdAt: integer("created_at", { mode: "number" }).notNull()

@@ -19,28 +19,57 @@ export async function pendingRequestBetween(db: Db, a: string, b: string): Promi
     .get();
 }
 
-export async function insertRequest(db: Db, row: typeof friendRequests.$inferInsert): Promise<FriendRequestRow> {
-  const [r] = await db.insert(friendRequests).values(row).returning();
-  return r!;
+/** Inserts a pending request; undefined if one is already pending between the two. */
+export async function insertRequest(db: Db, row: typeof friendRequests.$inferInsert): Promise<FriendRequestRow | undefined> {
+  const [r] = await db
+    .insert(friendRequests)
+    .values({ ...row, pairKey: pairKey(row.fromId, row.toId) })
+    .onConflictDoNothing()
+    .returning();
+  return r;
 }
 
 export async function getRequest(db: Db, id: string): Promise<FriendRequestRow | undefined> {
   return db.select().from(friendRequests).where(eq(friendRequests.id, id)).get();
 }
 
-/** Moves a pending request to `status`; undefined if it was no longer pending. */
+/**
+ * Moves a pending request to `status`, and on acceptance makes the two
+ * friends in the same D1 transaction; undefined if it was no longer pending.
+ */
 export async function decideRequest(
   db: Db,
-  id: string,
+  r: FriendRequestRow,
   status: "accepted" | "rejected",
   at: number
 ): Promise<FriendRequestRow | undefined> {
-  const rows = await db
+  const decide = db
     .update(friendRequests)
     .set({ status, decidedAt: at })
-    .where(and(eq(friendRequests.id, id), eq(friendRequests.status, "pending")))
+    .where(and(eq(friendRequests.id, r.id), eq(friendRequests.status, "pending")))
     .returning();
-  return rows[0];
+  if (status === "rejected") return (await decide)[0];
+  // Friendship rows only while the request is still pending, decided in the same transaction.
+  const d1 = db.$client;
+  const befriend = d1.prepare(
+    `INSERT INTO friendships (user_id, friend_id, created_at)
+     SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM friend_requests WHERE id = ?4 AND status = 'pending')
+     ON CONFLICT DO NOTHING`
+  );
+  const accept = d1.prepare(
+    "UPDATE friend_requests SET status = 'accepted', decided_at = ?2 WHERE id = ?1 AND status = 'pending'"
+  );
+  const [, , changed] = await d1.batch([
+    befriend.bind(r.fromId, r.toId, at, r.id),
+    befriend.bind(r.toId, r.fromId, at, r.id),
+    accept.bind(r.id, at)
+  ]);
+  return changed!.meta.changes > 0 ? { ...r, status: "accepted", decidedAt: at } : undefined;
+}
+
+/** The sorted pair of ids, the same for a request in either direction. */
+export function pairKey(a: string, b: string): string {
+  return a < b ? `${a}\n${b}` : `${b}\n${a}`;
 }
 
 export async function pendingRequestsOf(db: Db, uid: string, direction: "incoming" | "outgoing"): Promise<FriendRequestRow[]> {

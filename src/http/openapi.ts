@@ -19,7 +19,7 @@ export interface Operation {
   body?: z.ZodType;
   /** Accepts an `Idempotency-Key` header. */
   idempotent?: boolean;
-  ok: { status: number; description: string; schema?: z.ZodType };
+  ok: { status: number; description: string; schema?: z.ZodType; also?: { status: number; description: string } };
   /** Error codes this route answers besides 400/401/413/429/500. */
   errors?: ErrorCode[];
   /** No API key needed. */
@@ -98,12 +98,9 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
   const components: Record<string, unknown> = {};
   const errorSchema = schemaOf(httpErrorSchema, "output", components);
   for (const o of operations) {
-    const responses: Record<string, unknown> = {
-      [o.ok.status]: {
-        description: o.ok.description,
-        ...(o.ok.schema ? { content: { "application/json": { schema: schemaOf(o.ok.schema, "output", components) } } } : {})
-      }
-    };
+    const content = o.ok.schema ? { content: { "application/json": { schema: schemaOf(o.ok.schema, "output", components) } } } : {};
+    const responses: Record<string, unknown> = { [o.ok.status]: { description: o.ok.description, ...content } };
+    if (o.ok.also) responses[o.ok.also.status] = { description: o.ok.also.description, ...content };
     const codes = [...(o.public ? ["bad_request", "internal"] : COMMON_ERRORS), ...(o.errors ?? [])] as ErrorCode[];
     for (const status of new Set(codes.map((c) => ERRORS[c].http))) {
       const names = codes.filter((c) => ERRORS[c].http === status);

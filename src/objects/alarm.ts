@@ -29,6 +29,11 @@ export class AlarmScheduler {
     return this.#chain;
   }
 
+  /** Forget the cached time (after the storage, alarm included, was erased). */
+  reset(): void {
+    this.#at = undefined;
+  }
+
   /** Call first thing in `alarm()`: the alarm that is running is used up. */
   fired(): void {
     this.#at = null;

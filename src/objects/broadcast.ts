@@ -37,11 +37,9 @@ export class Broadcasts {
       .exec("INSERT INTO broadcasts (id, event, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", id, JSON.stringify(event), Date.now())
       .rowsWritten;
     if (!fresh) return 0;
-    return this.sql.exec(
-      "INSERT INTO broadcast_targets (job, uid) SELECT ?, uid FROM online WHERE until > ?",
-      id,
-      onlineSince
-    ).rowsWritten;
+    this.sql.exec("INSERT INTO broadcast_targets (job, uid) SELECT ?, uid FROM online WHERE until > ?", id, onlineSince);
+    // Counted, not taken from rowsWritten, which also counts index entries.
+    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM broadcast_targets WHERE job = ?", id).one().n;
   }
 
   /** Delivers what is due, within one run's budget; resolves with when to run again. */

@@ -21,8 +21,9 @@ const SCHEMA = [
    CREATE INDEX schedules_next ON schedules (next);`
 ] as const;
 
-/** Runs fired per alarm; more wait for the next one, right after. */
-const PER_ALARM = 20;
+/** Calls to other objects per alarm (the invocation's subrequest budget); more wait for the next alarm, right after. */
+const CALLS_PER_ALARM = 400;
+const PER_ALARM = 50;
 const RETRY_MS = 30_000;
 
 interface Row extends Record<string, SqlStorageValue> {
@@ -97,9 +98,24 @@ export class SchedulerObject extends DurableObject<Env> {
     const due = this.ctx.storage.sql
       .exec<Row>("SELECT * FROM schedules WHERE next <= ? ORDER BY next LIMIT ?", now, PER_ALARM)
       .toArray();
-    for (const r of due) await this.#fire(r, now);
+    let calls = 0;
+    let fired = 0;
+    for (const r of due) {
+      const cost = this.#cost(JSON.parse(r.target) as ScheduleTarget);
+      if (fired > 0 && calls + cost > CALLS_PER_ALARM) break;
+      await this.#fire(r, now);
+      calls += cost;
+      fired++;
+    }
     const next = this.ctx.storage.sql.exec<{ m: number | null }>("SELECT min(next) AS m FROM schedules").one().m;
-    if (next !== null) await this.#alarm.ensure(due.length === PER_ALARM ? now : next);
+    if (next !== null) await this.#alarm.ensure(fired < due.length || due.length === PER_ALARM ? now : next);
+  }
+
+  /** Calls one run makes: one per user, one for a group, one per registry shard for everyone. */
+  #cost(t: ScheduleTarget): number {
+    if ("uids" in t) return t.uids.length;
+    if ("gid" in t) return 1;
+    return limitsOf(this.env).presenceShards;
   }
 
   #get(id: string): Schedule | undefined {

@@ -45,6 +45,8 @@ import { migrate } from "./storage";
 const FRIENDS_TTL_MS = 5 * 60_000;
 
 const KV_UID = "user.id";
+/** Set by `purge`: this user was deleted. */
+const KV_DELETED = "user.deleted";
 
 /**
  * One per user (named by user id). Owns every device socket of that user
@@ -125,6 +127,7 @@ export class UserObject extends DurableObject<Env> {
     if (!uid || !device || !Number.isFinite(exp) || h.get("Upgrade")?.toLowerCase() !== "websocket") {
       return errorResponse("bad_request", "expected an authenticated WebSocket upgrade");
     }
+    if (await this.#deleted()) return errorResponse("unknown_user", `no user ${uid}`);
     if (this.ctx.storage.kv.get<string>(KV_UID) !== uid) {
       if (!(await getUser(this.#db, uid))) {
         return errorResponse("unknown_user", `no user ${uid}`);
@@ -195,6 +198,8 @@ export class UserObject extends DurableObject<Env> {
    * many devices it reached live (0 for a duplicate).
    */
   async deliver(events: Deliverable[]): Promise<Delivered[]> {
+    // A deleted user's object stores nothing more: late fan-outs and jobs are dropped.
+    if (await this.#deleted()) return events.map(() => ({ seq: 0, devices: 0, duplicate: true }));
     const now = Date.now();
     const skips = events.map((e) => e.skipDevices);
     const appended = this.#inbox.append(events.map(withoutSkip), now);
@@ -239,10 +244,24 @@ export class UserObject extends DurableObject<Env> {
     }
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
-    // Fresh, empty state for anything that still reaches this instance.
+    // Fresh, empty state for anything that still reaches this instance, and a
+    // tombstone so deliveries still in flight are dropped, not stored.
     migrate(this.ctx.storage.sql, INBOX_SCHEMA);
+    this.ctx.storage.kv.put(KV_DELETED, true);
     this.#inbox.reset();
+    this.#alarm.reset();
     this.#friends.invalidate();
+  }
+
+  /**
+   * Whether this user was deleted. The tombstone is lifted (once) when D1
+   * shows the id was created again, so a new account starts clean.
+   */
+  async #deleted(): Promise<boolean> {
+    if (this.ctx.storage.kv.get(KV_DELETED) !== true) return false;
+    if (!(await getUser(this.#db, this.#uid))) return true;
+    this.ctx.storage.kv.delete(KV_DELETED);
+    return false;
   }
 
   /** A friend came online or went offline: tell this user's devices. */

@@ -20,8 +20,11 @@ export const noticeEventSchema = z.object({
 });
 export type NoticeEvent = z.infer<typeof noticeEventSchema>;
 
-/** Largest batch of users one push may name. */
-export const PUSH_USERS_MAX = 1000;
+/**
+ * Largest batch of users one push may name: each costs a rate-limit check and
+ * a call to the user's object, and one request stays within 1,000 such calls.
+ */
+export const PUSH_USERS_MAX = 400;
 
 const pushContent = {
   kind: kindSchema.default("notice"),

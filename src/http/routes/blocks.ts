@@ -12,7 +12,9 @@ const tag = "friends";
 const createOp = op({
   method: "post", path: "/api/v1/blocks", tag,
   summary: "Block: direct messages, receipts and friend requests between the two are refused (`blocked`); 200 if it existed",
-  body: blockBodySchema, ok: { status: 201, description: "the block", schema: blockSchema }, errors: ["unknown_user", "unavailable"]
+  body: blockBodySchema,
+  ok: { status: 201, description: "the block", schema: blockSchema, also: { status: 200, description: "it already existed" } },
+  errors: ["unknown_user", "unavailable"]
 });
 const deleteOp = op({
   method: "delete", path: "/api/v1/blocks/{blocker}/{blocked}", tag, summary: "Unblock",

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { createDb } from "../../db/client";
-import { addFriendship, listFriendIds } from "../../db/friendships";
+import { listFriendIds } from "../../db/friendships";
 import { blockedBetween, decideRequest, getRequest, insertRequest, pendingRequestBetween, pendingRequestsOf } from "../../db/social";
 import { newEventId } from "../../lib/ids";
 import {
@@ -22,14 +22,15 @@ const tag = "friends";
 const idPath = z.object({ id: z.string().min(1).max(64) });
 const createOp = op({
   method: "post", path: "/api/v1/friend-requests", tag,
-  summary: "Ask `to` to be friends; `to`'s devices get a `friend_request` event",
-  body: friendRequestBodySchema, ok: { status: 201, description: "the pending request", schema: friendRequestSchema },
+  summary: "Ask `to` to be friends; `to`'s devices get a `friend_request` event. Repeating it answers 200 with the same request",
+  body: friendRequestBodySchema,
+  ok: { status: 201, description: "the pending request", schema: friendRequestSchema, also: { status: 200, description: "the same request, already pending" } },
   errors: ["unknown_user", "conflict", "blocked"]
 });
 const acceptOp = op({
   method: "post", path: "/api/v1/friend-requests/{id}/accept", tag,
-  summary: "Accept: they become friends; both sides' devices get `friend_response` {accepted: true}",
-  params: idPath, ok: { status: 200, description: "the request", schema: friendRequestSchema }, errors: ["not_found", "conflict"]
+  summary: "Accept: they become friends; both sides' devices get `friend_response` {accepted: true}. Repeating it is harmless",
+  params: idPath, ok: { status: 200, description: "the request", schema: friendRequestSchema }, errors: ["not_found", "conflict", "blocked"]
 });
 const rejectOp = op({
   method: "post", path: "/api/v1/friend-requests/{id}/reject", tag,
@@ -54,20 +55,26 @@ async function announceAnswer(env: Env, r: FriendRequestRow, accepted: boolean):
   await Promise.all([r.fromId, r.toId].map((uid) => env.USERS.getByName(uid).deliver([event])));
 }
 
+/**
+ * Accepts or rejects. Repeating the same answer redoes the cache update and
+ * the announcement (recipients dedupe it) and answers 200, so a retry after a
+ * failure half-way completes the job; the other answer is a conflict.
+ */
 async function decide(env: Env, id: string, accepted: boolean): Promise<FriendRequest> {
   const db = createDb(env.DB);
   const r = await getRequest(db, id);
   if (!r) throw new ProtocolError("not_found", `no friend request ${id}`);
-  if (r.status !== "pending") throw new ProtocolError("conflict", `request ${id} was already ${r.status}`);
-  if (accepted && (await blockedBetween(db, r.fromId, r.toId))) {
-    throw new ProtocolError("blocked", `${r.fromId} and ${r.toId} have a block between them`);
+  const wanted = accepted ? "accepted" : "rejected";
+  let decided: FriendRequestRow | undefined = r.status === wanted ? r : undefined;
+  if (!decided) {
+    if (r.status !== "pending") throw new ProtocolError("conflict", `request ${id} was already ${r.status}`);
+    if (accepted && (await blockedBetween(db, r.fromId, r.toId))) {
+      throw new ProtocolError("blocked", `${r.fromId} and ${r.toId} have a block between them`);
+    }
+    decided = await decideRequest(db, r, wanted, Date.now());
+    if (!decided) throw new ProtocolError("conflict", `request ${id} is no longer pending`);
   }
-  const decided = await decideRequest(db, id, accepted ? "accepted" : "rejected", Date.now());
-  if (!decided) throw new ProtocolError("conflict", `request ${id} is no longer pending`);
-  if (accepted) {
-    await addFriendship(db, r.fromId, r.toId);
-    await invalidate(env, r.fromId, r.toId, false);
-  }
+  if (accepted) await invalidate(env, r.fromId, r.toId, false);
   await announceAnswer(env, decided, accepted);
   return view(decided);
 }
@@ -79,17 +86,19 @@ export const friendRequests = newApp()
     await requireUsers(c.env, [from, to]);
     if (await blockedBetween(db, from, to)) throw new ProtocolError("blocked", `${from} and ${to} have a block between them`);
     if ((await listFriendIds(db, from)).includes(to)) throw new ProtocolError("conflict", `${from} and ${to} are already friends`);
-    if (await pendingRequestBetween(db, from, to)) {
-      throw new ProtocolError("conflict", `a request between ${from} and ${to} is already pending`);
-    }
     const now = Date.now();
-    const row = await insertRequest(db, {
+    const inserted = await insertRequest(db, {
       id: newEventId(now), fromId: from, toId: to, message: message ?? null, status: "pending", createdAt: now, decidedAt: null
     });
+    // The same request again (a retry) is announced again, deduped by its event id, and answered 200.
+    const row = inserted ?? (await pendingRequestBetween(db, from, to));
+    if (!row || row.fromId !== from) {
+      throw new ProtocolError("conflict", `${to} has already asked ${from}: answer that request`);
+    }
     await c.env.USERS.getByName(to).deliver([
-      { type: "friend_request", eid: `fq_${row.id}`, rid: row.id, from, to, ...(message ? { message } : {}), ts: now }
+      { type: "friend_request", eid: `fq_${row.id}`, rid: row.id, from, to, ...(row.message ? { message: row.message } : {}), ts: row.createdAt }
     ]);
-    return c.json(view(row), 201);
+    return c.json(view(row), inserted ? 201 : 200);
   })
   .post("/:id/accept", valid("param", acceptOp.params), async (c) => c.json(await decide(c.env, c.req.valid("param").id, true)))
   .post("/:id/reject", valid("param", rejectOp.params), async (c) => c.json(await decide(c.env, c.req.valid("param").id, false)));

@@ -27,7 +27,8 @@ export async function invalidate(env: Env, a: string, b: string, ended: boolean)
 const tag = "friends";
 const createOp = op({
   method: "post", path: "/api/v1/friendships", tag, summary: "Make two users friends (mutual); 200 if they already were",
-  body: createFriendshipBodySchema, ok: { status: 201, description: "the friendship", schema: friendshipSchema },
+  body: createFriendshipBodySchema,
+  ok: { status: 201, description: "the friendship", schema: friendshipSchema, also: { status: 200, description: "they already were friends" } },
   errors: ["unknown_user", "unavailable"]
 });
 const deleteOp = op({

@@ -45,7 +45,7 @@ function assertFits(env: Env, body: unknown): void {
   }
 }
 
-/** Per-target push budget (Workers rate limiting: per location, approximate by design). */
+/** Per-target push budget (Workers rate limiting: per location, approximate by design); replays do not spend it. */
 async function limit(env: Env, key: string): Promise<void> {
   const { success } = await env.PUSH_LIMITER.limit({ key });
   if (!success) throw new ProtocolError("rate_limited", `too many pushes to ${key}; retry in a minute`);
@@ -57,25 +57,25 @@ export const push = newApp()
     assertFits(c.env, b.body);
     const uids = [...new Set(b.uids)];
     await requireUsers(c.env, uids);
-    for (const uid of uids) await limit(c.env, `u:${uid}`);
-    return idempotent(c, b, async (pushId) => ({ status: 200, body: await pushToUsers(c.env, pushId, uids, b) }));
+    return idempotent(c, b, async (pushId) => {
+      await Promise.all(uids.map((uid) => limit(c.env, `u:${uid}`)));
+      return { status: 200, body: await pushToUsers(c.env, pushId, uids, b) };
+    });
   })
   .post("/groups/:gid", valid("param", groupOp.params), valid("json", groupOp.body), async (c) => {
     const { gid } = c.req.valid("param");
     const b = c.req.valid("json");
     assertFits(c.env, b.body);
-    await limit(c.env, `g:${gid}`);
-    return idempotent(c, { gid, ...b }, async (pushId) => ({
-      status: 200,
-      body: await pushToGroup(c.env, gid, pushId, b, { uids: b.exceptUids, devices: b.exceptDevices })
-    }));
+    return idempotent(c, { gid, ...b }, async (pushId) => {
+      await limit(c.env, `g:${gid}`);
+      return { status: 200, body: await pushToGroup(c.env, gid, pushId, b, { uids: b.exceptUids, devices: b.exceptDevices }) };
+    });
   })
   .post("/all", valid("json", allOp.body), async (c) => {
     const b = c.req.valid("json");
     assertFits(c.env, b.body);
-    await limit(c.env, "all");
-    return idempotent(c, b, async (pushId) => ({
-      status: 200,
-      body: await pushToAll(c.env, pushId, b, limitsOf(c.env).presenceShards)
-    }));
+    return idempotent(c, b, async (pushId) => {
+      await limit(c.env, "all");
+      return { status: 200, body: await pushToAll(c.env, pushId, b, limitsOf(c.env).presenceShards) };
+    });
   });

@@ -1,7 +1,9 @@
 import { z } from "zod";
-import { createScheduleBodySchema, ProtocolError, scheduleSchema } from "../../protocol";
-import { schedulerStub } from "../../realtime/stubs";
+import { unwrap } from "../../lib/result";
+import { createScheduleBodySchema, type GroupInfo, ProtocolError, scheduleSchema } from "../../protocol";
+import { groupStub, schedulerStub } from "../../realtime/stubs";
 import { newApp } from "../app-env";
+import { idempotent } from "../idempotency";
 import { requireUsers } from "../lookups";
 import { op } from "../openapi";
 import { valid } from "../validate";
@@ -11,7 +13,9 @@ const idPath = z.object({ id: z.string().min(1).max(64) });
 const createOp = op({
   method: "post", path: "/api/v1/schedules", tag,
   summary: "Schedule a push to users, a group or everyone online: once (`at`/`delaySeconds`) or every `everySeconds`",
-  body: createScheduleBodySchema, ok: { status: 201, description: "the schedule", schema: scheduleSchema }, errors: ["unknown_user"]
+  body: createScheduleBodySchema, idempotent: true,
+  ok: { status: 201, description: "the schedule", schema: scheduleSchema },
+  errors: ["unknown_user", "unknown_group", "group_dismissed", "conflict"]
 });
 op({
   method: "get", path: "/api/v1/schedules", tag, summary: "All schedules, soonest first",
@@ -32,7 +36,11 @@ export const schedules = newApp()
   .post("/", valid("json", createOp.body), async (c) => {
     const b = c.req.valid("json");
     if ("uids" in b.target) await requireUsers(c.env, b.target.uids);
-    return c.json(await scheduler(c.env).create(b), 201);
+    if ("gid" in b.target) {
+      const info = unwrap(await groupStub(c.env, b.target.gid).command(null, { op: "info" })) as GroupInfo;
+      if (info.dismissedAt !== null) throw new ProtocolError("group_dismissed", `group ${info.id} was dismissed`);
+    }
+    return idempotent(c, b, async () => ({ status: 201, body: await scheduler(c.env).create(b) }));
   })
   .get("/", async (c) => c.json({ schedules: await scheduler(c.env).list() }))
   .get("/:id", valid("param", getOp.params), async (c) => {

@@ -1,6 +1,7 @@
 import { createDb } from "../../db/client";
 import { listFriendIds } from "../../db/friendships";
 import { deleteUser, groupsOf, insertUser, updateUser } from "../../db/users";
+import { mapLimit } from "../../lib/concurrency";
 import { unwrap } from "../../lib/result";
 import {
   createUserBodySchema,
@@ -48,6 +49,13 @@ const groupsOp = op({
 
 const view = (r: { id: string; name: string | null; createdAt: number }): User => ({ id: r.id, name: r.name, createdAt: r.createdAt });
 
+async function leaveGroups(env: Env, uid: string, memberships: { id: string }[]): Promise<void> {
+  for (const g of memberships) {
+    const r = await groupStub(env, g.id).command(null, { op: "kick", uid });
+    if (!r.ok && r.error.code !== "not_member" && r.error.code !== "group_dismissed") unwrap(r);
+  }
+}
+
 /** `/api/v1/users`: accounts and their relations. */
 export const users = newApp()
   .post("/", valid("json", createOp.body), async (c) => {
@@ -71,14 +79,14 @@ export const users = newApp()
     if (owned.length > 0) {
       throw new ProtocolError("conflict", `${uid} owns ${owned.join(", ")}: transfer or dismiss first`, { groups: owned.join(",") });
     }
-    for (const g of memberships) {
-      const r = await groupStub(c.env, g.id).command(null, { op: "kick", uid });
-      if (!r.ok && r.error.code !== "not_member") unwrap(r);
-    }
+    // Every step can be repeated: a failed DELETE is retried until the D1 row is gone, and that comes last but one.
+    await c.env.USERS.getByName(uid).purge();
+    await leaveGroups(c.env, uid, memberships);
     const friends = await listFriendIds(db, uid);
     await deleteUser(db, uid);
-    await Promise.all(friends.map((f) => c.env.USERS.getByName(f).invalidateFriends(uid)));
-    await c.env.USERS.getByName(uid).purge();
+    await mapLimit(friends, 16, (f) => c.env.USERS.getByName(f).invalidateFriends(uid));
+    // The D1 index can lag a join by a moment: look once more.
+    await leaveGroups(c.env, uid, await groupsOf(db, uid));
     return c.body(null, 204);
   })
   .get("/:uid/friends", valid("param", friendsOp.params), async (c) => {
