@@ -11,7 +11,12 @@ export interface Limits {
   fanoutCallsPerRun: number;
   fanoutConcurrency: number;
   webhookRetryMs: number;
+  /** Direct-message kinds a non-friend may send (blocks still apply). */
+  strangerKinds: ReadonlySet<string>;
 }
+
+/** The seed's `sendMsg` skips the friendship check for these kinds. */
+const SEED_STRANGER_KINDS = "read,friend_request,friend_response,group_request,group_response";
 
 const positiveInt = (fallback: number) =>
   z.coerce.number().int().positive().catch(fallback);
@@ -25,7 +30,12 @@ const limitsSchema = z.object({
   MAX_GROUP_MEMBERS: positiveInt(10_000),
   FANOUT_CALLS_PER_RUN: positiveInt(400),
   FANOUT_CONCURRENCY: positiveInt(8),
-  WEBHOOK_RETRY_MS: positiveInt(5_000)
+  WEBHOOK_RETRY_MS: positiveInt(5_000),
+  STRANGER_KINDS: z
+    .string()
+    .catch(SEED_STRANGER_KINDS)
+    .default(SEED_STRANGER_KINDS)
+    .transform((s) => new Set(s.split(",").map((k) => k.trim()).filter(Boolean)))
 });
 
 /** Parses the vars once per env object; malformed values fall back to defaults. */
@@ -39,7 +49,8 @@ export function limitsOf(env: Partial<Record<keyof z.infer<typeof limitsSchema>,
     MAX_GROUP_MEMBERS: env.MAX_GROUP_MEMBERS ?? undefined,
     FANOUT_CALLS_PER_RUN: env.FANOUT_CALLS_PER_RUN ?? undefined,
     FANOUT_CONCURRENCY: env.FANOUT_CONCURRENCY ?? undefined,
-    WEBHOOK_RETRY_MS: env.WEBHOOK_RETRY_MS ?? undefined
+    WEBHOOK_RETRY_MS: env.WEBHOOK_RETRY_MS ?? undefined,
+    STRANGER_KINDS: env.STRANGER_KINDS ?? undefined
   });
   return {
     maxFrameBytes: v.MAX_FRAME_BYTES,
@@ -50,7 +61,8 @@ export function limitsOf(env: Partial<Record<keyof z.infer<typeof limitsSchema>,
     maxGroupMembers: v.MAX_GROUP_MEMBERS,
     fanoutCallsPerRun: v.FANOUT_CALLS_PER_RUN,
     fanoutConcurrency: v.FANOUT_CONCURRENCY,
-    webhookRetryMs: v.WEBHOOK_RETRY_MS
+    webhookRetryMs: v.WEBHOOK_RETRY_MS,
+    strangerKinds: v.STRANGER_KINDS
   };
 }
 

@@ -3,6 +3,7 @@ import { requireApiKey } from "./http/api-key";
 import { newApp } from "./http/app-env";
 import { notFound, onError } from "./http/errors";
 import { connect } from "./http/routes/connect";
+import { importRoutes } from "./http/routes/import";
 import { blockRoutes, userBlocks } from "./http/routes/blocks";
 import { docs } from "./http/routes/docs";
 import { friendRequests, userFriendRequests } from "./http/routes/friend-requests";
@@ -41,7 +42,8 @@ const api = newApp()
   .route("/groups", groupRoutes)
   .route("/online", online)
   .route("/push", push)
-  .route("/schedules", schedules);
+  .route("/schedules", schedules)
+  .route("/import", importRoutes);
 
 const app = newApp()
   .get("/health", (c) => c.json({ ok: true, service: "edge-im", ts: Date.now() }))

@@ -1,4 +1,5 @@
 import { WEBHOOK_SCHEMA } from "../realtime/webhooks";
+import { COMPAT_QUEUE_SCHEMA } from "./compat-queue";
 import type {
   InboxEvent,
   MessageEvent,
@@ -27,7 +28,8 @@ export const INBOX_SCHEMA = [
      peer TEXT PRIMARY KEY,
      seq INTEGER NOT NULL
    );`,
-  WEBHOOK_SCHEMA
+  WEBHOOK_SCHEMA,
+  COMPAT_QUEUE_SCHEMA
 ] as const;
 
 /** One appended event and whether this call stored it (false: it was a duplicate). */

@@ -15,21 +15,28 @@ import {
   SYNC_PAGE_DEFAULT,
   type ServerFrame,
   type UnsequencedEvent,
-  encodeServerFrame
+  encodeServerFrame,
+  seedUid
 } from "../protocol";
 import {
   acceptSocket,
   attachmentOf,
   closeQuietly,
+  COMPAT_TAG,
   completeClose,
   deviceTag,
   openSockets,
   safeSend,
+  sendUnbatched,
   UPGRADE_HEADERS
 } from "../realtime/connection";
 import { Courier } from "../realtime/courier";
 import { Outbound, RETRY_MIN_MS } from "../realtime/outbound";
 import { dispatch } from "../realtime/dispatch";
+import { compatDispatch, sendCompat } from "../realtime/compat/handlers";
+import { noteHanded, unconfirmed } from "../realtime/compat/marks";
+import { renderForCompat } from "../realtime/compat/render";
+import { onlineFriends } from "../realtime/handlers/session";
 import { groupStub } from "../realtime/stubs";
 import type { PostRequest } from "../realtime/group-commands";
 import type { Deliverable, Delivered, UserHub } from "../realtime/hub";
@@ -38,6 +45,7 @@ import { PRESENCE_REFRESH_MS, PresencePublisher } from "../realtime/presence";
 import { userTarget } from "../realtime/targets";
 import { type WebhookType, WebhookOutbox } from "../realtime/webhooks";
 import { AlarmScheduler } from "./alarm";
+import { CompatQueue } from "./compat-queue";
 import { INBOX_SCHEMA, Inbox } from "./inbox";
 import { migrate } from "./storage";
 
@@ -57,6 +65,7 @@ const KV_DELETED = "user.deleted";
 export class UserObject extends DurableObject<Env> {
   readonly #limits: Limits;
   readonly #inbox: Inbox;
+  readonly #compat: CompatQueue;
   readonly #db: Db;
   readonly #outbound: Outbound;
   readonly #posts: Courier<PostRequest, Result<HistoryEvent>>;
@@ -70,12 +79,13 @@ export class UserObject extends DurableObject<Env> {
     super(ctx, env);
     this.#limits = limitsOf(env);
     this.#inbox = new Inbox(ctx.storage.sql, ctx.storage.kv);
+    this.#compat = new CompatQueue(ctx.storage.sql, ctx.storage.kv);
     this.#db = createDb(env.DB);
     this.#posts = new Courier((gid, requests) => groupStub(env, gid).post(requests));
     this.#alarm = new AlarmScheduler(ctx.storage);
     this.#webhooks = new WebhookOutbox(ctx.storage.sql, webhookConfig(env));
     this.#friends = new FriendCache(() => loadPeers(this.#db, this.#uid), FRIENDS_TTL_MS);
-    this.#outbound = new Outbound(env, this.#inbox, this.#friends, this.#alarm);
+    this.#outbound = new Outbound(env, this.#inbox, this.#friends, this.#alarm, this.#limits.strangerKinds);
     this.#presence = new PresencePublisher({
       env,
       kv: ctx.storage.kv,
@@ -98,6 +108,7 @@ export class UserObject extends DurableObject<Env> {
       env,
       limits: this.#limits,
       inbox: this.#inbox,
+      compat: this.#compat,
       peers: () => this.#friends.get(),
       peersNow: () => this.#friends.peek(),
       userExists: async (uid) => (await getUser(this.#db, uid)) !== undefined,
@@ -124,6 +135,7 @@ export class UserObject extends DurableObject<Env> {
     const exp = Number(h.get(UPGRADE_HEADERS.exp));
     const since = h.get(UPGRADE_HEADERS.since);
     const protocol = h.get(UPGRADE_HEADERS.protocol);
+    const compat = h.get(UPGRADE_HEADERS.compat) === "1";
     if (!uid || !device || !Number.isFinite(exp) || h.get("Upgrade")?.toLowerCase() !== "websocket") {
       return errorResponse("bad_request", "expected an authenticated WebSocket upgrade");
     }
@@ -140,6 +152,13 @@ export class UserObject extends DurableObject<Env> {
     }
     const { 0: client, 1: server } = new WebSocketPair();
     const now = Date.now();
+    if (compat) {
+      // The seed's clients get no greeting; their `pull` asks for what was queued.
+      this.#compat.enable();
+      acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp, compat: { pend: null, unconf: null } });
+      this.ctx.waitUntil(this.#presence.update());
+      return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : undefined });
+    }
     acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp });
     safeSend(server, {
       type: "welcome",
@@ -173,20 +192,36 @@ export class UserObject extends DurableObject<Env> {
       return;
     }
     try {
-      await dispatch(this.#hub, { ws, uid: a.uid, device: a.device }, message);
+      const conn = { ws, uid: a.uid, device: a.device };
+      await (a.compat ? compatDispatch(this.#hub, conn, message) : dispatch(this.#hub, conn, message));
     } catch (err) {
       console.error("webSocketMessage failed", err);
     }
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    if (code !== 1000) this.#requeueUnconfirmed(ws);
     completeClose(ws, code);
     this.ctx.waitUntil(this.#presence.update(ws));
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     if (ws.readyState === WebSocket.OPEN) console.warn("socket error", error);
+    this.#requeueUnconfirmed(ws);
     this.ctx.waitUntil(this.#presence.update(ws));
+  }
+
+  /** A compat socket ended without a normal close: what it did not confirm goes back into the pull queue. */
+  #requeueUnconfirmed(ws: WebSocket): void {
+    const range = unconfirmed(ws);
+    if (!range) return;
+    this.#compat.requeue(range[0], range[1]);
+    const a = attachmentOf(ws);
+    try {
+      if (a) ws.serializeAttachment({ ...a, compat: { pend: null, unconf: null } });
+    } catch {
+      // Already gone; a second requeue of the same range is harmless (INSERT OR IGNORE).
+    }
   }
 
   // ---- RPC surface (called by other objects and the Worker) ----
@@ -209,7 +244,10 @@ export class UserObject extends DurableObject<Env> {
       const e = a.event;
       // A group fan-out hands the sender its own message too: not to the device that sent it.
       const except = [...(skips[i] ?? []), ...(e.type === "message" && e.from === uid && e.device ? [e.device] : [])];
-      return { seq: e.seq, devices: this.#push(e, except), duplicate: false };
+      const reached = this.#push(e, except);
+      // The seed's offline list: what no compat socket was handed waits for `pull`.
+      if (reached.compat === 0 && this.#compat.enabled() && renderForCompat(e, uid) !== undefined) this.#compat.add(e.seq);
+      return { seq: e.seq, devices: reached.devices, duplicate: false };
     });
     this.#appended(now, false);
     return out;
@@ -249,6 +287,7 @@ export class UserObject extends DurableObject<Env> {
     migrate(this.ctx.storage.sql, INBOX_SCHEMA);
     this.ctx.storage.kv.put(KV_DELETED, true);
     this.#inbox.reset();
+    this.#compat.reset();
     this.#alarm.reset();
     this.#friends.invalidate();
   }
@@ -267,6 +306,15 @@ export class UserObject extends DurableObject<Env> {
   /** A friend came online or went offline: tell this user's devices. */
   async presence(frame: PresenceFrame): Promise<void> {
     this.#push(frame);
+    if (!this.#compat.enabled()) return;
+    const compat = this.ctx.getWebSockets(COMPAT_TAG).filter((ws) => ws.readyState === WebSocket.OPEN);
+    if (compat.length === 0) return;
+    // The seed pushes the whole online list; ours holds friends only. The
+    // registry may not show this change yet, so the frame itself decides for its user.
+    const list = new Set(await onlineFriends(this.#hub));
+    if (frame.online) list.add(frame.uid);
+    else list.delete(frame.uid);
+    for (const ws of compat) sendCompat(ws, { list: [...list].sort().map(seedUid), type: "online" });
   }
 
   /**
@@ -325,16 +373,32 @@ export class UserObject extends DurableObject<Env> {
     );
   }
 
-  /** Pushes to every open device but the excepted ones; returns how many it reached. */
-  #push(frame: ServerFrame, except?: string | readonly string[]): number {
+  /**
+   * Pushes to every open device but the excepted ones, compat sockets in the
+   * seed's shape (if it has one); returns how many devices it reached, and
+   * how many of them were compat sockets.
+   */
+  #push(frame: ServerFrame, except?: string | readonly string[]): { devices: number; compat: number } {
     const skip = except === undefined ? [] : typeof except === "string" ? [except] : except;
+    // Only users who ever opened a compat socket pay for looking them up.
+    const compatSockets = this.#compat.enabled() ? this.ctx.getWebSockets(COMPAT_TAG) : [];
     let text: string | undefined;
-    let reached = 0;
+    let seedText: string | null | undefined;
+    let devices = 0;
+    let compat = 0;
     for (const ws of openSockets(this.ctx)) {
       if (skip.length > 0 && skip.includes(attachmentOf(ws)?.device ?? "")) continue;
-      if (safeSend(ws, (text ??= encodeServerFrame(frame)))) reached++;
+      if (compatSockets.length > 0 && compatSockets.includes(ws)) {
+        seedText ??= renderForCompat(frame, this.#uid) ?? null;
+        if (seedText === null || !sendUnbatched(ws, seedText)) continue;
+        if ("seq" in frame && typeof frame.seq === "number") noteHanded(ws, frame.seq);
+        devices++;
+        compat++;
+      } else if (safeSend(ws, (text ??= encodeServerFrame(frame)))) {
+        devices++;
+      }
     }
-    return reached;
+    return { devices, compat };
   }
 
   /**

@@ -12,7 +12,7 @@ export type Decoded =
 const encoder = new TextEncoder();
 
 /** UTF-8 length of `s`, computed only when the cheap bounds cannot decide. */
-function exceedsBytes(s: string, max: number): boolean {
+export function exceedsBytes(s: string, max: number): boolean {
   if (s.length > max) return true;
   if (s.length * 3 <= max) return false;
   return encoder.encode(s).byteLength > max;

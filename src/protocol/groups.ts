@@ -12,6 +12,7 @@ export type Role = z.infer<typeof roleSchema>;
 
 /** Who may join without an invite. */
 export const joinPolicySchema = z.enum(["open", "invite"]);
+export type JoinPolicy = z.infer<typeof joinPolicySchema>;
 
 export const groupSettingsSchema = z.object({
   joinPolicy: joinPolicySchema.default("invite")
@@ -121,6 +122,10 @@ export const groupHistoryFrameSchema = z
     message: "give before or after, not both",
     path: ["before"]
   });
+/** Change the group's settings (owner only): `joinPolicy` opens or closes it to `group_join`. */
+export const groupSettingsFrameSchema = z.object({
+  type: z.literal("group_settings"), ...withId, ...gid, joinPolicy: joinPolicySchema
+});
 /** Group info (members only). */
 export const groupInfoFrameSchema = z.object({ type: z.literal("group_info"), ...withId, ...gid });
 
@@ -136,5 +141,6 @@ export const groupFrameSchemas = [
   groupTransferFrameSchema,
   groupMuteFrameSchema,
   groupHistoryFrameSchema,
-  groupInfoFrameSchema
+  groupInfoFrameSchema,
+  groupSettingsFrameSchema
 ] as const;

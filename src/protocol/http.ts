@@ -60,6 +60,9 @@ export const createGroupBodySchema = z.object({
 });
 export type CreateGroupBody = z.infer<typeof createGroupBodySchema>;
 
+/** `PATCH /api/v1/groups/{gid}`: change the group's settings. */
+export const patchGroupBodySchema = z.object({ joinPolicy: joinPolicySchema });
+
 /** `POST /api/v1/groups/{gid}/members`: add a user directly (no invite needed). */
 export const addMemberBodySchema = z.object({
   uid: userIdSchema,

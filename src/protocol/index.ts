@@ -9,3 +9,4 @@ export * from "./codec";
 export * from "./http";
 export * from "./push";
 export * from "./social";
+export * from "./compat";

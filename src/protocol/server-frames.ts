@@ -11,7 +11,7 @@ import {
   seqSchema,
   userIdSchema
 } from "./primitives";
-import { groupIdSchema, mentionsSchema, roleSchema } from "./groups";
+import { groupIdSchema, joinPolicySchema, mentionsSchema, roleSchema } from "./groups";
 import { type NoticeEvent, noticeEventSchema } from "./push";
 import { friendRequestEventSchema, friendResponseEventSchema } from "./social";
 
@@ -67,6 +67,7 @@ export const groupActionSchema = z.enum([
   "owner_changed",
   "muted",
   "unmuted",
+  "settings_changed",
   "dismissed"
 ]);
 export type GroupAction = z.infer<typeof groupActionSchema>;
@@ -89,6 +90,8 @@ export const groupEventSchema = z.object({
   until: z.number().int().optional(),
   /** `created`: the group's name. */
   name: z.string().optional(),
+  /** `settings_changed`: the new join policy. */
+  joinPolicy: joinPolicySchema.optional(),
   ts: z.number().int()
 });
 export type GroupEvent = z.infer<typeof groupEventSchema>;

@@ -10,7 +10,22 @@ export interface Attachment {
   connectedAt: number;
   /** Token expiry, unix seconds: frames after it close the socket (4001). */
   exp: number;
+  /** Set on `/ws/compat` sockets, which speak the seed's protocol. */
+  compat?: CompatMarks;
 }
+
+/**
+ * Inbox seqs handed to a compat socket that its client has not yet confirmed
+ * (the seed's protocol has no acks): `pend` since the client's last frame,
+ * `unconf` between its last two. A frame from the client confirms `unconf`.
+ */
+export interface CompatMarks {
+  pend: [number, number] | null;
+  unconf: [number, number] | null;
+}
+
+/** Tag of every compat socket. */
+export const COMPAT_TAG = "compat";
 
 /** Socket tag selecting one device's connection(s). */
 export function deviceTag(device: string): string {
@@ -26,7 +41,7 @@ export function attachmentOf(ws: WebSocket): Attachment | undefined {
 
 /** Accepts through the hibernation API; never `ws.accept()`, which pins the object in memory. */
 export function acceptSocket(ctx: DurableObjectState, ws: WebSocket, a: Attachment): void {
-  ctx.acceptWebSocket(ws, [deviceTag(a.device)]);
+  ctx.acceptWebSocket(ws, a.compat ? [deviceTag(a.device), COMPAT_TAG] : [deviceTag(a.device)]);
   ws.serializeAttachment(a);
 }
 
@@ -71,6 +86,21 @@ function flush(ws: WebSocket): void {
   }
 }
 
+/**
+ * Sends one text message at once, unbatched: the seed's clients parse each
+ * message as one JSON frame. A socket that fails to take it is closed (1011).
+ */
+export function sendUnbatched(ws: WebSocket, text: string): boolean {
+  if (ws.readyState !== WebSocket.OPEN) return false;
+  try {
+    ws.send(text);
+    return true;
+  } catch {
+    closeQuietly(ws, 1011, "send failed");
+    return false;
+  }
+}
+
 const RESERVED = new Set([1004, 1005, 1006, 1015]);
 
 /** Closes, ignoring sockets already closing and reserved codes. Reasons are cut to 123 bytes. */
@@ -106,5 +136,6 @@ export const UPGRADE_HEADERS = {
   device: "x-im-device",
   exp: "x-im-exp",
   since: "x-im-since",
-  protocol: "x-im-protocol"
+  protocol: "x-im-protocol",
+  compat: "x-im-compat"
 } as const;

@@ -35,7 +35,8 @@ const HANDLERS: HandlerTable = {
   group_transfer: onGroupCommand,
   group_mute: onGroupCommand,
   group_history: onGroupCommand,
-  group_info: onGroupCommand
+  group_info: onGroupCommand,
+  group_settings: onGroupCommand
 };
 
 /**

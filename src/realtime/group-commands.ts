@@ -3,6 +3,7 @@ import {
   type GroupAction,
   type GroupInfo,
   type HistoryEvent,
+  type JoinPolicy,
   type Member,
   type Mentions,
   ProtocolError,
@@ -27,6 +28,7 @@ export type GroupCommand =
   | { op: "transfer"; uid: string }
   | { op: "mute"; uid: string; seconds: number }
   | { op: "update"; uid: string; role?: "admin" | "member"; seconds?: number }
+  | { op: "settings"; joinPolicy: JoinPolicy }
   | { op: "dismiss" };
 
 /** Read-only commands, still allowed after a dismiss. */
@@ -100,7 +102,7 @@ function requireRoom(ctx: GroupContext): void {
 export function emit(
   ctx: GroupContext,
   action: GroupAction,
-  fields: { target?: string; role?: Role; until?: number; name?: string } = {},
+  fields: { target?: string; role?: Role; until?: number; name?: string; joinPolicy?: JoinPolicy } = {},
   extra: string[] = []
 ): HistoryEvent {
   return ctx.state.append(
@@ -226,6 +228,14 @@ export function execute(ctx: GroupContext, cmd: GroupCommand): unknown {
       if (cmd.role !== undefined) execute(ctx, { op: "role", uid: cmd.uid, role: cmd.role });
       if (cmd.seconds !== undefined) mute(ctx, state.member(cmd.uid)!, cmd.seconds);
       return memberView(state.member(cmd.uid)!);
+    }
+    case "settings": {
+      requireRole(ctx, ["owner"], "change the group's settings");
+      const meta = state.meta()!;
+      if (meta.settings.joinPolicy === cmd.joinPolicy) return groupInfo(state);
+      state.setMeta({ ...meta, settings: { ...meta.settings, joinPolicy: cmd.joinPolicy } });
+      emit(ctx, "settings_changed", { joinPolicy: cmd.joinPolicy });
+      return groupInfo(state);
     }
     case "dismiss": {
       requireRole(ctx, ["owner"], "dismiss the group");

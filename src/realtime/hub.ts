@@ -1,6 +1,7 @@
 import type { Limits } from "../config";
 import type { InboxEvent, ServerFrame } from "../protocol";
 import type { Peers } from "../db/friendships";
+import type { CompatQueue } from "../objects/compat-queue";
 import type { Inbox } from "../objects/inbox";
 import type { Result } from "../lib/result";
 import type { HistoryEvent, UnsequencedEvent } from "../protocol";
@@ -23,6 +24,8 @@ export interface UserHub {
   readonly env: Env;
   readonly limits: Limits;
   readonly inbox: Inbox;
+  /** The seed's offline list for `/ws/compat` sockets (only kept once the user used one). */
+  readonly compat: CompatQueue;
   /** Friends and blocks (cached; invalidated when either changes). `friends` excludes blocked peers. */
   peers(): Promise<Peers>;
   /** The cached peers if fresh, without waiting (no chance for other events to interleave). */

@@ -26,7 +26,9 @@ export class Outbound {
     private readonly env: Env,
     private readonly inbox: Inbox,
     private readonly friends: FriendCache,
-    private readonly alarm: AlarmScheduler
+    private readonly alarm: AlarmScheduler,
+    /** Direct-message kinds that need no friendship (blocks still apply). */
+    private readonly strangerKinds: ReadonlySet<string>
   ) {
     this.#courier = new Courier((target, events) => this.#call(target, events));
   }
@@ -41,7 +43,8 @@ export class Outbound {
     const t = parseTarget(target);
     if (t?.kind === "user") {
       const peers = this.friends.peek() ?? (await this.friends.get());
-      if (!peers.friends.has(t.id)) {
+      const open = event.type === "message" && this.strangerKinds.has(event.kind) && !peers.blocked.has(t.id);
+      if (!open && !peers.friends.has(t.id)) {
         this.inbox.abandon(target);
         throw peers.blocked.has(t.id)
           ? new ProtocolError("blocked", `messages between you and ${t.id} are blocked`)

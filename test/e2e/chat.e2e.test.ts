@@ -2,6 +2,7 @@ import WS from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MessageEvent, SendAck, WelcomeFrame } from "../../src/protocol";
 import { ImClient } from "../helpers/client";
+import { SeedClient } from "../helpers/seed-client";
 import { adminClient, type DevServer, startDevServer } from "./dev-server";
 
 let server: DevServer;
@@ -97,5 +98,48 @@ describe("end to end against wrangler dev", () => {
       expect(status).toBe(401);
       expect(JSON.parse(body)).toMatchObject({ error: { code: "unauthorized" } });
     }
+  });
+});
+
+describe("the seed's clients against wrangler dev (/ws/compat)", () => {
+  async function connectSeedNode(uid: string): Promise<SeedClient> {
+    const { body } = await admin<{ token: string }>("POST", "/api/v1/tokens", { uid });
+    const ws = new WebSocket(`${server.wsUrl}/compat?token=${body.token}`);
+    await new Promise((resolve, reject) => {
+      ws.addEventListener("open", resolve);
+      ws.addEventListener("error", reject);
+    });
+    return new SeedClient(ws, uid);
+  }
+
+  it("chats with the seed's frames, pulls what arrived while offline, and talks to a v1 client", async () => {
+    const [a, b, v] = [`seed_a_${Date.now()}`, `seed_b_${Date.now()}`, `v1_${Date.now()}`];
+    for (const id of [a, b, v]) expect((await admin("POST", "/api/v1/users", { id })).status).toBe(201);
+    for (const [x, y] of [[a, b], [a, v]]) expect((await admin("POST", "/api/v1/friendships", { a: x, b: y })).status).toBe(201);
+
+    const sa = await connectSeedNode(a);
+    const live = { fromUid: a, toUid: b, isGroup: 0, type: "text", id: "e2e-live", content: "hi b" };
+    let sb = await connectSeedNode(b);
+    sa.send(live);
+    expect(await sb.next("text")).toEqual(live);
+    sb.close();
+    await sb.closed;
+
+    const queued = [1, 2].map((n) => ({ fromUid: a, toUid: b, isGroup: 0, type: "text", id: `e2e-q${n}`, content: `while away ${n}` }));
+    for (const f of queued) sa.send(f);
+    await sa.settle();
+    sb = await connectSeedNode(b);
+    sb.send({ type: "pull" });
+    const pull = await sb.next("pull");
+    expect((pull.message as string[]).map((s) => JSON.parse(s))).toEqual(queued);
+
+    const c = await connectNode(v);
+    const fromV1 = await c.ok<SendAck>({ type: "send", to: a, cmid: "e2e-v1", body: "from v1" });
+    expect(await sa.next("text")).toEqual({ fromUid: v, toUid: a, isGroup: 0, type: "text", id: fromV1.mid, content: "from v1", ts: fromV1.ts });
+    sa.send({ fromUid: v, toUid: b, isGroup: 0, type: "text", id: "forged", content: "as v" });
+    expect(await sa.next("error")).toMatchObject({ id: "forged", error: { code: "forged_sender" } });
+    for (const s of [sa, sb]) expect(s.seen("__bad")).toEqual([]);
+    for (const s of [sa, sb]) s.close();
+    c.close();
   });
 });

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { GroupInfo, Member, ReplyFrame } from "../../src/protocol";
 import type { ImClient } from "../helpers/client";
 import { api, connect, createUser, uniqueId } from "../helpers/fixtures";
-import { groupText } from "../helpers/groups";
+import { connectedUsers, groupText, makeGroup } from "../helpers/groups";
 
 type Role = "owner" | "admin" | "member" | "outsider";
 const ROLES: Role[] = ["owner", "admin", "member", "outsider"];
@@ -145,5 +145,21 @@ describe("group permission matrix", () => {
     expect(await cast.O.c.request({ type: "group_dismiss", gid })).toMatchObject({ ok: false, error: { code: "forbidden" } });
     await cast.O.c.ok({ type: "group_leave", gid });
     await cast.M.c.ok({ type: "group_dismiss", gid });
+  });
+});
+
+describe("group settings", () => {
+  it("lets only the owner open or close a group to joins, telling members", async () => {
+    const [owner, admin, outsider] = await connectedUsers(3);
+    const g = await makeGroup(owner!.c, [admin!.uid], { joinPolicy: "invite" });
+    await owner!.c.ok({ type: "group_role", gid: g.id, uid: admin!.uid, role: "admin" });
+    expect(await admin!.c.request({ type: "group_settings", gid: g.id, joinPolicy: "open" })).toMatchObject({
+      ok: false,
+      error: { code: "forbidden" }
+    });
+    expect(await outsider!.c.request({ type: "group_join", gid: g.id })).toMatchObject({ ok: false, error: { code: "forbidden" } });
+    expect(await owner!.c.ok({ type: "group_settings", gid: g.id, joinPolicy: "open" })).toMatchObject({ settings: { joinPolicy: "open" } });
+    expect(await admin!.c.next("group", (e) => e.action === "settings_changed")).toMatchObject({ joinPolicy: "open", actor: owner!.uid });
+    await outsider!.c.ok({ type: "group_join", gid: g.id });
   });
 });

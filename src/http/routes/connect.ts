@@ -26,31 +26,37 @@ function tokenOf(req: Request): { token?: string; protocol?: string } {
 }
 
 /**
- * `GET /ws`: verifies the token before touching any Durable Object, then
- * hands the upgrade to the user's object with identity headers it sets
- * itself. Query: `token`, `device` (optional), `since` (optional seq).
+ * `GET /ws` (protocol v1) and `GET /ws/compat` (the seed's protocol): verifies
+ * the token before touching any Durable Object, then hands the upgrade to
+ * the user's object with identity headers it sets itself. Query: `token`,
+ * `device` (optional), `since` (optional seq, v1 only).
  */
-export const connect = newApp().get("/", async (c) => {
-  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
+export const connect = newApp()
+  .get("/", (c) => upgrade(c.req.raw, c.env, false))
+  .get("/compat", (c) => upgrade(c.req.raw, c.env, true));
+
+async function upgrade(req: Request, env: Env, compat: boolean): Promise<Response> {
+  const query = new URL(req.url).searchParams;
+  if (req.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
     throw new ProtocolError("bad_request", "expected a WebSocket upgrade (Upgrade: websocket)");
   }
-  const { token, protocol } = tokenOf(c.req.raw);
+  const { token, protocol } = tokenOf(req);
   if (!token) {
     throw new ProtocolError("unauthorized", "missing token (?token= or Sec-WebSocket-Protocol)");
   }
-  const claims = await verifyToken(c.env.JWT_SECRET, token);
+  const claims = await verifyToken(env.JWT_SECRET, token);
 
-  const deviceParam = c.req.query("device");
+  const deviceParam = query.get("device") ?? undefined;
   const device = deviceParam === undefined ? newDeviceId() : deviceIdSchema.safeParse(deviceParam);
   if (typeof device !== "string" && !device.success) {
     throw new ProtocolError("bad_request", "device must be 1-64 characters of A-Z a-z 0-9 _ -");
   }
-  const since = c.req.query("since");
+  const since = compat ? undefined : (query.get("since") ?? undefined);
   if (since !== undefined && !/^\d{1,15}$/.test(since)) {
     throw new ProtocolError("bad_request", "since must be a non-negative integer seq");
   }
 
-  const headers = new Headers(c.req.raw.headers);
+  const headers = new Headers(req.headers);
   headers.set(UPGRADE_HEADERS.uid, claims.uid);
   headers.set(UPGRADE_HEADERS.device, typeof device === "string" ? device : device.data);
   headers.set(UPGRADE_HEADERS.exp, String(claims.exp));
@@ -58,7 +64,9 @@ export const connect = newApp().get("/", async (c) => {
   else headers.set(UPGRADE_HEADERS.since, since);
   if (protocol === undefined) headers.delete(UPGRADE_HEADERS.protocol);
   else headers.set(UPGRADE_HEADERS.protocol, protocol);
+  if (compat) headers.set(UPGRADE_HEADERS.compat, "1");
+  else headers.delete(UPGRADE_HEADERS.compat);
 
-  const stub = c.env.USERS.getByName(claims.uid);
-  return stub.fetch(new Request(c.req.url, { headers }));
-});
+  const stub = env.USERS.getByName(claims.uid);
+  return stub.fetch(new Request(req.url, { headers }));
+}

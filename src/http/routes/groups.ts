@@ -14,6 +14,7 @@ import {
   memberSchema,
   membersSchema,
   onlineMembersSchema,
+  patchGroupBodySchema,
   patchMemberBodySchema,
   uidBodySchema
 } from "../../protocol";
@@ -43,6 +44,11 @@ const infoOp = op({ method: "get", path: `${base}/{gid}`, tag, summary: "Group i
 const dismissOp = op({
   method: "delete", path: `${base}/{gid}`, tag, gateway: "ungroup", summary: "Dismiss the group; every member is told",
   ...g, ok: { status: 200, description: "group info", schema: groupInfoSchema }, errors: ["unknown_group", "group_dismissed"]
+});
+const settingsOp = op({
+  method: "patch", path: `${base}/{gid}`, tag, summary: "Change the group's settings: `joinPolicy` `open` or `invite`",
+  ...g, body: patchGroupBodySchema, ok: { status: 200, description: "group info", schema: groupInfoSchema },
+  errors: ["unknown_group", "group_dismissed"]
 });
 const membersOp = op({ method: "get", path: `${base}/{gid}/members`, tag, summary: "Members and roles", ...g, ok: { status: 200, description: "members", schema: membersSchema }, errors: ["unknown_group"] });
 const addOp = op({
@@ -103,6 +109,9 @@ export const groupRoutes = newApp()
   .get("/:gid", valid("param", infoOp.params), async (c) => c.json(await asBackend(c.env, c.req.valid("param").gid, { op: "info" })))
   .delete("/:gid", valid("param", dismissOp.params), async (c) =>
     c.json(await asBackend(c.env, c.req.valid("param").gid, { op: "dismiss" }))
+  )
+  .patch("/:gid", valid("param", settingsOp.params), valid("json", settingsOp.body), async (c) =>
+    c.json(await asBackend(c.env, c.req.valid("param").gid, { op: "settings", joinPolicy: c.req.valid("json").joinPolicy }))
   )
   .get("/:gid/members", valid("param", membersOp.params), async (c) =>
     c.json(await asBackend(c.env, c.req.valid("param").gid, { op: "members" }))

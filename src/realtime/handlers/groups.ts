@@ -91,6 +91,8 @@ function toCommand(f: GroupFrame): GroupCommand {
       return { op: "history", before: f.before, after: f.after, limit: f.limit };
     case "group_info":
       return { op: "info" };
+    case "group_settings":
+      return { op: "settings", joinPolicy: f.joinPolicy };
     case "group_create":
       throw new ProtocolError("internal", "group_create is not a command");
   }

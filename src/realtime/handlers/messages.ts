@@ -21,7 +21,7 @@ export async function onSend(hub: UserHub, conn: Conn, f: SendFrame): Promise<Se
   if (f.to === hub.uid) {
     throw new ProtocolError("bad_request", "cannot send a message to yourself");
   }
-  await assertMayMessage(hub, f.to);
+  await assertMayMessage(hub, f.to, f.kind);
   const ts = Date.now();
   const sent = hub.inbox.appendSent(
     {
@@ -51,12 +51,17 @@ export async function onSend(hub: UserHub, conn: Conn, f: SendFrame): Promise<Se
   return { mid: sent.event.mid, seq: sent.event.seq, ts: sent.event.ts };
 }
 
-/** The direct-message gate: friends only, and never across a block. */
-export async function assertMayMessage(hub: UserHub, to: string): Promise<void> {
+/**
+ * The direct-message gate: friends only (except the `STRANGER_KINDS`, such as
+ * the seed's `friend_request`), and never across a block.
+ */
+export async function assertMayMessage(hub: UserHub, to: string, kind: string): Promise<void> {
   const peers = hub.peersNow() ?? (await hub.peers());
   if (peers.friends.has(to)) return;
   if (peers.blocked.has(to)) throw new ProtocolError("blocked", `messages between you and ${to} are blocked`);
-  throw (await hub.userExists(to))
+  const exists = await hub.userExists(to);
+  if (exists && hub.limits.strangerKinds.has(kind)) return;
+  throw exists
     ? new ProtocolError("stranger", `${to} is not your friend`)
     : new ProtocolError("unknown_user", `no user ${to}`);
 }

@@ -25,9 +25,13 @@ export async function onOnline(
   _conn: Conn,
   _f: OnlineFrame
 ): Promise<{ friends: string[] }> {
+  return { friends: await onlineFriends(hub) };
+}
+
+/** This user's friends who are online now, sorted. */
+export async function onlineFriends(hub: UserHub): Promise<string[]> {
   const { friends } = await hub.peers();
-  const online = await onlineAmong(hub.env, friends, hub.limits.presenceShards);
-  return { friends: [...online].sort() };
+  return [...(await onlineAmong(hub.env, friends, hub.limits.presenceShards))].sort();
 }
 
 export function onPing(): { ts: number } {

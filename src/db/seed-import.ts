@@ -1,0 +1,48 @@
+import type { Db } from "./client";
+import { friendships, users } from "./schema";
+import { existingUserIds } from "./users";
+
+/** D1 allows 100 bound parameters per statement. */
+const CHUNK = 40;
+
+function chunks<T>(xs: readonly T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+/** Inserts users that do not exist yet; returns how many were new. */
+export async function importUsers(db: Db, rows: readonly { id: string; name?: string }[]): Promise<number> {
+  let created = 0;
+  for (const part of chunks(rows, CHUNK)) {
+    const inserted = await db
+      .insert(users)
+      .values(part.map((r) => ({ id: r.id, name: r.name ?? null })))
+      .onConflictDoNothing()
+      .returning({ id: users.id });
+    created += inserted.length;
+  }
+  return created;
+}
+
+/** Which of `ids` exist, any number of them. */
+export async function existingAmong(db: Db, ids: readonly string[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (const part of chunks([...new Set(ids)], 90)) for (const id of await existingUserIds(db, part)) found.add(id);
+  return found;
+}
+
+/** Stores each pair as a mutual friendship (both directed rows); returns how many pairs were new. */
+export async function importFriendships(db: Db, pairs: readonly [string, string][]): Promise<number> {
+  let created = 0;
+  for (const part of chunks(pairs, CHUNK / 2)) {
+    const values = part.flatMap(([a, b]) => [
+      { userId: a, friendId: b },
+      { userId: b, friendId: a }
+    ]);
+    const inserted = await db.insert(friendships).values(values).onConflictDoNothing().returning({ userId: friendships.userId });
+    created += inserted.length;
+  }
+  // Each new pair wrote two rows (a pair half-present before counts once).
+  return Math.ceil(created / 2);
+}

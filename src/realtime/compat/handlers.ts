@@ -1,0 +1,178 @@
+import { unwrap } from "../../lib/result";
+import {
+  type CompatCommand,
+  type CompatFrame,
+  type CompatServerFrame,
+  decodeCompatFrame,
+  ERRORS,
+  errorBody,
+  type GroupInfo,
+  isCompatCommand,
+  ProtocolError,
+  seedUid
+} from "../../protocol";
+import { sendUnbatched } from "../connection";
+import type { GroupCommand } from "../group-commands";
+import { onSend } from "../handlers/messages";
+import { onlineFriends } from "../handlers/session";
+import type { Conn, UserHub } from "../hub";
+import { groupStub } from "../stubs";
+import { noteHanded, noteInbound } from "./marks";
+import { renderForCompat } from "./render";
+
+type Raw = Record<string, unknown>;
+type Handler = (hub: UserHub, conn: Conn, f: CompatFrame, raw: Raw) => Promise<void> | void;
+
+/** Queued events read per step of a `pull`. */
+const PULL_BATCH = 200;
+
+/** Refusals a message gets as the seed's `{id, type: "stranger"}`. */
+const STRANGER_CODES = new Set(["stranger", "not_member", "unknown_user", "unknown_group", "group_dismissed", "blocked"]);
+
+export function sendCompat(ws: WebSocket, frame: CompatServerFrame): boolean {
+  return sendUnbatched(ws, JSON.stringify(frame));
+}
+
+const COMMANDS: Record<CompatCommand, Handler> = {
+  pull: onPull,
+  online: async (hub, conn) => {
+    sendCompat(conn.ws, { list: (await onlineFriends(hub)).map(seedUid), type: "online" });
+  },
+  heart: (_hub, conn) => {
+    sendCompat(conn.ws, { type: "heart", group: {}, client: conn.device });
+  },
+  create_group: onCreateGroup,
+  join_group: (hub, _conn, f) => groupCommand(hub, f, { op: "join" }, "already_member"),
+  leave_group: (hub, _conn, f) => groupCommand(hub, f, { op: "leave" }, "not_member"),
+  kick_group: (hub, _conn, f) => {
+    if (f.kickUid === undefined) throw new ProtocolError("bad_request", "kick_group names the member to remove in kickUid", { kickUid: "required" });
+    return groupCommand(hub, f, { op: "kick", uid: f.kickUid });
+  },
+  dismiss_group: (hub, _conn, f) => groupCommand(hub, f, { op: "dismiss" })
+};
+
+/**
+ * One message from a `/ws/compat` socket, answered as the seed answers: most
+ * frames get no reply; a refused message gets `stranger`; what the seed
+ * could not refuse (a forged `fromUid`, a malformed frame, a kick by a
+ * plain member) gets `{type: "error", id, error}` with our error codes.
+ */
+export function compatDispatch(hub: UserHub, conn: Conn, message: string | ArrayBuffer): Promise<void> {
+  noteInbound(conn.ws);
+  // One socket's frames run one after another, as the seed's worker runs
+  // them: `create_group` then a post to it must not race.
+  const run = (inOrder.get(conn.ws) ?? Promise.resolve()).then(() => handle(hub, conn, message));
+  inOrder.set(conn.ws, run);
+  return run;
+}
+
+/** The tail of each socket's frame chain (memory only: a hibernated object has none running). */
+const inOrder = new WeakMap<WebSocket, Promise<void>>();
+
+async function handle(hub: UserHub, conn: Conn, message: string | ArrayBuffer): Promise<void> {
+  const decoded = decodeCompatFrame(message, hub.limits.maxFrameBytes);
+  if (!decoded.ok) {
+    sendCompat(conn.ws, { type: "error", id: decoded.id, error: decoded.error });
+    return;
+  }
+  const { frame: f, raw } = decoded;
+  const command = isCompatCommand(f.type);
+  try {
+    if (f.fromUid !== hub.uid) throw new ProtocolError("forged_sender", "fromUid must be the user of your token");
+    if (command) await COMMANDS[f.type as CompatCommand](hub, conn, f, raw);
+    else await onMessage(hub, conn, f, raw);
+  } catch (err) {
+    if (!command && err instanceof ProtocolError && STRANGER_CODES.has(err.code)) {
+      sendCompat(conn.ws, { id: f.id ?? null, type: "stranger" });
+    } else if (err instanceof ProtocolError) {
+      sendCompat(conn.ws, { type: "error", id: f.id ?? null, error: err.toBody() });
+    } else {
+      console.error("compat frame failed", err);
+      sendCompat(conn.ws, { type: "error", id: f.id ?? null, error: errorBody("internal", "internal error") });
+    }
+  }
+}
+
+/**
+ * A message: private when `isGroup` is 0, else to group `toUid`. Stored and
+ * delivered like a v1 `send` with `kind` = the frame's `type` and `body` =
+ * the frame as sent, so seed clients receive it unchanged. The frame's `id`
+ * (per conversation) is its idempotency key. The seed sends no ack; a
+ * message stored but not yet delivered is retried by the server, silently.
+ */
+async function onMessage(hub: UserHub, conn: Conn, f: CompatFrame, raw: Raw): Promise<void> {
+  if (f.toUid === undefined) throw new ProtocolError("bad_request", "a message needs toUid", { toUid: "required" });
+  if (f.toUid === hub.uid) return; // the seed: a message to oneself does nothing
+  const chat = f.isGroup ? "group" : "dm";
+  const cmid = f.id === undefined ? crypto.randomUUID() : await cmidOf(chat, f.toUid, f.id);
+  try {
+    await onSend(hub, conn, { type: "send", id: 0, cmid, chat, to: f.toUid, kind: f.type, body: raw as never });
+  } catch (err) {
+    if (err instanceof ProtocolError && err.code === "unavailable") return;
+    throw err;
+  }
+}
+
+async function cmidOf(chat: string, to: string, id: string | number): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${chat}\n${to}\n${typeof id}:${id}`));
+  return `c_${[...new Uint8Array(digest).slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/**
+ * `pull`: everything queued while no compat socket of this user was
+ * connected, as `{type: "pull", message: [json, ...]}` frames that each fit
+ * the frame limit, oldest first; nothing at all when the queue is empty.
+ */
+function onPull(hub: UserHub, conn: Conn): void {
+  const max = hub.limits.maxFrameBytes;
+  for (;;) {
+    const events = hub.compat.peek(PULL_BATCH);
+    if (events.length === 0) return;
+    let page: string[] = [];
+    let bytes = 0;
+    const flush = () => {
+      if (page.length > 0) sendCompat(conn.ws, { message: page, type: "pull" });
+      page = [];
+      bytes = 0;
+    };
+    for (const e of events) {
+      const text = renderForCompat(e, hub.uid);
+      if (text === undefined) continue;
+      const size = JSON.stringify(text).length;
+      if (page.length > 0 && bytes + size + 64 > max) flush();
+      page.push(text);
+      bytes += size + 1;
+    }
+    flush();
+    const last = events[events.length - 1]!.seq;
+    noteHanded(conn.ws, events[0]!.seq, last);
+    hub.compat.removeThrough(last);
+    if (events.length < PULL_BATCH) return;
+  }
+}
+
+/** `create_group`: `toUid` is the new group's id; the sender owns it; open to `join_group`. */
+async function onCreateGroup(hub: UserHub, _conn: Conn, f: CompatFrame, raw: Raw): Promise<void> {
+  const gid = requireGroupId(f);
+  const name = typeof raw.name === "string" && raw.name.length > 0 ? raw.name.slice(0, 128) : gid;
+  const created = await groupStub(hub.env, gid).create(hub.uid, { name, members: [], joinPolicy: "open" });
+  if (created.ok) return;
+  // Creating the same group again (a retry) is not an error for its owner.
+  if (created.error.code === "conflict") {
+    const info = await groupStub(hub.env, gid).command(hub.uid, { op: "info" });
+    if (info.ok && (info.value as GroupInfo).owner === hub.uid) return;
+  }
+  unwrap(created);
+}
+
+/** A membership command on group `toUid`; `quietCode` is the seed's silent no-op (join twice, leave twice). */
+async function groupCommand(hub: UserHub, f: CompatFrame, cmd: GroupCommand, quietCode?: keyof typeof ERRORS): Promise<void> {
+  const result = await groupStub(hub.env, requireGroupId(f)).command(hub.uid, cmd);
+  if (!result.ok && result.error.code === quietCode) return;
+  unwrap(result);
+}
+
+function requireGroupId(f: CompatFrame): string {
+  if (f.toUid === undefined) throw new ProtocolError("bad_request", `${f.type} names the group in toUid`, { toUid: "required" });
+  return f.toUid;
+}
