@@ -42,6 +42,7 @@ export interface CreateGroupInput {
   name: string;
   members: string[];
   joinPolicy: "open" | "invite";
+  imported?: true;
 }
 
 /**
@@ -108,7 +109,7 @@ export class GroupObject extends DurableObject<Env> {
         id: gid,
         name: input.name,
         owner: creator,
-        settings: groupSettingsSchema.parse({ joinPolicy: input.joinPolicy }),
+        settings: groupSettingsSchema.parse({ joinPolicy: input.joinPolicy, imported: input.imported }),
         createdAt: now,
         dismissedAt: null
       });

@@ -1,5 +1,5 @@
 import { WEBHOOK_SCHEMA } from "../realtime/webhooks";
-import { COMPAT_QUEUE_SCHEMA } from "./compat-queue";
+import { COMPAT_HANDED_SCHEMA, COMPAT_QUEUE_SCHEMA } from "./compat-queue";
 import type {
   InboxEvent,
   MessageEvent,
@@ -29,7 +29,8 @@ export const INBOX_SCHEMA = [
      seq INTEGER NOT NULL
    );`,
   WEBHOOK_SCHEMA,
-  COMPAT_QUEUE_SCHEMA
+  COMPAT_QUEUE_SCHEMA,
+  COMPAT_HANDED_SCHEMA
 ] as const;
 
 /** One appended event and whether this call stored it (false: it was a duplicate). */

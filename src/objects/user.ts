@@ -33,8 +33,7 @@ import {
 import { Courier } from "../realtime/courier";
 import { Outbound, RETRY_MIN_MS } from "../realtime/outbound";
 import { dispatch } from "../realtime/dispatch";
-import { compatDispatch, sendCompat } from "../realtime/compat/handlers";
-import { noteHanded, unconfirmed } from "../realtime/compat/marks";
+import { CONFIRM_AFTER_MS, compatDispatch, sendCompat } from "../realtime/compat/handlers";
 import { renderForCompat } from "../realtime/compat/render";
 import { onlineFriends } from "../realtime/handlers/session";
 import { groupStub } from "../realtime/stubs";
@@ -66,6 +65,7 @@ export class UserObject extends DurableObject<Env> {
   readonly #limits: Limits;
   readonly #inbox: Inbox;
   readonly #compat: CompatQueue;
+  #presenceTurn = 0;
   readonly #db: Db;
   readonly #outbound: Outbound;
   readonly #posts: Courier<PostRequest, Result<HistoryEvent>>;
@@ -109,6 +109,7 @@ export class UserObject extends DurableObject<Env> {
       limits: this.#limits,
       inbox: this.#inbox,
       compat: this.#compat,
+      compatDevices: () => this.#compatSockets().map((ws) => attachmentOf(ws)?.device ?? ""),
       peers: () => this.#friends.get(),
       peersNow: () => this.#friends.peek(),
       userExists: async (uid) => (await getUser(this.#db, uid)) !== undefined,
@@ -155,7 +156,7 @@ export class UserObject extends DurableObject<Env> {
     if (compat) {
       // The seed's clients get no greeting; their `pull` asks for what was queued.
       this.#compat.enable();
-      acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp, compat: { pend: null, unconf: null } });
+      acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp, compat: true });
       this.ctx.waitUntil(this.#presence.update());
       return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : undefined });
     }
@@ -200,28 +201,24 @@ export class UserObject extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    if (code !== 1000) this.#requeueUnconfirmed(ws);
+    // A normal close is a frame from the client like any other: it confirms what came well before it.
+    const a = attachmentOf(ws);
+    if (a?.compat && code === 1000) this.#compat.confirm(a.device, Date.now() - CONFIRM_AFTER_MS);
+    this.#releaseCompat(ws);
     completeClose(ws, code);
     this.ctx.waitUntil(this.#presence.update(ws));
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     if (ws.readyState === WebSocket.OPEN) console.warn("socket error", error);
-    this.#requeueUnconfirmed(ws);
+    this.#releaseCompat(ws);
     this.ctx.waitUntil(this.#presence.update(ws));
   }
 
-  /** A compat socket ended without a normal close: what it did not confirm goes back into the pull queue. */
-  #requeueUnconfirmed(ws: WebSocket): void {
-    const range = unconfirmed(ws);
-    if (!range) return;
-    this.#compat.requeue(range[0], range[1]);
+  /** A compat socket ended: what it did not confirm is offered to the next `pull`. */
+  #releaseCompat(ws: WebSocket): void {
     const a = attachmentOf(ws);
-    try {
-      if (a) ws.serializeAttachment({ ...a, compat: { pend: null, unconf: null } });
-    } catch {
-      // Already gone; a second requeue of the same range is harmless (INSERT OR IGNORE).
-    }
+    if (a?.compat) this.#compat.release(a.device);
   }
 
   // ---- RPC surface (called by other objects and the Worker) ----
@@ -245,8 +242,8 @@ export class UserObject extends DurableObject<Env> {
       // A group fan-out hands the sender its own message too: not to the device that sent it.
       const except = [...(skips[i] ?? []), ...(e.type === "message" && e.from === uid && e.device ? [e.device] : [])];
       const reached = this.#push(e, except);
-      // The seed's offline list: what no compat socket was handed waits for `pull`.
-      if (reached.compat === 0 && this.#compat.enabled() && renderForCompat(e, uid) !== undefined) this.#compat.add(e.seq);
+      // The seed's offline list: kept until a compat socket confirms it (see compat-queue.ts).
+      if (this.#compat.enabled() && renderForCompat(e, uid) !== undefined) this.#compat.add(e.seq, reached.compatDevice, now);
       return { seq: e.seq, devices: reached.devices, duplicate: false };
     });
     this.#appended(now, false);
@@ -306,15 +303,20 @@ export class UserObject extends DurableObject<Env> {
   /** A friend came online or went offline: tell this user's devices. */
   async presence(frame: PresenceFrame): Promise<void> {
     this.#push(frame);
-    if (!this.#compat.enabled()) return;
-    const compat = this.ctx.getWebSockets(COMPAT_TAG).filter((ws) => ws.readyState === WebSocket.OPEN);
-    if (compat.length === 0) return;
+    if (!this.#compat.enabled() || this.#compatSockets().length === 0) return;
     // The seed pushes the whole online list; ours holds friends only. The
-    // registry may not show this change yet, so the frame itself decides for its user.
+    // registry may not show this change yet, so the frame itself decides for
+    // its user; a list overtaken by a later change is not sent.
+    const turn = ++this.#presenceTurn;
     const list = new Set(await onlineFriends(this.#hub));
+    if (turn !== this.#presenceTurn) return;
     if (frame.online) list.add(frame.uid);
     else list.delete(frame.uid);
-    for (const ws of compat) sendCompat(ws, { list: [...list].sort().map(seedUid), type: "online" });
+    for (const ws of this.#compatSockets()) sendCompat(ws, { list: [...list].sort().map(seedUid), type: "online" });
+  }
+
+  #compatSockets(): WebSocket[] {
+    return this.ctx.getWebSockets(COMPAT_TAG).filter((ws) => ws.readyState === WebSocket.OPEN);
   }
 
   /**
@@ -376,29 +378,28 @@ export class UserObject extends DurableObject<Env> {
   /**
    * Pushes to every open device but the excepted ones, compat sockets in the
    * seed's shape (if it has one); returns how many devices it reached, and
-   * how many of them were compat sockets.
+   * the (last) compat device it reached.
    */
-  #push(frame: ServerFrame, except?: string | readonly string[]): { devices: number; compat: number } {
+  #push(frame: ServerFrame, except?: string | readonly string[]): { devices: number; compatDevice?: string } {
     const skip = except === undefined ? [] : typeof except === "string" ? [except] : except;
     // Only users who ever opened a compat socket pay for looking them up.
     const compatSockets = this.#compat.enabled() ? this.ctx.getWebSockets(COMPAT_TAG) : [];
     let text: string | undefined;
     let seedText: string | null | undefined;
     let devices = 0;
-    let compat = 0;
+    let compatDevice: string | undefined;
     for (const ws of openSockets(this.ctx)) {
       if (skip.length > 0 && skip.includes(attachmentOf(ws)?.device ?? "")) continue;
       if (compatSockets.length > 0 && compatSockets.includes(ws)) {
         seedText ??= renderForCompat(frame, this.#uid) ?? null;
         if (seedText === null || !sendUnbatched(ws, seedText)) continue;
-        if ("seq" in frame && typeof frame.seq === "number") noteHanded(ws, frame.seq);
+        compatDevice = attachmentOf(ws)?.device;
         devices++;
-        compat++;
       } else if (safeSend(ws, (text ??= encodeServerFrame(frame)))) {
         devices++;
       }
     }
-    return { devices, compat };
+    return { devices, compatDevice };
   }
 
   /**

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { exceedsBytes } from "./codec";
 import { type ErrorBody, errorBody, fieldErrors } from "./errors";
+import { joinPolicySchema } from "./groups";
 import { userIdSchema } from "./primitives";
 
 /**
@@ -31,11 +32,13 @@ const isGroupSchema = z
  */
 export const compatFrameSchema = z.looseObject({
   fromUid: seedIdSchema,
-  toUid: seedIdSchema.optional(),
-  isGroup: isGroupSchema,
+  // Field clients send every field on every frame, often empty: a `toUid`,
+  // `isGroup` or `kickUid` that is not usable reads as absent, and frames
+  // that need it say so.
+  toUid: seedIdSchema.optional().catch(undefined),
+  isGroup: isGroupSchema.catch(false),
   type: z.string().min(1).max(32),
-  id: z.union([z.string().max(128), z.number()]).optional(),
-  kickUid: seedIdSchema.optional()
+  kickUid: seedIdSchema.optional().catch(undefined)
 });
 export type CompatFrame = z.infer<typeof compatFrameSchema>;
 
@@ -56,13 +59,30 @@ export function isCompatCommand(type: string): type is CompatCommand {
   return (COMPAT_COMMANDS as readonly string[]).includes(type);
 }
 
+/**
+ * Message kinds no one may send, in either protocol: a compat client would
+ * take such a message for a frame from the server (a forged `pull` list).
+ */
+export const SEED_RESERVED_KINDS: ReadonlySet<string> = new Set(["pull", "online", "heart", "stranger", "error"]);
+
+/**
+ * Whether a message body is a seed frame (a compat client's message, or a v1
+ * client writing the seed's shape): then compat clients get it as that JSON.
+ */
+export function isSeedFrame(body: unknown, kind: string): body is Record<string, unknown> {
+  return (
+    typeof body === "object" && body !== null && !Array.isArray(body) &&
+    (body as Record<string, unknown>).type === kind && "fromUid" in body && "toUid" in body
+  );
+}
+
 /** Server frames, exactly as the seed sends them (plus `error`, which the seed never needed). */
 export type CompatServerFrame =
-  | { id: string | number | null; type: "stranger" }
+  | { id: unknown; type: "stranger" }
   | { message: string[]; type: "pull" }
   | { list: (string | number)[]; type: "online" }
   | { type: "heart"; group: Record<string, never>; client: string }
-  | { type: "error"; id: string | number | null; error: ErrorBody };
+  | { type: "error"; id: unknown; error: ErrorBody };
 
 /**
  * A uid as the seed's clients see it: PHP's `array_keys` turns numeric uids
@@ -75,7 +95,7 @@ export function seedUid(uid: string): string | number {
 /** A decoded seed frame: the validated view and the client's JSON object as sent. */
 export type CompatDecoded =
   | { ok: true; frame: CompatFrame; raw: Record<string, unknown> }
-  | { ok: false; id: string | number | null; error: ErrorBody };
+  | { ok: false; id: unknown; error: ErrorBody };
 
 /** Size limit, JSON, then the seed frame's schema. Never throws. */
 export function decodeCompatFrame(raw: string | ArrayBuffer, maxBytes: number): CompatDecoded {
@@ -93,7 +113,7 @@ export function decodeCompatFrame(raw: string | ArrayBuffer, maxBytes: number): 
     return { ok: false, id: null, error: errorBody("invalid_frame", "frame must be a JSON object") };
   }
   const obj = json as Record<string, unknown>;
-  const id = typeof obj.id === "string" || typeof obj.id === "number" ? obj.id : null;
+  const id = obj.id ?? null;
   const parsed = compatFrameSchema.safeParse(obj);
   if (!parsed.success) {
     return { ok: false, id, error: errorBody("invalid_frame", "frame does not match the seed's frame", fieldErrors(parsed.error.issues)) };
@@ -116,7 +136,13 @@ export const seedImportBodySchema = z.object({
     .array(z.looseObject({ guid: seedIdSchema, name: z.string().min(1).max(128).optional(), owner: seedIdSchema.optional() }))
     .max(100)
     .default([]),
-  oh_ai_groupfriend: z.array(z.looseObject({ uid: seedIdSchema, friendguid: seedIdSchema })).max(SEED_IMPORT_MAX_ROWS).default([])
+  oh_ai_groupfriend: z.array(z.looseObject({ uid: seedIdSchema, friendguid: seedIdSchema })).max(SEED_IMPORT_MAX_ROWS).default([]),
+  /**
+   * Join policy of the groups this call creates. The seed lets anyone join
+   * any group by id (its ids are sequential), so the default is `invite`;
+   * pass `open` if your clients rely on `join_group` for existing groups.
+   */
+  groupJoinPolicy: joinPolicySchema.default("invite")
 });
 export type SeedImportBody = z.infer<typeof seedImportBodySchema>;
 

@@ -15,7 +15,9 @@ export const joinPolicySchema = z.enum(["open", "invite"]);
 export type JoinPolicy = z.infer<typeof joinPolicySchema>;
 
 export const groupSettingsSchema = z.object({
-  joinPolicy: joinPolicySchema.default("invite")
+  joinPolicy: joinPolicySchema.default("invite"),
+  /** Created by `POST /api/v1/import/seed`: later import pages may add members. */
+  imported: z.literal(true).optional()
 });
 export type GroupSettings = z.infer<typeof groupSettingsSchema>;
 

@@ -14,6 +14,8 @@ export const friendRequestEventSchema = z.object({
   ts: z.number().int()
 });
 
+export type FriendRequestEvent = z.infer<typeof friendRequestEventSchema>;
+
 /** `from` answered `to`'s request (the seed's `friend_response`). Both sides get it. */
 export const friendResponseEventSchema = z.object({
   type: z.literal("friend_response"),
@@ -25,6 +27,7 @@ export const friendResponseEventSchema = z.object({
   accepted: z.boolean(),
   ts: z.number().int()
 });
+export type FriendResponseEvent = z.infer<typeof friendResponseEventSchema>;
 
 /** `POST /api/v1/friend-requests`. */
 export const friendRequestBodySchema = z

@@ -11,17 +11,7 @@ export interface Attachment {
   /** Token expiry, unix seconds: frames after it close the socket (4001). */
   exp: number;
   /** Set on `/ws/compat` sockets, which speak the seed's protocol. */
-  compat?: CompatMarks;
-}
-
-/**
- * Inbox seqs handed to a compat socket that its client has not yet confirmed
- * (the seed's protocol has no acks): `pend` since the client's last frame,
- * `unconf` between its last two. A frame from the client confirms `unconf`.
- */
-export interface CompatMarks {
-  pend: [number, number] | null;
-  unconf: [number, number] | null;
+  compat?: true;
 }
 
 /** Tag of every compat socket. */

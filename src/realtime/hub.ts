@@ -26,6 +26,8 @@ export interface UserHub {
   readonly inbox: Inbox;
   /** The seed's offline list for `/ws/compat` sockets (only kept once the user used one). */
   readonly compat: CompatQueue;
+  /** Devices of this user's open compat sockets. */
+  compatDevices(): string[];
   /** Friends and blocks (cached; invalidated when either changes). `friends` excludes blocked peers. */
   peers(): Promise<Peers>;
   /** The cached peers if fresh, without waiting (no chance for other events to interleave). */

@@ -2,6 +2,7 @@ import type { AlarmScheduler } from "../objects/alarm";
 import { eidOf, type Inbox } from "../objects/inbox";
 import { ERRORS, type InboxEvent, ProtocolError, type UnsequencedEvent } from "../protocol";
 import { Courier } from "./courier";
+import { strangerMayPass } from "./handlers/messages";
 import type { FriendCache } from "./friends";
 import type { Delivered } from "./hub";
 import { parseTarget } from "./targets";
@@ -43,7 +44,7 @@ export class Outbound {
     const t = parseTarget(target);
     if (t?.kind === "user") {
       const peers = this.friends.peek() ?? (await this.friends.get());
-      const open = event.type === "message" && this.strangerKinds.has(event.kind) && !peers.blocked.has(t.id);
+      const open = event.type === "message" && strangerMayPass(this.strangerKinds, event.kind, event.body) && !peers.blocked.has(t.id);
       if (!open && !peers.friends.has(t.id)) {
         this.inbox.abandon(target);
         throw peers.blocked.has(t.id)

@@ -1,8 +1,12 @@
+import { abortAllDurableObjects } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { CONFIRM_AFTER_MS } from "../../src/realtime/compat/handlers";
 import type { MessageEvent, SendAck } from "../../src/protocol";
 import { connectSeed } from "../helpers/compat";
 import { api, befriend, connect, createUser, expectJson, friends, textTo, uniqueId } from "../helpers/fixtures";
 import { drainFanout, groupText } from "../helpers/groups";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A numeric uid, as the seed's MySQL ids are. */
 const numericId = () => String(100_000 + Math.floor(Math.random() * 1e9));
@@ -105,12 +109,13 @@ describe("seed frames, offline queue and pull", () => {
     expect(sb.seen("pull")).toHaveLength(1);
   });
 
-  it("hands live messages over once: they are not pulled again", async () => {
+  it("hands live messages over once: a later frame from the client confirms them, and they are not pulled again", async () => {
     const [a, b] = await friends();
     const sa = await connectSeed(a);
     const sb = await connectSeed(b);
     sa.send({ toUid: b, isGroup: 0, type: "text", id: "live", content: "now" });
     await sb.next("text");
+    await sleep(CONFIRM_AFTER_MS + 100);
     sb.send({ type: "pull" });
     await sb.settle();
     sb.close(1000);
@@ -119,6 +124,38 @@ describe("seed frames, offline queue and pull", () => {
     again.send({ type: "pull" });
     await again.settle();
     expect(again.seen("pull")).toEqual([]);
+  });
+
+  it("offers again what a closed socket had not confirmed, but not what another socket confirmed", async () => {
+    const [a, b] = await friends();
+    const sa = await connectSeed(a);
+    const b1 = await connectSeed(b);
+    const b2 = await connectSeed(b);
+    sa.send({ toUid: b, isGroup: 0, type: "text", id: "both", content: "to both sockets" });
+    await b1.next("text");
+    await b2.next("text");
+    await sleep(CONFIRM_AFTER_MS + 100);
+    await Promise.all([b1.settle(), b2.settle()]);
+    b1.close(4000);
+    await b1.closed;
+    b2.send({ type: "pull" });
+    await b2.settle();
+    expect(b2.seen("pull")).toEqual([]);
+  });
+
+  it("loses nothing handed to sockets when the object restarts (a deploy)", async () => {
+    const [a, b] = await friends();
+    const sa = await connectSeed(a);
+    const sb = await connectSeed(b);
+    const frame = { fromUid: a, toUid: b, isGroup: 0, type: "text", id: "deploy", content: "sent just before the deploy" };
+    sa.send(frame);
+    await sb.next("text");
+    await abortAllDurableObjects();
+    await sb.closed;
+    const back = await connectSeed(b);
+    back.send({ type: "pull" });
+    const pull = await back.next("pull");
+    expect((pull.message as string[]).map((s) => JSON.parse(s))).toEqual([frame]);
   });
 
   it("puts back what a socket that died abnormally had not confirmed: nothing is lost", async () => {
@@ -147,6 +184,7 @@ describe("seed frames, offline queue and pull", () => {
     await sb.settle();
     const pulls = sb.seen("pull");
     expect(pulls.length).toBeGreaterThan(1);
+    for (const p of pulls) expect(new TextEncoder().encode(JSON.stringify(p)).byteLength).toBeLessThanOrEqual(65_536);
     const ids = pulls.flatMap((p) => (p.message as string[]).map((s) => (JSON.parse(s) as { id: string }).id));
     expect(ids).toEqual(Array.from({ length: 8 }, (_, i) => `big${i}`));
   });
@@ -166,11 +204,15 @@ describe("seed frames, online and heart", () => {
     expect(await sa.next("online")).toEqual({ list: [], type: "online" });
   });
 
-  it("answers heart with {type: heart, group, client}", async () => {
+  it("answers heart with {type: heart, group, client}, also when the client fills every field with blanks", async () => {
     const a = await createUser();
     const sa = await connectSeed(a, "phone1");
     sa.send({ type: "heart" });
     expect(await sa.next("heart")).toEqual({ type: "heart", group: {}, client: "phone1" });
+    sa.send({ type: "heart", toUid: "", isGroup: null, id: null });
+    expect(await sa.next("heart")).toEqual({ type: "heart", group: {}, client: "phone1" });
+    sa.send({ type: "text", toUid: "", isGroup: "", id: 9, content: "to nobody" });
+    expect(await sa.next("error")).toMatchObject({ id: 9, error: { code: "bad_request", fields: { toUid: "required" } } });
   });
 });
 
@@ -196,6 +238,8 @@ describe("seed frames, groups", () => {
     s1.send(post);
     expect(await so.next("text")).toEqual(post);
     expect(await s2.next("text")).toEqual(post);
+    await s1.settle();
+    expect(s1.seen("text")).toEqual([]); // never echoed to the sender
     sx.send({ toUid: gid, isGroup: 1, type: "text", id: "x1", content: "let me in" });
     expect(await sx.next("stranger")).toEqual({ id: "x1", type: "stranger" });
 
@@ -256,6 +300,38 @@ describe("seed frames, groups", () => {
 });
 
 describe("compat and v1 share users, friends, groups and inboxes", () => {
+  it("keeps one message id per conversation and type: a read reusing a text's id still goes through", async () => {
+    const [a, b] = await friends();
+    const sa = await connectSeed(a);
+    const sb = await connectSeed(b);
+    const text = { fromUid: a, toUid: b, isGroup: 0, type: "text", id: 5, content: "hi" };
+    const read = { fromUid: a, toUid: b, isGroup: 0, type: "read", id: 5 };
+    sa.send(text);
+    sa.send(read);
+    sa.send(text); // a resend: stored once
+    expect(await sb.next("text")).toEqual(text);
+    expect(await sb.next("read")).toEqual(read);
+    await sa.settle();
+    await sb.settle();
+    expect(sb.seen("text")).toHaveLength(1);
+    expect(sa.seen("error")).toEqual([]);
+  });
+
+  it("refuses v1 messages of a kind a seed client would take for a server frame", async () => {
+    const [seedUser, v1User] = await friends();
+    const s = await connectSeed(seedUser);
+    const v = await connect(v1User);
+    for (const kind of ["pull", "online", "heart", "stranger", "error"]) {
+      const forged = { type: "send", to: seedUser, cmid: `forge-${kind}`, kind, body: { type: kind, fromUid: v1User, toUid: seedUser, message: ["{}"] } };
+      expect(await v.request(forged)).toMatchObject({ ok: false, error: { code: "bad_request", fields: { kind: "reserved" } } });
+    }
+    await s.settle();
+    for (const type of ["pull", "stranger", "error"]) expect(s.seen(type)).toEqual([]);
+    // The only online lists are the server's (v1User connecting), and one heart answers the settle.
+    expect(s.seen("online")).toEqual(s.seen("online").map(() => ({ list: [v1User], type: "online" })));
+    expect(s.seen("heart")).toEqual([{ type: "heart", group: {}, client: expect.any(String) }]);
+  });
+
   it("chats privately both ways between a compat client and a v1 client", async () => {
     const [seedUser, v1User] = await friends();
     const s = await connectSeed(seedUser);

@@ -43,7 +43,7 @@ describe("importing the seed's tables", () => {
       owner: String(u1),
       name: "Team",
       memberCount: 3,
-      settings: { joinPolicy: "open" }
+      settings: { joinPolicy: "invite", imported: true }
     });
 
     const again = await expectJson<SeedImportResult>(await api("POST", "/api/v1/import/seed", dump), 200);
@@ -63,8 +63,8 @@ describe("importing the seed's tables", () => {
     expect(more.skipped).toMatchObject([{ table: "oh_ai_groupfriend", row: 1 }]);
   });
 
-  it("lets imported users chat with the seed's frames at once", async () => {
-    await api("POST", "/api/v1/import/seed", dump);
+  it("lets imported users chat with the seed's frames at once, and opens groups when asked", async () => {
+    await api("POST", "/api/v1/import/seed", { ...dump, groupJoinPolicy: "open" });
     const a = await connectSeed(String(u1));
     const b = await connectSeed(String(u2));
     const dm = { fromUid: u1, toUid: u2, isGroup: 0, type: "text", id: 1, content: "migrated" };
@@ -73,6 +73,27 @@ describe("importing the seed's tables", () => {
     const post = { fromUid: u2, toUid: guid, isGroup: 1, type: "text", id: 2, content: "group too" };
     b.send(post);
     expect(await a.next("text", (f) => f.isGroup === 1)).toEqual(post);
+  });
+
+  it("never hands the seed's members to a group someone created under that id first", async () => {
+    const squatter = String(base + 10);
+    await api("POST", "/api/v1/import/seed", { users: [{ id: u1 }, { id: u2 }, { id: squatter }] });
+    const gid = String(guid + 1);
+    const s = await connectSeed(squatter);
+    s.send({ toUid: gid, isGroup: 1, type: "create_group" });
+    await s.settle();
+    const res = await expectJson<SeedImportResult>(
+      await api("POST", "/api/v1/import/seed", {
+        oh_ai_group: [{ guid: gid, owner: u1 }],
+        oh_ai_groupfriend: [{ uid: u1, friendguid: gid }, { uid: u2, friendguid: gid }]
+      }),
+      200
+    );
+    expect(res.groups).toEqual({ created: 0, existing: 0 });
+    expect(res.skipped.map((x) => x.table)).toEqual(["oh_ai_group", "oh_ai_groupfriend", "oh_ai_groupfriend"]);
+    expect(res.skipped[0]!.reason).toContain("was not imported");
+    const { members } = await expectJson<{ members: { uid: string }[] }>(await api("GET", `/api/v1/groups/${gid}/members`), 200);
+    expect(members.map((m) => m.uid)).toEqual([squatter]);
   });
 
   it("refuses a body that is not the seed's rows", async () => {

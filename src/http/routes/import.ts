@@ -1,6 +1,6 @@
 import { createDb } from "../../db/client";
 import { existingAmong, importFriendships, importUsers } from "../../db/seed-import";
-import { type SeedImportResult, seedImportBodySchema, seedImportResultSchema } from "../../protocol";
+import { type GroupInfo, type SeedImportResult, seedImportBodySchema, seedImportResultSchema } from "../../protocol";
 import { groupStub } from "../../realtime/stubs";
 import { newApp } from "../app-env";
 import { op } from "../openapi";
@@ -18,8 +18,8 @@ type Skip = SeedImportResult["skipped"][number];
 /**
  * `POST /api/v1/import/seed`: moves a GatewayWorker deployment's data over,
  * a page of rows at a time. Users first, then friendships (a row in either
- * direction makes the pair friends: ours are mutual), then groups (open to
- * `join_group`, as the seed's are) and their members, through each group's
+ * direction makes the pair friends: ours are mutual), then groups (invite-only
+ * unless `groupJoinPolicy` says `open`) and their members, through each group's
  * object so its state and D1 agree. Rows naming users or groups that do not
  * exist are skipped and reported, never half-applied.
  */
@@ -77,7 +77,8 @@ export const importRoutes = newApp().post("/seed", valid("json", seedOp.body), a
       const created = await groupStub(c.env, gid).create(owner, {
         name: g.name ?? gid,
         members: pending.map((m) => m.uid),
-        joinPolicy: "open"
+        joinPolicy: b.groupJoinPolicy,
+        imported: true
       });
       if (created.ok) {
         out.groups.created++;
@@ -88,8 +89,17 @@ export const importRoutes = newApp().post("/seed", valid("json", seedOp.body), a
         skipped.push({ table: "oh_ai_group", row: g.row, reason: created.error.message });
         continue;
       }
-      out.groups.existing++;
     }
+    // A group someone made under this id (e.g. with `create_group` before the
+    // import reached it) is not the seed's: never hand it the seed's members.
+    const info = await groupStub(c.env, gid).command(null, { op: "info" });
+    if (!info.ok || (info.value as GroupInfo).settings.imported !== true) {
+      const reason = info.ok ? `group ${gid} exists but was not imported` : info.error.message;
+      if (g) skipped.push({ table: "oh_ai_group", row: g.row, reason });
+      for (const m of pending) skipped.push({ table: "oh_ai_groupfriend", row: m.row, reason });
+      continue;
+    }
+    if (g) out.groups.existing++;
     for (const m of pending) {
       const added = await groupStub(c.env, gid).command(null, { op: "add", uid: m.uid });
       if (added.ok) out.members.created++;

@@ -17,11 +17,18 @@ import { onSend } from "../handlers/messages";
 import { onlineFriends } from "../handlers/session";
 import type { Conn, UserHub } from "../hub";
 import { groupStub } from "../stubs";
-import { noteHanded, noteInbound } from "./marks";
 import { renderForCompat } from "./render";
 
 type Raw = Record<string, unknown>;
 type Handler = (hub: UserHub, conn: Conn, f: CompatFrame, raw: Raw) => Promise<void> | void;
+
+/**
+ * The seed's protocol has no acks, so a frame from the client (its `heart`,
+ * typically) stands in for one: it confirms what was handed to its socket at
+ * least this long before it arrived, time enough for those bytes to have
+ * reached a client that is still sending.
+ */
+export const CONFIRM_AFTER_MS = 2_000;
 
 /** Queued events read per step of a `pull`. */
 const PULL_BATCH = 200;
@@ -58,7 +65,7 @@ const COMMANDS: Record<CompatCommand, Handler> = {
  * plain member) gets `{type: "error", id, error}` with our error codes.
  */
 export function compatDispatch(hub: UserHub, conn: Conn, message: string | ArrayBuffer): Promise<void> {
-  noteInbound(conn.ws);
+  hub.compat.confirm(conn.device, Date.now() - CONFIRM_AFTER_MS);
   // One socket's frames run one after another, as the seed's worker runs
   // them: `create_group` then a post to it must not race.
   const run = (inOrder.get(conn.ws) ?? Promise.resolve()).then(() => handle(hub, conn, message));
@@ -76,6 +83,7 @@ async function handle(hub: UserHub, conn: Conn, message: string | ArrayBuffer): 
     return;
   }
   const { frame: f, raw } = decoded;
+  const id = raw.id ?? null;
   const command = isCompatCommand(f.type);
   try {
     if (f.fromUid !== hub.uid) throw new ProtocolError("forged_sender", "fromUid must be the user of your token");
@@ -83,12 +91,12 @@ async function handle(hub: UserHub, conn: Conn, message: string | ArrayBuffer): 
     else await onMessage(hub, conn, f, raw);
   } catch (err) {
     if (!command && err instanceof ProtocolError && STRANGER_CODES.has(err.code)) {
-      sendCompat(conn.ws, { id: f.id ?? null, type: "stranger" });
+      sendCompat(conn.ws, { id, type: "stranger" });
     } else if (err instanceof ProtocolError) {
-      sendCompat(conn.ws, { type: "error", id: f.id ?? null, error: err.toBody() });
+      sendCompat(conn.ws, { type: "error", id, error: err.toBody() });
     } else {
       console.error("compat frame failed", err);
-      sendCompat(conn.ws, { type: "error", id: f.id ?? null, error: errorBody("internal", "internal error") });
+      sendCompat(conn.ws, { type: "error", id, error: errorBody("internal", "internal error") });
     }
   }
 }
@@ -104,7 +112,8 @@ async function onMessage(hub: UserHub, conn: Conn, f: CompatFrame, raw: Raw): Pr
   if (f.toUid === undefined) throw new ProtocolError("bad_request", "a message needs toUid", { toUid: "required" });
   if (f.toUid === hub.uid) return; // the seed: a message to oneself does nothing
   const chat = f.isGroup ? "group" : "dm";
-  const cmid = f.id === undefined ? crypto.randomUUID() : await cmidOf(chat, f.toUid, f.id);
+  const id = raw.id;
+  const cmid = typeof id === "string" || typeof id === "number" ? await cmidOf(chat, f.toUid, f.type, id) : crypto.randomUUID();
   try {
     await onSend(hub, conn, { type: "send", id: 0, cmid, chat, to: f.toUid, kind: f.type, body: raw as never });
   } catch (err) {
@@ -113,40 +122,45 @@ async function onMessage(hub: UserHub, conn: Conn, f: CompatFrame, raw: Raw): Pr
   }
 }
 
-async function cmidOf(chat: string, to: string, id: string | number): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${chat}\n${to}\n${typeof id}:${id}`));
+/** The idempotency key of a seed message: its `id`, per conversation and type. */
+async function cmidOf(chat: string, to: string, type: string, id: string | number): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${chat}\n${to}\n${type}\n${typeof id}:${id}`));
   return `c_${[...new Uint8Array(digest).slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
 /**
- * `pull`: everything queued while no compat socket of this user was
- * connected, as `{type: "pull", message: [json, ...]}` frames that each fit
- * the frame limit, oldest first; nothing at all when the queue is empty.
+ * `pull`: everything no compat socket of this user has confirmed (and no
+ * other open one holds), as `{type: "pull", message: [json, ...]}` frames
+ * that each fit the frame limit, oldest first; nothing when there is none.
+ * Rows count as handed only once every frame went out on an open socket.
  */
 function onPull(hub: UserHub, conn: Conn): void {
   const max = hub.limits.maxFrameBytes;
+  const open = hub.compatDevices();
+  let after = 0;
   for (;;) {
-    const events = hub.compat.peek(PULL_BATCH);
+    const events = hub.compat.available(conn.device, open, PULL_BATCH).filter((e) => e.seq > after);
     if (events.length === 0) return;
     let page: string[] = [];
     let bytes = 0;
+    let sent = true;
     const flush = () => {
-      if (page.length > 0) sendCompat(conn.ws, { message: page, type: "pull" });
+      if (page.length > 0) sent = sendCompat(conn.ws, { message: page, type: "pull" }) && sent;
       page = [];
       bytes = 0;
     };
     for (const e of events) {
       const text = renderForCompat(e, hub.uid);
       if (text === undefined) continue;
-      const size = JSON.stringify(text).length;
-      if (page.length > 0 && bytes + size + 64 > max) flush();
+      const size = JSON.stringify(text).length + 1;
+      if (page.length > 0 && bytes + size + 32 > max) flush();
       page.push(text);
-      bytes += size + 1;
+      bytes += size;
     }
     flush();
-    const last = events[events.length - 1]!.seq;
-    noteHanded(conn.ws, events[0]!.seq, last);
-    hub.compat.removeThrough(last);
+    if (!sent || conn.ws.readyState !== WebSocket.OPEN) return;
+    hub.compat.handed(events.map((e) => e.seq), conn.device, Date.now());
+    after = events[events.length - 1]!.seq;
     if (events.length < PULL_BATCH) return;
   }
 }

@@ -1,16 +1,6 @@
-import { seedUid, type InboxEvent, type ServerFrame } from "../../protocol";
+import { type InboxEvent, isSeedFrame, SEED_RESERVED_KINDS, seedUid, type ServerFrame } from "../../protocol";
 
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
-
-/**
- * Whether a message body is a seed frame (a compat client's message, or a v1
- * client writing the seed's shape): then it is delivered as that JSON.
- */
-function isSeedFrame(body: unknown, kind: string): body is Json {
-  return isObject(body) && body.type === kind && "fromUid" in body && "toUid" in body;
-}
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
  * The seed's view of a pushed frame for `uid`'s compat sockets, as JSON text,
@@ -18,7 +8,8 @@ function isSeedFrame(body: unknown, kind: string): body is Json {
  * the user's own messages: the seed never echoes to the sender).
  *
  * - a message from a compat client: the sender's JSON, unchanged, except that
- *   `fromUid`/`toUid` are corrected if a v1 sender wrote someone else's;
+ *   `fromUid`/`toUid`/`isGroup` are corrected if a v1 sender wrote false ones;
+ *   never a message of a kind the seed's server frames use (`pull`, `online`, …);
  * - any other message: `{fromUid, toUid, isGroup, type: kind, id: mid, content: body, ts}`;
  * - a read receipt: `{type: "read", fromUid, toUid, isGroup, id: mid}`;
  * - a backend push (`notice`): its body when that is an object, as the
@@ -28,12 +19,13 @@ function isSeedFrame(body: unknown, kind: string): body is Json {
 export function renderForCompat(frame: ServerFrame | InboxEvent, uid: string): string | undefined {
   switch (frame.type) {
     case "message": {
-      if (frame.from === uid) return undefined;
+      if (frame.from === uid || SEED_RESERVED_KINDS.has(frame.kind)) return undefined;
       const isGroup = frame.chat === "group" ? 1 : 0;
       if (isSeedFrame(frame.body, frame.kind)) {
         const body = { ...frame.body };
         if (String(body.fromUid) !== frame.from) body.fromUid = seedUid(frame.from);
         if (String(body.toUid) !== frame.to) body.toUid = seedUid(frame.to);
+        if (Number(body.isGroup ?? 0) !== isGroup && body.isGroup !== (isGroup === 1)) body.isGroup = isGroup;
         return JSON.stringify(body);
       }
       return JSON.stringify({

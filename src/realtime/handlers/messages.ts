@@ -1,5 +1,5 @@
 import { newEventId } from "../../lib/ids";
-import { ProtocolError, type ReadFrame, type SendAck, type SendFrame } from "../../protocol";
+import { isSeedFrame, ProtocolError, type ReadFrame, type SendAck, SEED_RESERVED_KINDS, type SendFrame } from "../../protocol";
 import type { Conn, UserHub } from "../hub";
 import { onGroupSend } from "./groups";
 import { assertSameMessage } from "./idempotency";
@@ -16,12 +16,15 @@ import { userTarget } from "../targets";
  *    and the alarm keeps retrying; resending the same `cmid` is always safe.
  */
 export async function onSend(hub: UserHub, conn: Conn, f: SendFrame): Promise<SendAck> {
+  if (SEED_RESERVED_KINDS.has(f.kind)) {
+    throw new ProtocolError("bad_request", `kind ${f.kind} is reserved: the seed's clients read it as a server frame`, { kind: "reserved" });
+  }
   if (f.chat === "group") return onGroupSend(hub, conn, f);
   if (f.mentions) throw new ProtocolError("bad_request", "mentions are for group messages");
   if (f.to === hub.uid) {
     throw new ProtocolError("bad_request", "cannot send a message to yourself");
   }
-  await assertMayMessage(hub, f.to, f.kind);
+  await assertMayMessage(hub, f.to, f.kind, f.body);
   const ts = Date.now();
   const sent = hub.inbox.appendSent(
     {
@@ -51,16 +54,21 @@ export async function onSend(hub: UserHub, conn: Conn, f: SendFrame): Promise<Se
   return { mid: sent.event.mid, seq: sent.event.seq, ts: sent.event.ts };
 }
 
+/** The seed's exemption: a seed-shaped frame of one of the `STRANGER_KINDS`. */
+export function strangerMayPass(kinds: ReadonlySet<string>, kind: string, body: unknown): boolean {
+  return kinds.has(kind) && isSeedFrame(body, kind);
+}
+
 /**
  * The direct-message gate: friends only (except the `STRANGER_KINDS`, such as
  * the seed's `friend_request`), and never across a block.
  */
-export async function assertMayMessage(hub: UserHub, to: string, kind: string): Promise<void> {
+export async function assertMayMessage(hub: UserHub, to: string, kind: string, body: unknown): Promise<void> {
   const peers = hub.peersNow() ?? (await hub.peers());
   if (peers.friends.has(to)) return;
   if (peers.blocked.has(to)) throw new ProtocolError("blocked", `messages between you and ${to} are blocked`);
   const exists = await hub.userExists(to);
-  if (exists && hub.limits.strangerKinds.has(kind)) return;
+  if (exists && strangerMayPass(hub.limits.strangerKinds, kind, body)) return;
   throw exists
     ? new ProtocolError("stranger", `${to} is not your friend`)
     : new ProtocolError("unknown_user", `no user ${to}`);
