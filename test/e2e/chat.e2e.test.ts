@@ -122,6 +122,9 @@ describe("the seed's clients against wrangler dev (/ws/compat)", () => {
     let sb = await connectSeedNode(b);
     sa.send(live);
     expect(await sb.next("text")).toEqual(live);
+    // Any frame 2 s after a hand-over confirms it (the seed has no acks); unconfirmed ones would be pulled again.
+    await new Promise((r) => setTimeout(r, 2_100));
+    await sb.settle();
     sb.close();
     await sb.closed;
 
