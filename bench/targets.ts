@@ -23,7 +23,7 @@ const BASELINE = path.join(import.meta.dirname, "baseline-server.mjs");
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 /** What `wrangler dev` needs from the working tree (node_modules is linked, not copied). */
-const SNAPSHOT = ["src", "migrations", "wrangler.toml", "package.json", "tsconfig.json", "test/e2e/dev-server.ts"];
+const SNAPSHOT = ["src", "migrations", "wrangler.toml", "package.json", "tsconfig.json", "test/e2e/dev-server.ts", "dist/demo"];
 
 /**
  * `wrangler dev` via startDevServer (fresh local state, random secrets) run

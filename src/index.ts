@@ -4,6 +4,7 @@ import { newApp } from "./http/app-env";
 import { notFound, onError } from "./http/errors";
 import { connect } from "./http/routes/connect";
 import { importRoutes } from "./http/routes/import";
+import { devRoutes } from "./http/routes/dev";
 import { blockRoutes, userBlocks } from "./http/routes/blocks";
 import { docs } from "./http/routes/docs";
 import { friendRequests, userFriendRequests } from "./http/routes/friend-requests";
@@ -48,6 +49,7 @@ const api = newApp()
 const app = newApp()
   .get("/health", (c) => c.json({ ok: true, service: "edge-im", ts: Date.now() }))
   .route("/ws", connect)
+  .route("/dev", devRoutes)
   .route("/api/v1", api);
 
 app.onError(onError);

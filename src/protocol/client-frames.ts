@@ -99,6 +99,4 @@ export type ClientFrameType = ClientFrame["type"];
 export const CLIENT_FRAME_TYPES: readonly ClientFrameType[] =
   clientFrameSchema.options.map((o) => o.shape.type.value);
 
-/** Exact heartbeat texts answered by the runtime's auto-response. */
-export const HEARTBEAT_REQUEST = '{"type":"ping"}';
-export const HEARTBEAT_RESPONSE = '{"type":"pong"}';
+export { HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE } from "./heartbeat";

@@ -1,0 +1,473 @@
+import { CLOSE, shouldReconnect } from "../protocol/close-codes";
+import { HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE } from "../protocol/heartbeat";
+import type {
+  FriendRequestEvent,
+  FriendResponseEvent,
+  GroupEvent,
+  HistoryEvent,
+  InboxEvent,
+  MessageEvent,
+  NoticeEvent,
+  PresenceFrame,
+  ReceiptEvent,
+  ReplyFrame,
+  SendAck,
+  SyncResult,
+  WelcomeFrame
+} from "../protocol";
+import { type BackoffOptions, backoffDelay } from "./backoff";
+import { Emitter } from "./emitter";
+import { ImError } from "./errors";
+import { Outbox } from "./outbox";
+import { MemoryStore, type SeqStore } from "./store";
+
+/** The WebSocket surface the client needs (browsers' and Node 22's built-in WebSocket). */
+export interface SocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: "message", fn: (e: { data: unknown }) => void): void;
+  addEventListener(type: "close", fn: (e: { code: number; reason: string }) => void): void;
+  addEventListener(type: "error", fn: (e: unknown) => void): void;
+}
+export type SocketFactory = new (url: string) => SocketLike;
+
+export interface ClientOptions {
+  /** The server's WebSocket endpoint, e.g. `wss://im.example.com/ws`. */
+  url: string;
+  /** A token, or a function called before every (re)connect: return a fresh one to refresh. */
+  token: string | (() => string | Promise<string>);
+  /** This connection's device id (default: random per client instance). */
+  device?: string;
+  /** Where the last delivered seq is kept (default: memory). */
+  store?: SeqStore;
+  /** The WebSocket class (default: `globalThis.WebSocket`). */
+  WebSocket?: SocketFactory;
+  reconnect?: BackoffOptions;
+  /** A message not acknowledged within this long is rejected with `timeout` (default 30 000 ms). */
+  sendTimeoutMs?: number;
+  /** Most messages and requests waiting at once; more are rejected with `queue_full` (default 500). */
+  maxQueue?: number;
+  /** Heartbeat interval; a socket silent for twice this long is replaced (default 25 000 ms). */
+  pingMs?: number;
+}
+
+export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
+
+export interface ClientEvents {
+  state: { state: ConnectionState; delayMs?: number; reason?: string };
+  welcome: WelcomeFrame;
+  /** Every durable event, exactly once, in seq order (also emitted by its own type below). */
+  event: InboxEvent;
+  message: MessageEvent;
+  receipt: ReceiptEvent;
+  group: GroupEvent;
+  notice: NoticeEvent;
+  friend_request: FriendRequestEvent;
+  friend_response: FriendResponseEvent;
+  presence: PresenceFrame;
+  /** Retention dropped seqs `from`..`to` before this client synced them. */
+  gap: { from: number; to: number };
+  error: ImError;
+}
+
+export interface SendOptions {
+  chat?: "dm" | "group";
+  kind?: string;
+  /** Your idempotency key; reuse it to resend a message whose outcome you do not know. */
+  cmid?: string;
+  mentions?: { users?: string[]; all?: boolean };
+}
+
+interface Pending {
+  frame: Record<string, unknown>;
+  sent: boolean;
+  resolve: (v: unknown) => void;
+  reject: (e: ImError) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** Largest sync page asked for while catching up. */
+const SYNC_PAGE = 200;
+/** An upgrade that has not produced a welcome by then is abandoned. */
+const WELCOME_TIMEOUT_MS = 10_000;
+
+/**
+ * A protocol v1 client: connects with a token, reconnects with jittered
+ * backoff, resumes from the last seq it delivered (gaps are filled with
+ * `sync`), delivers every durable event exactly once and in order, acks what
+ * it delivered, and sends through a bounded queue where each message keeps
+ * its `cmid` across retries, so it is never stored twice.
+ */
+export class EdgeImClient {
+  readonly device: string;
+  readonly #o: Required<Pick<ClientOptions, "sendTimeoutMs" | "maxQueue" | "pingMs">> & ClientOptions;
+  readonly #events = new Emitter<ClientEvents>();
+  readonly #store: SeqStore;
+  readonly #outbox: Outbox;
+  readonly #requests = new Map<string, Pending>();
+  #ws: SocketLike | undefined;
+  #state: ConnectionState = "idle";
+  #attempt = 0;
+  #lastSeq = 0;
+  #ackedSeq = 0;
+  #loaded = false;
+  #syncing = false;
+  #nextId = 1;
+  #lastRx = 0;
+  readonly #timers: Partial<Record<"reconnect" | "retry" | "ack" | "welcome" | "ping", ReturnType<typeof setTimeout>>> = {};
+
+  constructor(options: ClientOptions) {
+    this.#o = { sendTimeoutMs: 30_000, maxQueue: 500, pingMs: 25_000, ...options };
+    this.device = options.device ?? randomId();
+    this.#store = options.store ?? new MemoryStore();
+    this.#outbox = new Outbox(this.#o.maxQueue, this.#o.sendTimeoutMs, (n) => backoffDelay(n, { minMs: 1000, maxMs: 10_000 }));
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** The seq of the last event delivered to the app. */
+  get lastSeq(): number {
+    return this.#lastSeq;
+  }
+
+  /** Messages waiting for their ack. */
+  get queued(): number {
+    return this.#outbox.size;
+  }
+
+  on<K extends keyof ClientEvents>(type: K, fn: (value: ClientEvents[K]) => void): () => void {
+    return this.#events.on(type, fn);
+  }
+
+  /** Starts connecting (and keeps reconnecting until {@link close}). */
+  connect(): void {
+    if (this.#state !== "idle" && this.#state !== "closed") return;
+    this.#attempt = 0;
+    this.#setState("connecting");
+    void this.#open();
+  }
+
+  /**
+   * Drops the connection but keeps the send queue and the seq position (as
+   * going offline does); `connect()` resumes. Sends meanwhile wait in the queue.
+   */
+  pause(): void {
+    if (this.#state === "closed" || this.#state === "idle") return;
+    this.#teardown(1000, "paused");
+    this.#setState("idle", { reason: "paused" });
+  }
+
+  /** Disconnects for good: queued messages and requests are rejected with `closed`. */
+  close(): void {
+    this.#setState("closed", { reason: "closed by the app" });
+    this.#teardown(1000, "bye");
+    const err = new ImError("closed", "the client was closed");
+    this.#outbox.clear(err);
+    for (const [id, p] of this.#requests) this.#settle(id, p, undefined, err);
+  }
+
+  /**
+   * Sends a message to a friend (or a group with `chat: "group"`). Resolves
+   * with the server's ack once it is stored; queued while disconnected.
+   */
+  send(to: string, body: unknown, opts: SendOptions = {}): Promise<SendAck> {
+    if (this.#state === "closed") return Promise.reject(new ImError("closed", "the client was closed"));
+    const cmid = opts.cmid ?? randomId();
+    const frame: Record<string, unknown> = { type: "send", cmid, to, chat: opts.chat ?? "dm", kind: opts.kind ?? "text", body };
+    if (opts.mentions) frame.mentions = opts.mentions;
+    const ack = this.#outbox.add(cmid, frame);
+    this.#flush();
+    return ack;
+  }
+
+  /** Marks the conversation with `peer` read up to and including `mid`. */
+  read(peer: string, mid: string): Promise<{ seq: number | null }> {
+    return this.request({ type: "read", peer, mid });
+  }
+
+  /** A page of a group's history (members only). */
+  history(gid: string, q: { before?: number; after?: number; limit?: number } = {}): Promise<{ events: HistoryEvent[]; more: boolean }> {
+    return this.request({ type: "group_history", gid, ...q });
+  }
+
+  /** Which friends are online now. */
+  async online(): Promise<string[]> {
+    return (await this.request<{ friends: string[] }>({ type: "online" })).friends;
+  }
+
+  /**
+   * Any request frame (`group_create`, `group_join`, …): sent when connected,
+   * answered with its result or rejected with the server's error. A request
+   * on the wire when the connection drops is rejected (`connection_lost`,
+   * retryable), since not every request is safe to repeat.
+   */
+  request<T = unknown>(frame: Record<string, unknown>): Promise<T> {
+    if (this.#state === "closed") return Promise.reject(new ImError("closed", "the client was closed"));
+    if (this.#requests.size >= this.#o.maxQueue) {
+      return Promise.reject(new ImError("queue_full", `at most ${this.#o.maxQueue} requests may wait`, true));
+    }
+    const id = `q${this.#nextId++}`;
+    return new Promise<T>((resolve, reject) => {
+      const p: Pending = {
+        frame: { ...frame, id },
+        sent: false,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        timer: setTimeout(() => this.#settle(id, p, undefined, new ImError("timeout", `${String(frame.type)} got no answer in time`, true)), this.#o.sendTimeoutMs)
+      };
+      this.#requests.set(id, p);
+      this.#flush();
+    });
+  }
+
+  // ---- connection ----
+
+  async #open(): Promise<void> {
+    if (!this.#loaded) {
+      this.#lastSeq = this.#ackedSeq = await this.#store.load();
+      this.#loaded = true;
+    }
+    let token: string;
+    try {
+      token = typeof this.#o.token === "function" ? await this.#o.token() : this.#o.token;
+    } catch (err) {
+      this.#events.emit("error", new ImError("unauthorized", `could not get a token: ${String(err)}`, true));
+      return this.#scheduleReconnect();
+    }
+    if (this.#state === "closed") return;
+    const Ctor = this.#o.WebSocket ?? (globalThis as unknown as { WebSocket: SocketFactory }).WebSocket;
+    const q = new URLSearchParams({ token, device: this.device, since: String(this.#lastSeq) });
+    let ws: SocketLike;
+    try {
+      ws = new Ctor(`${this.#o.url}?${q}`);
+    } catch (err) {
+      this.#events.emit("error", new ImError("unavailable", `could not open a socket: ${String(err)}`, true));
+      return this.#scheduleReconnect();
+    }
+    this.#ws = ws;
+    this.#lastRx = Date.now();
+    ws.addEventListener("message", (e) => this.#onMessage(ws, String(e.data)));
+    ws.addEventListener("close", (e) => this.#onClose(ws, e.code, e.reason));
+    // A refused upgrade (a bad token, say) may end with an error and no close event (Node's WebSocket).
+    ws.addEventListener("error", () => setTimeout(() => ws.readyState !== 1 && this.#onClose(ws, 1006, "connection failed"), 0));
+    this.#timers.welcome = setTimeout(() => this.#drop(ws, "no welcome from the server"), WELCOME_TIMEOUT_MS);
+  }
+
+  #onMessage(ws: SocketLike, data: string): void {
+    if (ws !== this.#ws) return;
+    this.#lastRx = Date.now();
+    for (const line of data.split("\n")) {
+      if (line === "" || line === HEARTBEAT_RESPONSE) continue;
+      let frame: { type: string; [k: string]: unknown };
+      try {
+        frame = JSON.parse(line);
+      } catch {
+        this.#events.emit("error", new ImError("invalid_json", "the server sent a frame that is not JSON"));
+        continue;
+      }
+      this.#onFrame(frame);
+    }
+  }
+
+  #onFrame(frame: { type: string; [k: string]: unknown }): void {
+    switch (frame.type) {
+      case "welcome":
+        stopTimer(this.#timers.welcome);
+        this.#attempt = 0;
+        this.#setState("open");
+        this.#events.emit("welcome", frame as unknown as WelcomeFrame);
+        this.#startPing();
+        this.#flush();
+        return;
+      case "catchup":
+        if (this.#applyPage(frame as unknown as SyncResult)) void this.#catchUp();
+        return;
+      case "reply": {
+        const reply = frame as unknown as ReplyFrame;
+        if (this.#outbox.settle(reply, Date.now())) {
+          this.#scheduleRetry();
+          return;
+        }
+        const p = reply.id === null ? undefined : this.#requests.get(String(reply.id));
+        if (p) this.#settle(String(reply.id), p, reply.ok ? reply.result : undefined, reply.ok ? undefined : ImError.from(reply.error));
+        else if (!reply.ok) this.#events.emit("error", ImError.from(reply.error));
+        return;
+      }
+      case "presence":
+        this.#events.emit("presence", frame as unknown as PresenceFrame);
+        return;
+      default:
+        if (typeof frame.seq === "number") this.#applyLive(frame as unknown as InboxEvent);
+    }
+  }
+
+  #onClose(ws: SocketLike, code: number, reason: string): void {
+    if (ws !== this.#ws) return;
+    this.#teardown();
+    if (this.#state === "closed") return;
+    if (!shouldReconnect(code)) {
+      // 4500-4999: replaced, disconnected by the backend, user deleted. Reconnecting would not help.
+      this.#setState("closed", { reason: reason || `closed with ${code}` });
+      const err = new ImError("closed", `the server closed the connection for good (${code} ${reason})`);
+      this.#outbox.clear(err);
+      for (const [id, p] of this.#requests) this.#settle(id, p, undefined, err);
+      return;
+    }
+    this.#scheduleReconnect(code === CLOSE.token_expired ? 0 : undefined);
+  }
+
+  /** Gives up on a socket that went silent or never said welcome, and reconnects. */
+  #drop(ws: SocketLike, reason: string): void {
+    if (ws !== this.#ws) return;
+    try {
+      ws.close(4000, reason);
+    } catch {
+      // Already closed.
+    }
+    this.#onClose(ws, 4000, reason);
+  }
+
+  #teardown(code?: number, reason?: string): void {
+    const ws = this.#ws;
+    this.#ws = undefined;
+    stopTimer(this.#timers.ping);
+    stopTimer(this.#timers.welcome);
+    stopTimer(this.#timers.reconnect);
+    stopTimer(this.#timers.retry);
+    if (ws && code !== undefined) {
+      try {
+        ws.close(code, reason);
+      } catch {
+        // Already closed.
+      }
+    }
+    this.#outbox.lost();
+    const lost = new ImError("connection_lost", "the connection dropped before the answer; retry if the request is safe to repeat", true);
+    for (const [id, p] of this.#requests) if (p.sent) this.#settle(id, p, undefined, lost);
+  }
+
+  #scheduleReconnect(delay = backoffDelay(this.#attempt, this.#o.reconnect)): void {
+    if (this.#state === "closed") return;
+    this.#attempt++;
+    this.#setState("reconnecting", { delayMs: delay });
+    stopTimer(this.#timers.reconnect);
+    this.#timers.reconnect = setTimeout(() => void this.#open(), delay);
+  }
+
+  #startPing(): void {
+    stopTimer(this.#timers.ping);
+    const ws = this.#ws;
+    this.#timers.ping = setInterval(() => {
+      if (!ws || ws !== this.#ws) return;
+      if (Date.now() - this.#lastRx > 2 * this.#o.pingMs) return this.#drop(ws, "no traffic from the server");
+      this.#sendRaw(HEARTBEAT_REQUEST);
+    }, this.#o.pingMs);
+  }
+
+  // ---- delivery: exactly once, in seq order ----
+
+  /** Applies a sync page; returns whether more remain on the server. */
+  #applyPage(page: SyncResult): boolean {
+    if (page.gap && page.gap.to > this.#lastSeq) {
+      this.#events.emit("gap", page.gap);
+      this.#lastSeq = page.gap.to;
+    }
+    for (const e of page.events) if (e.seq === this.#lastSeq + 1) this.#deliver(e);
+    return page.more || page.head > this.#lastSeq;
+  }
+
+  #applyLive(e: InboxEvent): void {
+    if (e.seq <= this.#lastSeq) return; // already delivered (a sync page overlapped the push)
+    if (e.seq === this.#lastSeq + 1) return this.#deliver(e);
+    void this.#catchUp(); // a hole: fetch everything after lastSeq, this event included
+  }
+
+  async #catchUp(): Promise<void> {
+    if (this.#syncing) return;
+    this.#syncing = true;
+    try {
+      for (;;) {
+        const page = await this.request<SyncResult>({ type: "sync", after: this.#lastSeq, limit: SYNC_PAGE });
+        const before = this.#lastSeq;
+        if (!this.#applyPage(page) || this.#lastSeq === before) return;
+      }
+    } catch (err) {
+      // The next connection's catchup resumes from lastSeq.
+      if (err instanceof ImError && err.code !== "closed") this.#events.emit("error", err);
+    } finally {
+      this.#syncing = false;
+    }
+  }
+
+  #deliver(e: InboxEvent): void {
+    this.#lastSeq = e.seq;
+    void this.#store.save(e.seq);
+    this.#events.emit("event", e);
+    this.#events.emit(e.type, e as never);
+    if (!this.#timers.ack) {
+      this.#timers.ack = setTimeout(() => {
+        this.#timers.ack = undefined;
+        if (this.#lastSeq > this.#ackedSeq && this.#sendRaw(JSON.stringify({ type: "ack", seq: this.#lastSeq }))) {
+          this.#ackedSeq = this.#lastSeq;
+        }
+      }, 500);
+    }
+  }
+
+  // ---- sending ----
+
+  #flush(): void {
+    if (this.#state !== "open") return;
+    const frames: string[] = [];
+    for (const [, p] of this.#requests) {
+      if (p.sent) continue;
+      p.sent = true;
+      frames.push(JSON.stringify(p.frame));
+    }
+    for (const { frame } of this.#outbox.take(Date.now(), () => `s${this.#nextId++}`)) frames.push(JSON.stringify(frame));
+    // The protocol takes up to 100 newline-separated frames per WebSocket message.
+    for (let i = 0; i < frames.length; i += 50) this.#sendRaw(frames.slice(i, i + 50).join("\n"));
+    this.#scheduleRetry();
+  }
+
+  #scheduleRetry(): void {
+    const at = this.#outbox.nextRetry();
+    stopTimer(this.#timers.retry);
+    if (at !== undefined) this.#timers.retry = setTimeout(() => this.#flush(), Math.max(0, at - Date.now()));
+  }
+
+  #sendRaw(text: string): boolean {
+    const ws = this.#ws;
+    if (!ws || ws.readyState !== 1) return false;
+    try {
+      ws.send(text);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #settle(id: string, p: Pending, value: unknown, err?: ImError): void {
+    stopTimer(p.timer);
+    this.#requests.delete(id);
+    if (err) p.reject(err);
+    else p.resolve(value);
+  }
+
+  #setState(state: ConnectionState, extra: { delayMs?: number; reason?: string } = {}): void {
+    this.#state = state;
+    this.#events.emit("state", { state, ...extra });
+  }
+}
+
+/** Clears a timeout or interval, if set (typed for browsers, Node and workerd alike). */
+function stopTimer(t: ReturnType<typeof setTimeout> | ReturnType<typeof setInterval> | undefined): void {
+  if (t !== undefined) clearTimeout(t as Parameters<typeof clearTimeout>[0]);
+}
+
+function randomId(): string {
+  return crypto.randomUUID().replaceAll("-", "").slice(0, 20);
+}

@@ -1,0 +1,126 @@
+import { existsSync } from "node:fs";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type DevServer, startDevServer } from "./dev-server";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const available = existsSync(CHROMIUM);
+if (!available) {
+  console.warn(
+    `\n[browser tests] SKIPPED (only these): no Chromium at ${CHROMIUM}.\n` +
+      "  To run them: apt-get install -y chromium (or set CHROMIUM_PATH), then npm test.\n"
+  );
+}
+
+/** Every text a test sends carries this, so assertions never match an earlier test's messages. */
+const nonce = Math.random().toString(36).slice(2, 8);
+
+describe.skipIf(!available)("the demo page in a real browser (Chromium)", () => {
+  let server: DevServer;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    server = await startDevServer({ vars: { DEV_MODE: "true" } });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    });
+  });
+  afterEach(async () => {
+    // Each test starts with nobody signed in (presence depends on it).
+    await Promise.all(contexts.splice(0).map((c) => c.close()));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  async function signIn(uid: string, phone = false): Promise<Page> {
+    const ctx = await browser.newContext(phone ? { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true } : {});
+    contexts.push(ctx);
+    const page = await ctx.newPage();
+    await page.goto(server.url);
+    await page.getByTestId(`login-${uid}`).click();
+    await page.locator('#conn[data-state="open"]').waitFor();
+    return page;
+  }
+
+  const conv = (page: Page, key: string) => page.getByTestId(`conv-${key}`);
+  const messages = (page: Page, text: string) => page.locator("#messages .msg .text", { hasText: text });
+
+  async function say(page: Page, text: string): Promise<void> {
+    await page.locator("#composer-input").fill(text);
+    await page.locator("#send").click();
+  }
+
+  /** Waits until `text` is shown, then a little longer, and returns how many times it is shown. */
+  async function shownOnce(page: Page, text: string): Promise<number> {
+    await messages(page, text).first().waitFor();
+    await page.waitForTimeout(500);
+    return messages(page, text).count();
+  }
+
+  it("two users chat: online dots, unread counts, read ticks, on a desktop and a phone-sized screen", async () => {
+    const alice = await signIn("alice");
+    const bob = await signIn("bob", true);
+    await conv(alice, "dm:bob").locator('[data-testid="online"][data-online="true"]').waitFor();
+
+    await conv(alice, "dm:bob").click();
+    await say(alice, `hello bob ${nonce}`);
+    const badge = conv(bob, "dm:alice").getByTestId("unread");
+    await badge.waitFor();
+    expect(await badge.textContent()).toBe("1");
+
+    await conv(bob, "dm:alice").click();
+    expect(await shownOnce(bob, `hello bob ${nonce}`)).toBe(1);
+    await expect.poll(() => conv(bob, "dm:alice").getByTestId("unread").count()).toBe(0);
+    // Bob read it: Alice's message gets the read tick.
+    await alice.locator(`#messages .msg[data-status="read"] .text`, { hasText: `hello bob ${nonce}` }).waitFor();
+
+    await say(bob, `hi alice ${nonce}`);
+    expect(await shownOnce(alice, `hi alice ${nonce}`)).toBe(1);
+    expect(await bob.locator("#convs").isVisible()).toBe(false); // phone layout: the thread fills the screen
+  });
+
+  it("one goes offline, the other sends, the first comes back and sees each message exactly once", async () => {
+    const alice = await signIn("alice");
+    const bob = await signIn("bob");
+    await conv(bob, "dm:alice").click();
+    await bob.locator("#toggle-online").click();
+    await bob.locator('#conn[data-state="idle"]').waitFor();
+    await conv(alice, "dm:bob").locator('[data-testid="online"][data-online="false"]').waitFor();
+
+    await conv(alice, "dm:bob").click();
+    const texts = [1, 2, 3].map((n) => `while you were away ${n} ${nonce}`);
+    for (const t of texts) {
+      await say(alice, t);
+      await alice.locator(`#messages .msg[data-status="sent"] .text`, { hasText: t }).waitFor();
+    }
+    expect(await messages(bob, nonce).filter({ hasText: "away" }).count()).toBe(0);
+
+    await bob.locator("#toggle-online").click();
+    await bob.locator('#conn[data-state="open"]').waitFor();
+    for (const t of texts) expect(await shownOnce(bob, t)).toBe(1);
+    // In order, after everything that came before.
+    const shown = await bob.locator("#messages .msg .text").allTextContents();
+    expect(shown.filter((t) => t.includes("away") && t.includes(nonce))).toEqual(texts);
+
+    // A reload replays the inbox: still exactly once.
+    await bob.reload();
+    await bob.getByTestId("login-bob").click();
+    await bob.locator('#conn[data-state="open"]').waitFor();
+    await conv(bob, "dm:alice").click();
+    for (const t of texts) expect(await shownOnce(bob, t)).toBe(1);
+  });
+
+  it("three users chat in a group", async () => {
+    const [alice, bob, carol] = [await signIn("alice"), await signIn("bob"), await signIn("carol", true)];
+    for (const p of [alice, bob, carol]) await conv(p, "group:g_demo").click();
+    await say(alice, `group hello ${nonce}`);
+    for (const p of [alice, bob, carol]) expect(await shownOnce(p, `group hello ${nonce}`)).toBe(1);
+    await say(carol, `carol here ${nonce}`);
+    for (const p of [alice, bob, carol]) expect(await shownOnce(p, `carol here ${nonce}`)).toBe(1);
+    expect(await bob.locator("#messages .msg:not(.mine) .from").last().textContent()).toBe("carol");
+  });
+});

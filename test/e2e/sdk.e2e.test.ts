@@ -1,0 +1,207 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ConnectionState, EdgeImClient, type ImError, MemoryStore, type MessageEvent as ImMessage, type SocketFactory } from "../../src/client";
+import { adminClient, type DevServer, startDevServer } from "./dev-server";
+
+let server: DevServer;
+let admin: ReturnType<typeof adminClient>;
+const clients: EdgeImClient[] = [];
+
+beforeAll(async () => {
+  server = await startDevServer();
+  admin = adminClient(server);
+});
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await server?.stop();
+});
+
+/** Node 22's WebSocket, recording every socket and able to drop incoming frames (a lost ack). */
+class TapSocket extends WebSocket {
+  static all: TapSocket[] = [];
+  /** Return false to drop an incoming message before the client sees it. */
+  static filter: ((data: string, ws: TapSocket) => boolean) | undefined;
+  constructor(url: string | URL) {
+    super(url);
+    TapSocket.all.push(this);
+  }
+  override addEventListener(type: string, fn: EventListenerOrEventListenerObject, opts?: boolean | AddEventListenerOptions): void {
+    if (type !== "message") return super.addEventListener(type, fn, opts);
+    super.addEventListener("message", (e) => {
+      if (TapSocket.filter && !TapSocket.filter(String((e as { data: unknown }).data), this)) return;
+      if (typeof fn === "function") fn(e);
+      else fn.handleEvent(e);
+    }, opts);
+  }
+}
+
+let n = 0;
+async function user(): Promise<string> {
+  const id = `sdk_${Date.now()}_${n++}`;
+  expect((await admin("POST", "/api/v1/users", { id })).status).toBe(201);
+  return id;
+}
+async function friends(): Promise<[string, string]> {
+  const [a, b] = [await user(), await user()];
+  expect((await admin("POST", "/api/v1/friendships", { a, b })).status).toBe(201);
+  return [a, b];
+}
+async function token(uid: string): Promise<string> {
+  return (await admin<{ token: string }>("POST", "/api/v1/tokens", { uid })).body.token;
+}
+
+function client(uid: string, extra: Partial<ConstructorParameters<typeof EdgeImClient>[0]> = {}) {
+  const c = new EdgeImClient({ url: server.wsUrl, token: () => token(uid), WebSocket: TapSocket as unknown as SocketFactory, reconnect: { minMs: 50, maxMs: 200 }, ...extra });
+  clients.push(c);
+  const messages: ImMessage[] = [];
+  const states: ConnectionState[] = [];
+  c.on("message", (m) => messages.push(m));
+  c.on("state", (s) => states.push(s.state));
+  return { c, messages, states };
+}
+
+async function until(pred: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+const opened = (c: EdgeImClient) => until(() => c.state === "open", "open");
+
+/** Two friends, each with a connected client. */
+async function connectedFriends() {
+  const [a, b] = await friends();
+  const [A, B] = [client(a), client(b)];
+  A.c.connect();
+  B.c.connect();
+  await Promise.all([opened(A.c), opened(B.c)]);
+  return { a, b, A, B };
+}
+
+describe("client SDK against wrangler dev", () => {
+  it("delivers every event once and in order, across a dropped connection", async () => {
+    const { b, A, B } = await connectedFriends();
+    for (let i = 0; i < 5; i++) await A.c.send(b, { text: `m${i}` });
+    await until(() => B.messages.length === 5, "5 messages");
+
+    const socket = TapSocket.all.findLast((s) => s.url.includes(`device=${B.c.device}`))!;
+    socket.close(4000, "test drop");
+    const sends = [5, 6, 7, 8, 9].map((i) => A.c.send(b, { text: `m${i}` }));
+    await Promise.all(sends);
+    await until(() => B.messages.length === 10, "10 messages");
+    expect(B.messages.map((m) => (m.body as { text: string }).text)).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
+    const seqs = B.messages.map((m) => m.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i));
+    expect(B.states).toContain("reconnecting");
+    expect(B.states.at(-1)).toBe("open");
+    expect(B.c.lastSeq).toBe(seqs.at(-1));
+  });
+
+  it("resumes from its store in a new instance: only what came after", async () => {
+    const [a, b] = await friends();
+    const A = client(a);
+    const store = new MemoryStore();
+    const B1 = client(b, { store });
+    A.c.connect();
+    B1.c.connect();
+    await Promise.all([opened(A.c), opened(B1.c)]);
+    for (let i = 0; i < 3; i++) await A.c.send(b, { text: `first ${i}` });
+    await until(() => B1.messages.length === 3, "3 messages");
+    B1.c.close();
+    for (let i = 0; i < 2; i++) await A.c.send(b, { text: `later ${i}` });
+    const B2 = client(b, { store });
+    B2.c.connect();
+    await until(() => B2.messages.length === 2, "the 2 later messages");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(B2.messages.map((m) => (m.body as { text: string }).text)).toEqual(["later 0", "later 1"]);
+    expect(B2.messages[0]!.seq).toBe(B1.messages[2]!.seq + 1);
+  });
+
+  it("resends a message whose ack was lost with the same cmid: stored and delivered once", async () => {
+    const { b, A, B } = await connectedFriends();
+    let dropped = false;
+    TapSocket.filter = (data, ws) => {
+      if (dropped || !data.includes('"type":"reply"') || !ws.url.includes(`device=${A.c.device}`)) return true;
+      dropped = true;
+      setTimeout(() => ws.close(4000, "ack lost"), 0);
+      return false;
+    };
+    try {
+      const ack = await A.c.send(b, { text: "exactly once" });
+      expect(dropped).toBe(true);
+      await until(() => B.messages.length >= 1, "the message");
+      await new Promise((r) => setTimeout(r, 300));
+      expect(B.messages.map((m) => m.mid)).toEqual([ack.mid]);
+    } finally {
+      TapSocket.filter = undefined;
+    }
+  });
+
+  it("queues sends while paused, within its bound, and sends each once on resume", async () => {
+    const [a, b] = await friends();
+    const A = client(a, { maxQueue: 2 });
+    const B = client(b);
+    B.c.connect();
+    await opened(B.c);
+    const first = A.c.send(b, { text: "q1" });
+    const second = A.c.send(b, { text: "q2" });
+    await expect(A.c.send(b, { text: "q3" })).rejects.toMatchObject({ code: "queue_full", retryable: true });
+    expect(A.c.queued).toBe(2);
+    A.c.connect();
+    await Promise.all([first, second]);
+    await until(() => B.messages.length === 2, "2 messages");
+    A.c.pause();
+    expect(A.c.state).toBe("idle");
+    const third = A.c.send(b, { text: "q3" });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(B.messages).toHaveLength(2);
+    A.c.connect();
+    await third;
+    await until(() => B.messages.length === 3, "3 messages");
+    expect(B.messages.map((m) => (m.body as { text: string }).text)).toEqual(["q1", "q2", "q3"]);
+  });
+
+  it("rejects a message not acknowledged in time with a clear error", async () => {
+    const [a, b] = await friends();
+    const A = client(a, { sendTimeoutMs: 200 });
+    const err = (await A.c.send(b, "never connected").catch((e: unknown) => e)) as ImError;
+    expect(err).toMatchObject({ code: "timeout", retryable: true });
+    expect(err.message).toContain("resend it with the same cmid");
+    expect(A.c.queued).toBe(0);
+  });
+
+  it("asks for a token on every connect, so a bad or expired one is replaced", async () => {
+    const uid = await user();
+    let calls = 0;
+    const C = client(uid, {
+      token: async () => (++calls === 1 ? "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.bad-signature" : token(uid))
+    });
+    C.c.connect();
+    await opened(C.c);
+    expect(calls).toBe(2);
+    TapSocket.all.findLast((s) => s.url.includes(`device=${C.c.device}`))!.close(4000, "drop");
+    await until(() => calls === 3 && C.c.state === "open", "a third token and a new connection");
+  });
+
+  it("stops for good when the server ends the session (4501), rejecting what waits", async () => {
+    const [uid, peer] = await friends();
+    const C = client(uid);
+    C.c.connect();
+    await opened(C.c);
+    // A send whose ack never comes back, still waiting when the session ends.
+    TapSocket.filter = (data, ws) => !(data.includes('"type":"reply"') && ws.url.includes(`device=${C.c.device}`));
+    const waiting = C.c.send(peer, "in flight").catch((e: unknown) => e);
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await admin("POST", `/api/v1/users/${uid}/disconnect`, { reason: "logged out" })).status).toBe(200);
+      await until(() => C.c.state === "closed", "closed");
+    } finally {
+      TapSocket.filter = undefined;
+    }
+    expect(await waiting).toMatchObject({ code: "closed" });
+    await expect(C.c.send(peer, "after")).rejects.toMatchObject({ code: "closed" });
+    expect(C.states.at(-1)).toBe("closed");
+    await new Promise((r) => setTimeout(r, 400));
+    expect(C.c.state).toBe("closed"); // no reconnect after a terminal close
+  });
+});
