@@ -30,7 +30,7 @@ export interface SocketLike {
   addEventListener(type: "close", fn: (e: { code: number; reason: string }) => void): void;
   addEventListener(type: "error", fn: (e: unknown) => void): void;
 }
-export type SocketFactory = new (url: string) => SocketLike;
+export type SocketFactory = new (url: string, protocols?: string | string[]) => SocketLike;
 
 export interface ClientOptions {
   /** The server's WebSocket endpoint, e.g. `wss://im.example.com/ws`. */
@@ -46,7 +46,7 @@ export interface ClientOptions {
   reconnect?: BackoffOptions;
   /** A message not acknowledged within this long is rejected with `timeout` (default 30 000 ms). */
   sendTimeoutMs?: number;
-  /** Most messages and requests waiting at once; more are rejected with `queue_full` (default 500). */
+  /** Most messages waiting for their ack, and separately most requests waiting; more are rejected with `queue_full` (default 500). */
   maxQueue?: number;
   /** Heartbeat interval; a socket silent for twice this long is replaced (default 25 000 ms). */
   pingMs?: number;
@@ -68,6 +68,12 @@ export interface ClientEvents {
   presence: PresenceFrame;
   /** Retention dropped seqs `from`..`to` before this client synced them. */
   gap: { from: number; to: number };
+  /**
+   * The server's inbox is behind the seq this client had stored (its storage
+   * was reset, or the user was deleted and created again): the client now
+   * follows the server's `head`.
+   */
+  reset: { lastSeq: number; head: number };
   error: ImError;
 }
 
@@ -115,6 +121,11 @@ export class EdgeImClient {
   #syncing = false;
   #nextId = 1;
   #lastRx = 0;
+  /** Bumped by connect/pause/close: an `#open` from an older generation stops at its next step. */
+  #gen = 0;
+  /** A live event showed a hole while a sync was running: sync once more. */
+  #resync = false;
+  #maxFrameBytes = 65_536;
   readonly #timers: Partial<Record<"reconnect" | "retry" | "ack" | "welcome" | "ping", ReturnType<typeof setTimeout>>> = {};
 
   constructor(options: ClientOptions) {
@@ -147,7 +158,7 @@ export class EdgeImClient {
     if (this.#state !== "idle" && this.#state !== "closed") return;
     this.#attempt = 0;
     this.#setState("connecting");
-    void this.#open();
+    void this.#open(++this.#gen);
   }
 
   /**
@@ -156,14 +167,18 @@ export class EdgeImClient {
    */
   pause(): void {
     if (this.#state === "closed" || this.#state === "idle") return;
+    this.#gen++;
     this.#teardown(1000, "paused");
     this.#setState("idle", { reason: "paused" });
   }
 
   /** Disconnects for good: queued messages and requests are rejected with `closed`. */
   close(): void {
+    this.#gen++;
     this.#setState("closed", { reason: "closed by the app" });
     this.#teardown(1000, "bye");
+    stopTimer(this.#timers.ack);
+    this.#timers.ack = undefined;
     const err = new ImError("closed", "the client was closed");
     this.#outbox.clear(err);
     for (const [id, p] of this.#requests) this.#settle(id, p, undefined, err);
@@ -225,24 +240,33 @@ export class EdgeImClient {
 
   // ---- connection ----
 
-  async #open(): Promise<void> {
-    if (!this.#loaded) {
-      this.#lastSeq = this.#ackedSeq = await this.#store.load();
-      this.#loaded = true;
+  async #open(gen: number): Promise<void> {
+    const current = () => gen === this.#gen && (this.#state === "connecting" || this.#state === "reconnecting");
+    try {
+      if (!this.#loaded) {
+        this.#lastSeq = this.#ackedSeq = await this.#store.load();
+        this.#loaded = true;
+      }
+    } catch (err) {
+      if (!current()) return;
+      this.#events.emit("error", new ImError("internal", `the seq store failed to load: ${String(err)}`, true));
+      return this.#scheduleReconnect();
     }
     let token: string;
     try {
       token = typeof this.#o.token === "function" ? await this.#o.token() : this.#o.token;
     } catch (err) {
+      if (!current()) return;
       this.#events.emit("error", new ImError("unauthorized", `could not get a token: ${String(err)}`, true));
       return this.#scheduleReconnect();
     }
-    if (this.#state === "closed") return;
+    if (!current()) return;
     const Ctor = this.#o.WebSocket ?? (globalThis as unknown as { WebSocket: SocketFactory }).WebSocket;
-    const q = new URLSearchParams({ token, device: this.device, since: String(this.#lastSeq) });
+    const q = new URLSearchParams({ device: this.device, since: String(this.#lastSeq) });
     let ws: SocketLike;
     try {
-      ws = new Ctor(`${this.#o.url}?${q}`);
+      // The token rides in Sec-WebSocket-Protocol, not the URL, so access logs never hold it.
+      ws = new Ctor(`${this.#o.url}?${q}`, [SUBPROTOCOL, token]);
     } catch (err) {
       this.#events.emit("error", new ImError("unavailable", `could not open a socket: ${String(err)}`, true));
       return this.#scheduleReconnect();
@@ -253,6 +277,7 @@ export class EdgeImClient {
     ws.addEventListener("close", (e) => this.#onClose(ws, e.code, e.reason));
     // A refused upgrade (a bad token, say) may end with an error and no close event (Node's WebSocket).
     ws.addEventListener("error", () => setTimeout(() => ws.readyState !== 1 && this.#onClose(ws, 1006, "connection failed"), 0));
+    stopTimer(this.#timers.welcome);
     this.#timers.welcome = setTimeout(() => this.#drop(ws, "no welcome from the server"), WELCOME_TIMEOUT_MS);
   }
 
@@ -274,14 +299,23 @@ export class EdgeImClient {
 
   #onFrame(frame: { type: string; [k: string]: unknown }): void {
     switch (frame.type) {
-      case "welcome":
+      case "welcome": {
+        const welcome = frame as unknown as WelcomeFrame;
         stopTimer(this.#timers.welcome);
         this.#attempt = 0;
+        this.#maxFrameBytes = welcome.maxFrameBytes;
+        if (welcome.head < this.#lastSeq) {
+          this.#events.emit("reset", { lastSeq: this.#lastSeq, head: welcome.head });
+          this.#lastSeq = this.#ackedSeq = welcome.head;
+          this.#save(welcome.head);
+        }
         this.#setState("open");
-        this.#events.emit("welcome", frame as unknown as WelcomeFrame);
+        this.#events.emit("welcome", welcome);
         this.#startPing();
         this.#flush();
+        if (this.#lastSeq > this.#ackedSeq) this.#scheduleAck();
         return;
+      }
       case "catchup":
         if (this.#applyPage(frame as unknown as SyncResult)) void this.#catchUp();
         return;
@@ -354,7 +388,8 @@ export class EdgeImClient {
     this.#attempt++;
     this.#setState("reconnecting", { delayMs: delay });
     stopTimer(this.#timers.reconnect);
-    this.#timers.reconnect = setTimeout(() => void this.#open(), delay);
+    const gen = this.#gen;
+    this.#timers.reconnect = setTimeout(() => void this.#open(gen), delay);
   }
 
   #startPing(): void {
@@ -382,7 +417,9 @@ export class EdgeImClient {
   #applyLive(e: InboxEvent): void {
     if (e.seq <= this.#lastSeq) return; // already delivered (a sync page overlapped the push)
     if (e.seq === this.#lastSeq + 1) return this.#deliver(e);
-    void this.#catchUp(); // a hole: fetch everything after lastSeq, this event included
+    // A hole: fetch everything after lastSeq, this event included (again, if a sync is already running).
+    this.#resync = true;
+    void this.#catchUp();
   }
 
   async #catchUp(): Promise<void> {
@@ -390,9 +427,11 @@ export class EdgeImClient {
     this.#syncing = true;
     try {
       for (;;) {
+        this.#resync = false;
         const page = await this.request<SyncResult>({ type: "sync", after: this.#lastSeq, limit: SYNC_PAGE });
         const before = this.#lastSeq;
-        if (!this.#applyPage(page) || this.#lastSeq === before) return;
+        const more = this.#applyPage(page);
+        if (!this.#resync && (!more || this.#lastSeq === before)) return;
       }
     } catch (err) {
       // The next connection's catchup resumes from lastSeq.
@@ -404,17 +443,27 @@ export class EdgeImClient {
 
   #deliver(e: InboxEvent): void {
     this.#lastSeq = e.seq;
-    void this.#store.save(e.seq);
+    this.#save(e.seq);
     this.#events.emit("event", e);
     this.#events.emit(e.type, e as never);
-    if (!this.#timers.ack) {
-      this.#timers.ack = setTimeout(() => {
-        this.#timers.ack = undefined;
-        if (this.#lastSeq > this.#ackedSeq && this.#sendRaw(JSON.stringify({ type: "ack", seq: this.#lastSeq }))) {
-          this.#ackedSeq = this.#lastSeq;
-        }
-      }, 500);
-    }
+    this.#scheduleAck();
+  }
+
+  #save(seq: number): void {
+    Promise.resolve()
+      .then(() => this.#store.save(seq))
+      .catch((err: unknown) => this.#events.emit("error", new ImError("internal", `the seq store failed to save: ${String(err)}`, true)));
+  }
+
+  /** Tells the server, at most twice a second, how far this device has received. */
+  #scheduleAck(): void {
+    if (this.#timers.ack) return;
+    this.#timers.ack = setTimeout(() => {
+      this.#timers.ack = undefined;
+      if (this.#lastSeq > this.#ackedSeq && this.#sendRaw(JSON.stringify({ type: "ack", seq: this.#lastSeq }))) {
+        this.#ackedSeq = this.#lastSeq;
+      }
+    }, 500);
   }
 
   // ---- sending ----
@@ -428,8 +477,21 @@ export class EdgeImClient {
       frames.push(JSON.stringify(p.frame));
     }
     for (const { frame } of this.#outbox.take(Date.now(), () => `s${this.#nextId++}`)) frames.push(JSON.stringify(frame));
-    // The protocol takes up to 100 newline-separated frames per WebSocket message.
-    for (let i = 0; i < frames.length; i += 50) this.#sendRaw(frames.slice(i, i + 50).join("\n"));
+    // The server takes up to 100 newline-separated frames per WebSocket message, within 16 × maxFrameBytes.
+    const budget = this.#maxFrameBytes * 8;
+    let batch: string[] = [];
+    let bytes = 0;
+    for (const f of frames) {
+      const size = utf8Length(f) + 1;
+      if (batch.length > 0 && (batch.length >= 50 || bytes + size > budget)) {
+        this.#sendRaw(batch.join("\n"));
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(f);
+      bytes += size;
+    }
+    if (batch.length > 0) this.#sendRaw(batch.join("\n"));
     this.#scheduleRetry();
   }
 
@@ -468,6 +530,16 @@ function stopTimer(t: ReturnType<typeof setTimeout> | ReturnType<typeof setInter
   if (t !== undefined) clearTimeout(t as Parameters<typeof clearTimeout>[0]);
 }
 
-function randomId(): string {
-  return crypto.randomUUID().replaceAll("-", "").slice(0, 20);
+/** Subprotocol offered beside the token; the server echoes it. */
+const SUBPROTOCOL = "im.v1";
+
+const encoder = new TextEncoder();
+function utf8Length(s: string): number {
+  return s.length * 3 <= 1024 ? s.length * 3 : encoder.encode(s).byteLength;
+}
+
+/** A random id; `crypto.getRandomValues` works where `randomUUID` does not (plain http on a LAN). */
+export function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -56,11 +56,18 @@ export class Outbox {
     });
   }
 
-  /** Messages to put on the wire now, oldest first; each gets request id `idOf(item)`. */
+  /**
+   * Messages to put on the wire now, oldest first; each gets request id
+   * `idOf(item)`. Behind a message waiting to retry, later messages to the
+   * same conversation wait too, so they are stored in the order sent.
+   */
   take(now: number, idOf: () => string): { id: string; frame: Record<string, unknown> }[] {
     const out = [];
+    const held = new Set<string>();
     for (const item of this.#items) {
-      if (item.inFlight !== null || item.retryAt > now) continue;
+      const conversation = `${String(item.frame.chat)}:${String(item.frame.to)}`;
+      if (item.inFlight === null && item.retryAt > now) held.add(conversation);
+      if (item.inFlight !== null || item.retryAt > now || held.has(conversation)) continue;
       item.inFlight = idOf();
       item.attempts++;
       out.push({ id: item.inFlight, frame: { ...item.frame, id: item.inFlight } });
@@ -83,7 +90,7 @@ export class Outbox {
       item.resolve(reply.result as SendAck);
     } else if (reply.error.retryable) {
       item.inFlight = null;
-      item.retryAt = now + this.retryMs(item.attempts);
+      item.retryAt = now + Math.max(reply.error.retryAfterMs ?? 0, this.retryMs(item.attempts));
     } else {
       this.#remove(item);
       item.reject(ImError.from(reply.error));

@@ -3,7 +3,7 @@
  * Dev only: it signs in through `POST /dev/login`, which exists only when
  * `DEV_MODE` is "true" (`npm run dev`).
  */
-import { EdgeImClient, type ConnectionState, type MessageEvent, type ReceiptEvent } from "../client";
+import { EdgeImClient, type ConnectionState, type MessageEvent, randomId, type ReceiptEvent } from "../client";
 
 interface LoginResult {
   token: string;
@@ -47,6 +47,7 @@ let renderQueued = false;
 
 async function login(uid: string): Promise<LoginResult> {
   const res = await fetch("/dev/login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ uid }) });
+  if (res.status === 404) throw new Error("The demo sign-in is off here: it needs DEV_MODE=true (npm run dev sets it).");
   if (!res.ok) {
     const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
     throw new Error(body.error?.message ?? `login failed (${res.status})`);
@@ -70,7 +71,11 @@ function showLogin(): void {
   );
 }
 
+let signingIn = false;
+
 async function signIn(uid: string): Promise<void> {
+  if (signingIn || client) return;
+  signingIn = true;
   el("login-error").textContent = "";
   let first: LoginResult;
   try {
@@ -78,6 +83,8 @@ async function signIn(uid: string): Promise<void> {
   } catch (err) {
     el("login-error").textContent = (err as Error).message;
     return;
+  } finally {
+    signingIn = false;
   }
   me = uid;
   convs = new Map();
@@ -90,8 +97,13 @@ async function signIn(uid: string): Promise<void> {
 
   // The first token is used once; every reconnect asks for a fresh one.
   let token: string | undefined = first.token;
+  // One device id per tab, kept across reloads (sessionStorage), so the server's device list stays small.
+  const deviceKey = `device:${uid}`;
+  const device = sessionStorage.getItem(deviceKey) ?? randomId();
+  sessionStorage.setItem(deviceKey, device);
   const c = new EdgeImClient({
     url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`,
+    device,
     token: async () => {
       const t = token ?? (await login(uid)).token;
       token = undefined;
@@ -191,7 +203,7 @@ function open(key: string): void {
 async function send(text: string): Promise<void> {
   const conv = active ? convs.get(active) : undefined;
   if (!conv || !client) return;
-  const cmid = crypto.randomUUID();
+  const cmid = randomId();
   const msg: Msg = { cmid, from: me, text, ts: Date.now(), mine: true, status: "sending" };
   conv.messages.push(msg);
   el("send-error").textContent = "";
@@ -201,6 +213,7 @@ async function send(text: string): Promise<void> {
     msg.mid = ack.mid;
     msg.ts = ack.ts;
     msg.status = "sent";
+    conv.messages.sort((a, b) => (a.mid ?? "~").localeCompare(b.mid ?? "~"));
   } catch (err) {
     msg.status = "failed";
     el("send-error").textContent = (err as Error).message;

@@ -15,6 +15,12 @@ if (!available) {
 /** Every text a test sends carries this, so assertions never match an earlier test's messages. */
 const nonce = Math.random().toString(36).slice(2, 8);
 
+describe.runIf(!available && process.env.REQUIRE_BROWSER === "1")("browser tests required (REQUIRE_BROWSER=1)", () => {
+  it("has Chromium to run them", () => {
+    throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium, or set CHROMIUM_PATH`);
+  });
+});
+
 describe.skipIf(!available)("the demo page in a real browser (Chromium)", () => {
   let server: DevServer;
   let browser: Browser;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ConnectionState, EdgeImClient, type ImError, MemoryStore, type MessageEvent as ImMessage, type SocketFactory } from "../../src/client";
+import { mintToken } from "../../src/lib/tokens";
 import { adminClient, type DevServer, startDevServer } from "./dev-server";
 
 let server: DevServer;
@@ -20,8 +21,8 @@ class TapSocket extends WebSocket {
   static all: TapSocket[] = [];
   /** Return false to drop an incoming message before the client sees it. */
   static filter: ((data: string, ws: TapSocket) => boolean) | undefined;
-  constructor(url: string | URL) {
-    super(url);
+  constructor(url: string | URL, protocols?: string | string[]) {
+    super(url, protocols);
     TapSocket.all.push(this);
   }
   override addEventListener(type: string, fn: EventListenerOrEventListenerObject, opts?: boolean | AddEventListenerOptions): void {
@@ -89,6 +90,7 @@ describe("client SDK against wrangler dev", () => {
     const sends = [5, 6, 7, 8, 9].map((i) => A.c.send(b, { text: `m${i}` }));
     await Promise.all(sends);
     await until(() => B.messages.length === 10, "10 messages");
+    await new Promise((r) => setTimeout(r, 300)); // a late duplicate would show up here
     expect(B.messages.map((m) => (m.body as { text: string }).text)).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
     const seqs = B.messages.map((m) => m.seq);
     expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i));
@@ -159,6 +161,47 @@ describe("client SDK against wrangler dev", () => {
     await third;
     await until(() => B.messages.length === 3, "3 messages");
     expect(B.messages.map((m) => (m.body as { text: string }).text)).toEqual(["q1", "q2", "q3"]);
+  });
+
+  it("fills a hole in the live stream with sync: a dropped push still arrives, once and in order", async () => {
+    const { b, A, B } = await connectedFriends();
+    let dropped = false;
+    TapSocket.filter = (data, ws) => {
+      if (dropped || !data.includes('"hole"') || !ws.url.includes(`device=${B.c.device}`)) return true;
+      dropped = true;
+      return false;
+    };
+    try {
+      for (const text of ["before", "hole", "after"]) await A.c.send(b, { text });
+      await until(() => B.messages.length === 3, "3 messages");
+      await new Promise((r) => setTimeout(r, 300));
+      expect(dropped).toBe(true);
+      expect(B.messages.map((m) => (m.body as { text: string }).text)).toEqual(["before", "hole", "after"]);
+    } finally {
+      TapSocket.filter = undefined;
+    }
+  });
+
+  it("reconnects at once with a fresh token when its token expires while connected (4001), resending what waited", async () => {
+    const [a, b] = await friends();
+    const B = client(b);
+    B.c.connect();
+    let calls = 0;
+    const A = client(a, {
+      // The first token lives one second (the API mints at least a minute's worth).
+      token: async () => (++calls === 1 ? (await mintToken(server.jwtSecret, a, 1)).token : token(a))
+    });
+    const closes: number[] = [];
+    A.c.connect();
+    await Promise.all([opened(A.c), opened(B.c)]);
+    TapSocket.all.findLast((s) => s.url.includes(`device=${A.c.device}`))!.addEventListener("close", (e) => closes.push((e as CloseEvent).code));
+    await new Promise((r) => setTimeout(r, 1_200));
+    const ack = await A.c.send(b, { text: "after expiry" });
+    expect(closes).toEqual([4001]);
+    expect(calls).toBe(2);
+    await until(() => B.messages.length === 1, "the message");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(B.messages.map((m) => m.mid)).toEqual([ack.mid]);
   });
 
   it("rejects a message not acknowledged in time with a clear error", async () => {
