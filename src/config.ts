@@ -13,6 +13,13 @@ export interface Limits {
   webhookRetryMs: number;
   /** Direct-message kinds a non-friend may send (blocks still apply). */
   strangerKinds: ReadonlySet<string>;
+  /** Per-user send budget: tokens per second and bucket size. */
+  sendRatePerSecond: number;
+  sendBurst: number;
+  /** Largest message body (UTF-8 bytes of its JSON). */
+  maxMessageBytes: number;
+  /** Most users one group message may mention. */
+  maxMentions: number;
 }
 
 /** The seed's `sendMsg` skips the friendship check for these kinds. */
@@ -31,6 +38,10 @@ const limitsSchema = z.object({
   FANOUT_CALLS_PER_RUN: positiveInt(400),
   FANOUT_CONCURRENCY: positiveInt(8),
   WEBHOOK_RETRY_MS: positiveInt(5_000),
+  SEND_RATE_PER_SECOND: positiveInt(20),
+  SEND_BURST: positiveInt(60),
+  MAX_MESSAGE_BYTES: positiveInt(32_768),
+  MAX_MENTIONS: positiveInt(50),
   STRANGER_KINDS: z
     .string()
     .catch(SEED_STRANGER_KINDS)
@@ -50,7 +61,11 @@ export function limitsOf(env: Partial<Record<keyof z.infer<typeof limitsSchema>,
     FANOUT_CALLS_PER_RUN: env.FANOUT_CALLS_PER_RUN ?? undefined,
     FANOUT_CONCURRENCY: env.FANOUT_CONCURRENCY ?? undefined,
     WEBHOOK_RETRY_MS: env.WEBHOOK_RETRY_MS ?? undefined,
-    STRANGER_KINDS: env.STRANGER_KINDS ?? undefined
+    STRANGER_KINDS: env.STRANGER_KINDS ?? undefined,
+    SEND_RATE_PER_SECOND: env.SEND_RATE_PER_SECOND ?? undefined,
+    SEND_BURST: env.SEND_BURST ?? undefined,
+    MAX_MESSAGE_BYTES: env.MAX_MESSAGE_BYTES ?? undefined,
+    MAX_MENTIONS: env.MAX_MENTIONS ?? undefined
   });
   return {
     maxFrameBytes: v.MAX_FRAME_BYTES,
@@ -62,7 +77,11 @@ export function limitsOf(env: Partial<Record<keyof z.infer<typeof limitsSchema>,
     fanoutCallsPerRun: v.FANOUT_CALLS_PER_RUN,
     fanoutConcurrency: v.FANOUT_CONCURRENCY,
     webhookRetryMs: v.WEBHOOK_RETRY_MS,
-    strangerKinds: v.STRANGER_KINDS
+    strangerKinds: v.STRANGER_KINDS,
+    sendRatePerSecond: v.SEND_RATE_PER_SECOND,
+    sendBurst: v.SEND_BURST,
+    maxMessageBytes: v.MAX_MESSAGE_BYTES,
+    maxMentions: v.MAX_MENTIONS
   };
 }
 

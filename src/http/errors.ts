@@ -1,6 +1,6 @@
 import type { ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { errorResponse, ProtocolError } from "../protocol";
+import { ERRORS, errorResponse, ProtocolError } from "../protocol";
 import type { AppEnv } from "./app-env";
 
 /**
@@ -9,7 +9,11 @@ import type { AppEnv } from "./app-env";
  * logged in full and answered with a generic 500.
  */
 export const onError: ErrorHandler<AppEnv> = (err) => {
-  if (err instanceof ProtocolError) return errorResponse(err.code, err.message, err.fields);
+  if (err instanceof ProtocolError) {
+    const res = Response.json({ error: err.toBody() }, { status: ERRORS[err.code].http });
+    if (err.retryAfterMs !== undefined) res.headers.set("Retry-After", String(Math.ceil(err.retryAfterMs / 1000)));
+    return res;
+  }
   if (err instanceof HTTPException) {
     if (err.status === 413) return errorResponse("frame_too_large", "request body too large");
     if (err.status === 400) return errorResponse("invalid_json", err.message || "malformed request body");

@@ -24,5 +24,5 @@ export async function attempt<T>(fn: () => T | Promise<T>): Promise<Result<T>> {
 /** The value, or the error re-thrown as a ProtocolError on this side. */
 export function unwrap<T>(r: Result<T>): T {
   if (r.ok) return r.value;
-  throw new ProtocolError(r.error.code, r.error.message, r.error.fields);
+  throw new ProtocolError(r.error.code, r.error.message, r.error.fields, r.error.retryAfterMs);
 }

@@ -41,6 +41,7 @@ import type { PostRequest } from "../realtime/group-commands";
 import type { Deliverable, Delivered, UserHub } from "../realtime/hub";
 import { FriendCache } from "../realtime/friends";
 import { PRESENCE_REFRESH_MS, PresencePublisher } from "../realtime/presence";
+import { TokenBucket } from "../realtime/rate-limit";
 import { userTarget } from "../realtime/targets";
 import { type WebhookType, WebhookOutbox } from "../realtime/webhooks";
 import { AlarmScheduler } from "./alarm";
@@ -108,6 +109,7 @@ export class UserObject extends DurableObject<Env> {
       env,
       limits: this.#limits,
       inbox: this.#inbox,
+      sends: new TokenBucket(this.#limits.sendRatePerSecond, this.#limits.sendBurst),
       compat: this.#compat,
       compatDevices: () => this.#compatSockets().map((ws) => attachmentOf(ws)?.device ?? ""),
       peers: () => this.#friends.get(),

@@ -6,7 +6,6 @@ import {
   kindSchema,
   messageIdSchema,
   requestIdSchema,
-  SYNC_PAGE_MAX,
   seqSchema,
   userIdSchema
 } from "./primitives";
@@ -43,7 +42,8 @@ export const syncFrameSchema = z.object({
   type: z.literal("sync"),
   id: requestIdSchema,
   after: seqSchema,
-  limit: z.number().int().min(1).max(SYNC_PAGE_MAX).optional()
+  /** At most SYNC_PAGE_MAX (`page_too_large`). */
+  limit: z.number().int().min(1).optional()
 });
 export type SyncFrame = z.infer<typeof syncFrameSchema>;
 

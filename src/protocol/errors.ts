@@ -20,6 +20,9 @@ export const ERRORS = {
   unknown_type: { num: 302, http: 400, retryable: false },
   invalid_frame: { num: 303, http: 400, retryable: false },
   frame_too_large: { num: 304, http: 413, retryable: false },
+  message_too_large: { num: 306, http: 413, retryable: false },
+  too_many_mentions: { num: 307, http: 400, retryable: false },
+  page_too_large: { num: 308, http: 400, retryable: false },
   binary_not_supported: { num: 305, http: 400, retryable: false },
   not_found: { num: 400, http: 404, retryable: false },
   unknown_user: { num: 401, http: 404, retryable: false },
@@ -45,6 +48,8 @@ export interface ErrorBody {
   retryable: boolean;
   /** Field-level problems for validation errors: path → message. */
   fields?: Record<string, string>;
+  /** `rate_limited`: when a retry can succeed, in ms. */
+  retryAfterMs?: number;
 }
 
 /** An expected failure with a code. Anything else thrown is a bug (`internal`). */
@@ -52,14 +57,16 @@ export class ProtocolError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly fields?: Record<string, string>
+    readonly fields?: Record<string, string>,
+    readonly retryAfterMs?: number
   ) {
     super(message);
     this.name = "ProtocolError";
   }
 
   toBody(): ErrorBody {
-    return errorBody(this.code, this.message, this.fields);
+    const body = errorBody(this.code, this.message, this.fields);
+    return this.retryAfterMs === undefined ? body : { ...body, retryAfterMs: this.retryAfterMs };
   }
 }
 

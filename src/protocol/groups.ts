@@ -26,7 +26,8 @@ export type GroupSettings = z.infer<typeof groupSettingsSchema>;
  * mentioned users' copies carry `mentioned: true`.
  */
 export const mentionsSchema = z.object({
-  users: z.array(userIdSchema).max(100).optional(),
+  /** Capped by `MAX_MENTIONS` (`too_many_mentions`); this bound only keeps frames sane. */
+  users: z.array(userIdSchema).max(1000).optional(),
   all: z.boolean().optional()
 });
 export type Mentions = z.infer<typeof mentionsSchema>;

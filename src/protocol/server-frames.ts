@@ -152,7 +152,8 @@ export const errorBodySchema = z.object({
   num: z.number().int(),
   message: z.string(),
   retryable: z.boolean(),
-  fields: z.record(z.string(), z.string()).optional()
+  fields: z.record(z.string(), z.string()).optional(),
+  retryAfterMs: z.number().int().optional()
 });
 
 /** Answer to a client request, correlated by `id` (null when it was unreadable). */

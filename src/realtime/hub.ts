@@ -2,6 +2,7 @@ import type { Limits } from "../config";
 import type { InboxEvent, ServerFrame } from "../protocol";
 import type { Peers } from "../db/friendships";
 import type { CompatQueue } from "../objects/compat-queue";
+import type { TokenBucket } from "./rate-limit";
 import type { Inbox } from "../objects/inbox";
 import type { Result } from "../lib/result";
 import type { HistoryEvent, UnsequencedEvent } from "../protocol";
@@ -24,6 +25,8 @@ export interface UserHub {
   readonly env: Env;
   readonly limits: Limits;
   readonly inbox: Inbox;
+  /** This user's send budget (all devices share it). */
+  readonly sends: TokenBucket;
   /** The seed's offline list for `/ws/compat` sockets (only kept once the user used one). */
   readonly compat: CompatQueue;
   /** Devices of this user's open compat sockets. */

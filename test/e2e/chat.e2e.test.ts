@@ -8,11 +8,14 @@ import { adminClient, type DevServer, startDevServer } from "./dev-server";
 let server: DevServer;
 let admin: ReturnType<typeof adminClient>;
 
+/** The only browser origin allowed to connect (other clients send no Origin). */
+const ALLOWED_ORIGIN = "https://app.example";
+
 /** A non-default frame limit, to prove the setting is honoured. */
 const MAX_FRAME_BYTES = 4096;
 
 beforeAll(async () => {
-  server = await startDevServer({ vars: { MAX_FRAME_BYTES: String(MAX_FRAME_BYTES) } });
+  server = await startDevServer({ vars: { MAX_FRAME_BYTES: String(MAX_FRAME_BYTES), ALLOWED_ORIGINS: ALLOWED_ORIGIN } });
   admin = adminClient(server);
 });
 afterAll(async () => server?.stop());
@@ -98,6 +101,26 @@ describe("end to end against wrangler dev", () => {
       expect(status).toBe(401);
       expect(JSON.parse(body)).toMatchObject({ error: { code: "unauthorized" } });
     }
+  });
+});
+
+describe("browser Origin allow-list (ALLOWED_ORIGINS)", () => {
+  it("refuses an upgrade from an origin not on the list with 403, before any object wakes, and accepts a listed one", async () => {
+    const uid = `origin_${Date.now()}`;
+    expect((await admin("POST", "/api/v1/users", { id: uid })).status).toBe(201);
+    const { body } = await admin<{ token: string }>("POST", "/api/v1/tokens", { uid });
+    const attempt = (origin: string) =>
+      new Promise<number>((resolve) => {
+        const ws = new WS(`${server.wsUrl}?token=${body.token}`, { origin });
+        ws.on("open", () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on("error", () => undefined);
+      });
+    expect(await attempt("https://evil.example")).toBe(403);
+    expect(await attempt(ALLOWED_ORIGIN)).toBe(101);
   });
 });
 

@@ -22,7 +22,7 @@ describe("bad input", () => {
       [JSON.stringify({ type: "send", id: "t3", to: bob, body: "no cmid" }), "invalid_frame", "t3"],
       [JSON.stringify({ type: "send", id: 4, to: 42, cmid: "x", body: "bad to" }), "invalid_frame", 4],
       [JSON.stringify({ type: "sync", id: "t5", after: -1 }), "invalid_frame", "t5"],
-      [JSON.stringify({ type: "sync", id: "t6", after: 0, limit: 100000 }), "invalid_frame", "t6"],
+      [JSON.stringify({ type: "sync", id: "t6", after: 0, limit: 100000 }), "page_too_large", "t6"],
       [JSON.stringify({ ...textTo(bob, "x"), id: "t7", to: "../etc" }), "invalid_frame", "t7"],
       [new Uint8Array(new TextEncoder().encode(JSON.stringify(textTo(bob, "binary")))), "binary_not_supported", null]
     ];
@@ -55,7 +55,7 @@ describe("bad input", () => {
     const multiByte = JSON.stringify({ ...textTo(bob, "é".repeat(33_000)), id: "mb" });
     expect(multiByte.length).toBeLessThan(65_536);
     expect((await errorReply(a, multiByte)).error.code).toBe("frame_too_large");
-    const fits = await a.ok<SendAck>(textTo(bob, "y".repeat(60_000)));
+    const fits = await a.ok<SendAck>(textTo(bob, "y".repeat(30_000)));
     expect((await b.next("message")).mid).toBe(fits.mid);
     const page = await b.ok<SyncResult>({ type: "sync", after: 0 });
     expect(page.events).toHaveLength(1);

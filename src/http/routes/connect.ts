@@ -35,8 +35,22 @@ export const connect = newApp()
   .get("/", (c) => upgrade(c.req.raw, c.env, false))
   .get("/compat", (c) => upgrade(c.req.raw, c.env, true));
 
+/**
+ * The optional browser allow-list (`ALLOWED_ORIGINS`, comma-separated; empty
+ * allows any). Only browsers send `Origin`; other clients are unaffected,
+ * and the token is checked either way.
+ */
+export function originAllowed(origin: string, list: string | undefined): boolean {
+  const allowed = (list ?? "").split(",").map((o) => o.trim()).filter(Boolean);
+  return allowed.length === 0 || allowed.includes(origin);
+}
+
 async function upgrade(req: Request, env: Env, compat: boolean): Promise<Response> {
   const query = new URL(req.url).searchParams;
+  const origin = req.headers.get("Origin");
+  if (origin !== null && !originAllowed(origin, (env as unknown as { ALLOWED_ORIGINS?: string }).ALLOWED_ORIGINS)) {
+    throw new ProtocolError("forbidden", `origin ${origin} may not connect`);
+  }
   if (req.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
     throw new ProtocolError("bad_request", "expected a WebSocket upgrade (Upgrade: websocket)");
   }

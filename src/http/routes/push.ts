@@ -48,7 +48,7 @@ function assertFits(env: Env, body: unknown): void {
 /** Per-target push budget (Workers rate limiting: per location, approximate by design); replays do not spend it. */
 async function limit(env: Env, key: string): Promise<void> {
   const { success } = await env.PUSH_LIMITER.limit({ key });
-  if (!success) throw new ProtocolError("rate_limited", `too many pushes to ${key}; retry in a minute`);
+  if (!success) throw new ProtocolError("rate_limited", `too many pushes to ${key}; retry in a minute`, undefined, 60_000);
 }
 
 export const push = newApp()

@@ -16,6 +16,16 @@ import { userTarget } from "../targets";
  *    and the alarm keeps retrying; resending the same `cmid` is always safe.
  */
 export async function onSend(hub: UserHub, conn: Conn, f: SendFrame): Promise<SendAck> {
+  const wait = hub.sends.take();
+  if (wait > 0) {
+    throw new ProtocolError("rate_limited", `sending too fast; retry in ${wait} ms with the same cmid`, undefined, wait);
+  }
+  if (new TextEncoder().encode(JSON.stringify(f.body)).byteLength > hub.limits.maxMessageBytes) {
+    throw new ProtocolError("message_too_large", `a message body is limited to ${hub.limits.maxMessageBytes} bytes of JSON`);
+  }
+  if ((f.mentions?.users?.length ?? 0) > hub.limits.maxMentions) {
+    throw new ProtocolError("too_many_mentions", `a message may mention at most ${hub.limits.maxMentions} users`);
+  }
   if (SEED_RESERVED_KINDS.has(f.kind)) {
     throw new ProtocolError("bad_request", `kind ${f.kind} is reserved: the seed's clients read it as a server frame`, { kind: "reserved" });
   }

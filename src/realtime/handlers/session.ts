@@ -1,7 +1,9 @@
 import {
   type AckFrame,
   type OnlineFrame,
+  ProtocolError,
   SYNC_PAGE_DEFAULT,
+  SYNC_PAGE_MAX,
   type SyncFrame,
   type SyncResult
 } from "../../protocol";
@@ -10,6 +12,7 @@ import { onlineAmong } from "../presence";
 
 /** One page of missed events; `gap` says what retention dropped. */
 export function onSync(hub: UserHub, _conn: Conn, f: SyncFrame): SyncResult {
+  if ((f.limit ?? 0) > SYNC_PAGE_MAX) throw new ProtocolError("page_too_large", `a sync page holds at most ${SYNC_PAGE_MAX} events`);
   return hub.inbox.page(f.after, f.limit ?? SYNC_PAGE_DEFAULT);
 }
 

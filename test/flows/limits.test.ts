@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { originAllowed } from "../../src/http/routes/connect";
+import type { SendAck } from "../../src/protocol";
+import { connect, createUser, friends, textTo } from "../helpers/fixtures";
+import { groupText, makeGroup } from "../helpers/groups";
+
+describe("per-user send rate limit (token bucket)", () => {
+  it("refuses sends beyond the burst with rate_limited and a retry hint; other users are unaffected", async () => {
+    const [a, b] = await friends();
+    const [c, d] = await friends();
+    const ca = await connect(a);
+    const other = await connect(c);
+    const replies = await Promise.all(Array.from({ length: 70 }, (_, i) => ca.request(textTo(b, `burst ${i}`))));
+    const refused = replies.filter((r) => !r.ok);
+    expect(replies.filter((r) => r.ok).length).toBeGreaterThanOrEqual(60);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const r of refused) {
+      expect(r).toMatchObject({ ok: false, error: { code: "rate_limited", retryable: true, retryAfterMs: expect.any(Number) } });
+    }
+    expect(await other.ok<SendAck>(textTo(d, "unaffected"))).toHaveProperty("mid");
+    // The hint is honest: after waiting it out, the same user may send again.
+    const wait = Math.max(...refused.map((r) => (r.ok ? 0 : r.error.retryAfterMs ?? 0)));
+    await new Promise((r) => setTimeout(r, wait + 50));
+    expect(await ca.ok<SendAck>(textTo(b, "after the wait"))).toHaveProperty("mid");
+  });
+});
+
+describe("caps, each with its own code", () => {
+  it("message_too_large, too_many_mentions and page_too_large, leaving the socket usable", async () => {
+    const [a, b] = await friends();
+    const ca = await connect(a);
+    const big = { type: "send", to: b, cmid: "big", body: { text: "x".repeat(40_000) } };
+    expect(await ca.request(big)).toMatchObject({ ok: false, error: { code: "message_too_large" } });
+    const members = await Promise.all(Array.from({ length: 3 }, () => createUser()));
+    const g = await makeGroup(ca, members);
+    const mentions = { users: Array.from({ length: 51 }, (_, i) => `u${i}`) };
+    expect(await ca.request(groupText(g.id, "hey all", undefined, { mentions }))).toMatchObject({ ok: false, error: { code: "too_many_mentions" } });
+    expect(await ca.request({ type: "sync", after: 0, limit: 501 })).toMatchObject({ ok: false, error: { code: "page_too_large" } });
+    expect(await ca.ok<SendAck>(textTo(b, "still here"))).toHaveProperty("mid");
+  });
+});
+
+describe("browser Origin allow-list", () => {
+  it("allows any origin when the list is empty, else only the listed ones", () => {
+    expect(originAllowed("https://evil.example", "")).toBe(true);
+    expect(originAllowed("https://evil.example", undefined)).toBe(true);
+    expect(originAllowed("https://app.example", "https://app.example, https://admin.example")).toBe(true);
+    expect(originAllowed("https://evil.example", "https://app.example,https://admin.example")).toBe(false);
+  });
+});
