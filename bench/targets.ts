@@ -43,7 +43,7 @@ async function startOurs(stateDir: string): Promise<Target> {
   let admin: Target["admin"];
   try {
     const dev = (await import(pathToFileURL(path.join(snap, "test/e2e/dev-server.ts")).href)) as typeof import("../test/e2e/dev-server.ts");
-    s = await dev.startDevServer({ timeoutMs: 120_000, observability: false, stateDir });
+    s = await dev.startDevServer({ timeoutMs: 120_000, observability: false, stateDir, vars: { LOG_LEVEL: "warn" } });
     admin = dev.adminClient(s);
   } catch (err) {
     removeSnap();

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { LogLevel } from "./lib/log";
 
 /** Runtime limits, read from `[vars]` in wrangler.toml; each has a default. */
 export interface Limits {
@@ -20,6 +21,8 @@ export interface Limits {
   maxMessageBytes: number;
   /** Most users one group message may mention. */
   maxMentions: number;
+  /** Structured logs below this level are dropped. */
+  logLevel: LogLevel;
 }
 
 /** The seed's `sendMsg` skips the friendship check for these kinds. */
@@ -42,6 +45,7 @@ const limitsSchema = z.object({
   SEND_BURST: positiveInt(60),
   MAX_MESSAGE_BYTES: positiveInt(32_768),
   MAX_MENTIONS: positiveInt(50),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).catch("info"),
   STRANGER_KINDS: z
     .string()
     .catch(SEED_STRANGER_KINDS)
@@ -65,7 +69,8 @@ export function limitsOf(env: Partial<Record<keyof z.infer<typeof limitsSchema>,
     SEND_RATE_PER_SECOND: env.SEND_RATE_PER_SECOND ?? undefined,
     SEND_BURST: env.SEND_BURST ?? undefined,
     MAX_MESSAGE_BYTES: env.MAX_MESSAGE_BYTES ?? undefined,
-    MAX_MENTIONS: env.MAX_MENTIONS ?? undefined
+    MAX_MENTIONS: env.MAX_MENTIONS ?? undefined,
+    LOG_LEVEL: env.LOG_LEVEL ?? undefined
   });
   return {
     maxFrameBytes: v.MAX_FRAME_BYTES,
@@ -81,7 +86,8 @@ export function limitsOf(env: Partial<Record<keyof z.infer<typeof limitsSchema>,
     sendRatePerSecond: v.SEND_RATE_PER_SECOND,
     sendBurst: v.SEND_BURST,
     maxMessageBytes: v.MAX_MESSAGE_BYTES,
-    maxMentions: v.MAX_MENTIONS
+    maxMentions: v.MAX_MENTIONS,
+    logLevel: v.LOG_LEVEL
   };
 }
 

@@ -4,6 +4,7 @@ import { newApp } from "./http/app-env";
 import { notFound, onError } from "./http/errors";
 import { connect } from "./http/routes/connect";
 import { importRoutes } from "./http/routes/import";
+import { statsRoutes } from "./http/routes/stats";
 import { devRoutes } from "./http/routes/dev";
 import { blockRoutes, userBlocks } from "./http/routes/blocks";
 import { docs } from "./http/routes/docs";
@@ -44,7 +45,8 @@ const api = newApp()
   .route("/online", online)
   .route("/push", push)
   .route("/schedules", schedules)
-  .route("/import", importRoutes);
+  .route("/import", importRoutes)
+  .route("/", statsRoutes);
 
 const app = newApp()
   .get("/health", (c) => c.json({ ok: true, service: "edge-im", ts: Date.now() }))

@@ -27,7 +27,9 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             ...TEST_SECRETS,
             MAX_GROUP_MEMBERS: "205",
-            FANOUT_CALLS_PER_RUN: "60"
+            FANOUT_CALLS_PER_RUN: "60",
+            // Structured logs are asserted in the end-to-end tests; here they would only be noise.
+            LOG_LEVEL: "warn"
           }
         }
       })

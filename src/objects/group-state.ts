@@ -233,6 +233,11 @@ export class GroupState {
 
   // ---- history ----
 
+  /** Members with a fan-out retry pending. */
+  retryingCount(): number {
+    return this.sql.exec<{ n: number }>("SELECT count(DISTINCT uid) AS n FROM retries").one().n;
+  }
+
   head(): number {
     this.#head ??= this.sql.exec<{ m: number | null }>("SELECT max(gseq) AS m FROM history").one().m ?? 0;
     return this.#head;

@@ -6,12 +6,13 @@ import { existingUserIds } from "../db/users";
 import { attempt, type Result } from "../lib/result";
 import {
   type GroupInfo,
+  type GroupStats,
   groupSettingsSchema,
   type HistoryEvent,
   type NoticeEvent,
   ProtocolError
 } from "../protocol";
-import { Fanout } from "../realtime/fanout";
+import { FANOUT_CURSOR_KEY, Fanout } from "../realtime/fanout";
 import { noticeOf, type PushContent } from "../realtime/push";
 import { WebhookOutbox } from "../realtime/webhooks";
 import {
@@ -123,6 +124,23 @@ export class GroupObject extends DurableObject<Env> {
   }
 
   /** Runs one operation for `actor` (a user, or null for the backend). */
+  /** Counters for operators (`GET /api/v1/groups/{gid}/stats`). */
+  async stats(): Promise<Result<GroupStats>> {
+    return attempt(async () => {
+      await this.#requireGroup();
+      const head = this.#state.head();
+      const cursor = Math.min(head, this.ctx.storage.kv.get<number>(FANOUT_CURSOR_KEY) ?? 0);
+      return {
+        gid: this.#state.meta()!.id,
+        members: this.#state.memberCount(),
+        head,
+        fanoutCursor: cursor,
+        fanoutPending: head - cursor,
+        retryingMembers: this.#state.retryingCount()
+      };
+    });
+  }
+
   async command(actor: Actor, cmd: GroupCommand): Promise<Result<unknown>> {
     return attempt(async () => {
       await this.#requireGroup();

@@ -331,6 +331,11 @@ export class Inbox {
   }
 
   /** Number of retained events. */
+  /** Stored events still waiting for confirmed delivery. */
+  pendingCount(): number {
+    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM inbox WHERE pending IS NOT NULL").one().n;
+  }
+
   size(): number {
     return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM inbox").one().n;
   }

@@ -46,6 +46,14 @@ export class PresenceObject extends DurableObject<Env> {
       .map((r) => r.uid);
   }
 
+  /** Online users and their sockets in this shard, and sendToAll deliveries still owed. */
+  async stats(): Promise<{ users: number; connections: number; broadcastsPending: number }> {
+    const sql = this.ctx.storage.sql;
+    const row = sql.exec<{ n: number; d: number | null }>("SELECT count(*) AS n, sum(devices) AS d FROM online WHERE until > ?", Date.now()).one();
+    const pending = sql.exec<{ n: number }>("SELECT count(*) AS n FROM broadcast_targets").one().n;
+    return { users: row.n, connections: row.d ?? 0, broadcastsPending: pending };
+  }
+
   /** How many users of this shard are online. */
   async count(): Promise<number> {
     return this.ctx.storage.sql

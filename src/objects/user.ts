@@ -12,6 +12,7 @@ import {
   type HistoryEvent,
   type PresenceFrame,
   type UserOnline,
+  type UserStats,
   SYNC_PAGE_DEFAULT,
   type ServerFrame,
   type UnsequencedEvent,
@@ -45,6 +46,7 @@ import { TokenBucket } from "../realtime/rate-limit";
 import { userTarget } from "../realtime/targets";
 import { type WebhookType, WebhookOutbox } from "../realtime/webhooks";
 import { AlarmScheduler } from "./alarm";
+import { Logger } from "../lib/log";
 import { CompatQueue } from "./compat-queue";
 import { INBOX_SCHEMA, Inbox } from "./inbox";
 import { migrate } from "./storage";
@@ -64,6 +66,7 @@ const KV_DELETED = "user.deleted";
  */
 export class UserObject extends DurableObject<Env> {
   readonly #limits: Limits;
+  readonly #log: Logger;
   readonly #inbox: Inbox;
   readonly #compat: CompatQueue;
   #presenceTurn = 0;
@@ -79,6 +82,7 @@ export class UserObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#limits = limitsOf(env);
+    this.#log = new Logger(this.#limits.logLevel);
     this.#inbox = new Inbox(ctx.storage.sql, ctx.storage.kv);
     this.#compat = new CompatQueue(ctx.storage.sql, ctx.storage.kv);
     this.#db = createDb(env.DB);
@@ -108,6 +112,7 @@ export class UserObject extends DurableObject<Env> {
       },
       env,
       limits: this.#limits,
+      log: this.#log,
       inbox: this.#inbox,
       sends: new TokenBucket(this.#limits.sendRatePerSecond, this.#limits.sendBurst),
       compat: this.#compat,
@@ -155,6 +160,7 @@ export class UserObject extends DurableObject<Env> {
     }
     const { 0: client, 1: server } = new WebSocketPair();
     const now = Date.now();
+    this.#log.info("connect", { uid, device, protocol: compat ? "compat" : "v1" });
     if (compat) {
       // The seed's clients get no greeting; their `pull` asks for what was queued.
       this.#compat.enable();
@@ -198,13 +204,14 @@ export class UserObject extends DurableObject<Env> {
       const conn = { ws, uid: a.uid, device: a.device };
       await (a.compat ? compatDispatch(this.#hub, conn, message) : dispatch(this.#hub, conn, message));
     } catch (err) {
-      console.error("webSocketMessage failed", err);
+      this.#log.error("frame_failed", { uid: a.uid, device: a.device, error: String(err) });
     }
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     // A normal close is a frame from the client like any other: it confirms what came well before it.
     const a = attachmentOf(ws);
+    this.#log.info("disconnect", { uid: a?.uid, device: a?.device, code });
     if (a?.compat && code === 1000) this.#compat.confirm(a.device, Date.now() - CONFIRM_AFTER_MS);
     this.#releaseCompat(ws);
     completeClose(ws, code);
@@ -249,7 +256,20 @@ export class UserObject extends DurableObject<Env> {
       return { seq: e.seq, devices: reached.devices, duplicate: false };
     });
     this.#appended(now, false);
+    this.#log.info("deliver", { uid, events: events.length, fresh: out.filter((d) => !d.duplicate).length, devices: out.reduce((n, d) => n + d.devices, 0) });
     return out;
+  }
+
+  /** Counters for operators (`GET /api/v1/users/{uid}/stats`). */
+  async stats(): Promise<UserStats> {
+    this.#inbox.flushDelivered(); // delivery marks ride with the next write; count what is really pending
+    return {
+      uid: this.#uid,
+      connections: openSockets(this.ctx).length,
+      head: this.#inbox.head(),
+      retained: this.#inbox.size(),
+      pendingDeliveries: this.#inbox.pendingCount()
+    };
   }
 
   /** Whether this user is online, and their connected devices (authoritative). */

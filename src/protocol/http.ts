@@ -108,3 +108,37 @@ export const blockListSchema = z.object({ blocked: z.array(userIdSchema) });
 export const membersSchema = z.object({ members: z.array(memberSchema) });
 export const historyPageSchema = z.object({ events: z.array(z.record(z.string(), z.unknown())), more: z.boolean() });
 export const onlineMembersSchema = z.object({ uids: z.array(userIdSchema) });
+
+/** `GET /api/v1/stats`: the whole deployment, summed over the registry shards. */
+export const deploymentStatsSchema = z.object({
+  onlineUsers: z.number().int(),
+  connections: z.number().int(),
+  broadcastsPending: z.number().int(),
+  shards: z.number().int()
+});
+export type DeploymentStats = z.infer<typeof deploymentStatsSchema>;
+
+/** `GET /api/v1/users/{uid}/stats`: one user's object. */
+export const userStatsSchema = z.object({
+  uid: z.string(),
+  connections: z.number().int(),
+  /** Highest inbox seq: every event this user ever received or sent. */
+  head: z.number().int(),
+  retained: z.number().int(),
+  /** Own messages and receipts stored but not yet confirmed by their recipient. */
+  pendingDeliveries: z.number().int()
+});
+export type UserStats = z.infer<typeof userStatsSchema>;
+
+/** `GET /api/v1/groups/{gid}/stats`: one group's object. */
+export const groupStatsSchema = z.object({
+  gid: z.string(),
+  members: z.number().int(),
+  /** Highest gseq: messages and system events. */
+  head: z.number().int(),
+  /** Every member has everything up to this gseq. */
+  fanoutCursor: z.number().int(),
+  fanoutPending: z.number().int(),
+  retryingMembers: z.number().int()
+});
+export type GroupStats = z.infer<typeof groupStatsSchema>;

@@ -70,6 +70,8 @@ async function dispatchFrame(hub: UserHub, conn: Conn, decoded: Decoded): Promis
     const result = await handler(hub, conn, frame);
     if (id !== undefined) replyOk(conn.ws, id, result ?? {});
   } catch (err) {
+    if (err instanceof ProtocolError) hub.log.debug("refused", { uid: conn.uid, device: conn.device, type: frame.type, code: err.code });
+    else hub.log.error("frame_failed", { uid: conn.uid, device: conn.device, type: frame.type, error: String(err) });
     replyError(conn.ws, id ?? null, err);
   }
 }
@@ -83,7 +85,6 @@ function replyError(ws: WebSocket, id: RequestId | null, err: unknown): void {
     safeSend(ws, { type: "reply", id, ok: false, error: err.toBody() });
     return;
   }
-  console.error("frame handler failed", err);
   safeSend(ws, {
     type: "reply",
     id,

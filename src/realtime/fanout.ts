@@ -17,7 +17,8 @@ export const FANOUT = {
   retryMaxMs: 10 * 60_000
 } as const;
 
-const CURSOR = "fanout.cursor";
+export const FANOUT_CURSOR_KEY = "fanout.cursor";
+const CURSOR = FANOUT_CURSOR_KEY;
 const PROGRESS = "fanout.progress";
 
 /** The batch being delivered: events (from, to], recipients done up to uid `after`. */

@@ -1,4 +1,5 @@
 import type { Limits } from "../config";
+import type { Logger } from "../lib/log";
 import type { InboxEvent, ServerFrame } from "../protocol";
 import type { Peers } from "../db/friendships";
 import type { CompatQueue } from "../objects/compat-queue";
@@ -24,6 +25,8 @@ export interface UserHub {
   readonly uid: string;
   readonly env: Env;
   readonly limits: Limits;
+  /** Structured logs: ids and counts, never bodies or tokens. */
+  readonly log: Logger;
   readonly inbox: Inbox;
   /** This user's send budget (all devices share it). */
   readonly sends: TokenBucket;

@@ -11,6 +11,7 @@ export interface GroupRpc {
   command: GroupObject["command"];
   post: GroupObject["post"];
   notice: GroupObject["notice"];
+  stats: GroupObject["stats"];
 }
 
 export function groupStub(env: Env, gid: string): GroupRpc {

@@ -32,6 +32,8 @@ export interface DevServerOptions {
    * collector to every invocation; benchmarks turn it off. Default: on.
    */
   observability?: boolean;
+  /** wrangler's own log level (default "warn"); "log" also prints the Worker's structured logs. */
+  logLevel?: "warn" | "info" | "log";
   /** Parent directory of the fresh local state (default: the OS temp dir). */
   stateDir?: string;
 }
@@ -84,7 +86,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   const vars = { JWT_SECRET: jwtSecret, API_KEY: apiKey, ...opts.vars };
   const args = [
     "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
-    "--persist-to", persist, "--show-interactive-dev-session=false", "--log-level", "warn",
+    "--persist-to", persist, "--show-interactive-dev-session=false", "--log-level", opts.logLevel ?? "warn",
     ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`])
   ];
   const child: ChildProcess = spawn(WRANGLER, args, { cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"], detached: true });

@@ -95,7 +95,7 @@ async function handle(hub: UserHub, conn: Conn, message: string | ArrayBuffer): 
     } else if (err instanceof ProtocolError) {
       sendCompat(conn.ws, { type: "error", id, error: err.toBody() });
     } else {
-      console.error("compat frame failed", err);
+      hub.log.error("frame_failed", { uid: conn.uid, device: conn.device, type: f.type, protocol: "compat", error: String(err) });
       sendCompat(conn.ws, { type: "error", id, error: errorBody("internal", "internal error") });
     }
   }

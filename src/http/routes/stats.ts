@@ -1,0 +1,44 @@
+import { limitsOf } from "../../config";
+import { unwrap } from "../../lib/result";
+import { deploymentStatsSchema, groupPathSchema, groupStatsSchema, userIdSchema, userStatsSchema } from "../../protocol";
+import { groupStub } from "../../realtime/stubs";
+import { z } from "zod";
+import { newApp } from "../app-env";
+import { requireUser } from "../lookups";
+import { op } from "../openapi";
+import { valid } from "../validate";
+
+const tag = "operations";
+op({
+  method: "get", path: "/api/v1/stats", tag, summary: "Online users, connections and queued sendToAll deliveries, summed over the registry shards",
+  ok: { status: 200, description: "deployment counters", schema: deploymentStatsSchema }
+});
+const userOp = op({
+  method: "get", path: "/api/v1/users/{uid}/stats", tag, summary: "One user's counters: connections, inbox head, retained events, deliveries pending",
+  params: z.object({ uid: userIdSchema }), ok: { status: 200, description: "user counters", schema: userStatsSchema }, errors: ["unknown_user"]
+});
+const groupOp = op({
+  method: "get", path: "/api/v1/groups/{gid}/stats", tag, summary: "One group's counters: members, head, fan-out cursor and what it still owes, members being retried",
+  params: groupPathSchema, ok: { status: 200, description: "group counters", schema: groupStatsSchema }, errors: ["unknown_group"]
+});
+
+/** Counters for operators. Message rates come from the structured `send`/`deliver` logs. */
+export const statsRoutes = newApp()
+  .get("/stats", async (c) => {
+    const shards = limitsOf(c.env).presenceShards;
+    const all = await Promise.all(Array.from({ length: shards }, (_, i) => c.env.PRESENCE.getByName(`shard-${i}`).stats()));
+    return c.json({
+      onlineUsers: all.reduce((n, s) => n + s.users, 0),
+      connections: all.reduce((n, s) => n + s.connections, 0),
+      broadcastsPending: all.reduce((n, s) => n + s.broadcastsPending, 0),
+      shards
+    });
+  })
+  .get("/users/:uid/stats", valid("param", userOp.params), async (c) => {
+    const { uid } = c.req.valid("param");
+    await requireUser(c.env, uid);
+    return c.json(await c.env.USERS.getByName(uid).stats());
+  })
+  .get("/groups/:gid/stats", valid("param", groupOp.params), async (c) =>
+    c.json(unwrap(await groupStub(c.env, c.req.valid("param").gid).stats()))
+  );
