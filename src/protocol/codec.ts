@@ -90,6 +90,9 @@ export function decodeClientFrame(
   if (!parsed.success) {
     return fail(id, "invalid_frame", "frame does not match its schema", fieldErrors(parsed.error.issues));
   }
+  // A message body is kept exactly as parsed: zod's copy would turn a
+  // `__proto__` key into a prototype instead of data.
+  if ("body" in parsed.data) (parsed.data as { body: unknown }).body = obj.body;
   return { ok: true, frame: parsed.data };
 }
 
