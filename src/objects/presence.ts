@@ -11,7 +11,8 @@ const SCHEMA = [
      since INTEGER NOT NULL,
      until INTEGER NOT NULL
    );`,
-  BROADCAST_SCHEMA
+  BROADCAST_SCHEMA,
+  `CREATE TABLE totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`
 ] as const;
 
 /** SQLite allows at most 100 bound parameters per statement. */
@@ -46,12 +47,22 @@ export class PresenceObject extends DurableObject<Env> {
       .map((r) => r.uid);
   }
 
-  /** Online users and their sockets in this shard, and sendToAll deliveries still owed. */
-  async stats(): Promise<{ users: number; connections: number; broadcastsPending: number }> {
+  /** Online users and their sockets in this shard, messages its users reported sending, and sendToAll deliveries still owed. */
+  async stats(): Promise<{ users: number; connections: number; messages: number; broadcastsPending: number }> {
     const sql = this.ctx.storage.sql;
     const row = sql.exec<{ n: number; d: number | null }>("SELECT count(*) AS n, sum(devices) AS d FROM online WHERE until > ?", Date.now()).one();
     const pending = sql.exec<{ n: number }>("SELECT count(*) AS n FROM broadcast_targets").one().n;
-    return { users: row.n, connections: row.d ?? 0, broadcastsPending: pending };
+    const messages = sql.exec<{ value: number }>("SELECT value FROM totals WHERE name = 'messages'").toArray()[0]?.value ?? 0;
+    return { users: row.n, connections: row.d ?? 0, messages, broadcastsPending: pending };
+  }
+
+  #count(name: string, by: number): void {
+    if (by <= 0) return;
+    this.ctx.storage.sql.exec(
+      "INSERT INTO totals (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+      name,
+      by
+    );
   }
 
   /** How many users of this shard are online. */
@@ -84,8 +95,12 @@ export class PresenceObject extends DurableObject<Env> {
     }
   }
 
-  /** Records `uid` online with `devices` sockets until `until` (ms). */
-  async setOnline(uid: string, devices: number, until: number): Promise<void> {
+  /**
+   * Records `uid` online with `devices` sockets until `until` (ms); `sent` is
+   * how many messages the user sent since its last report (see `stats`).
+   */
+  async setOnline(uid: string, devices: number, until: number, sent = 0): Promise<void> {
+    this.#count("messages", sent);
     this.ctx.storage.sql.exec(
       `INSERT INTO online (uid, devices, since, until) VALUES (?, ?, ?, ?)
        ON CONFLICT (uid) DO UPDATE SET devices = excluded.devices, until = excluded.until`,
@@ -97,7 +112,8 @@ export class PresenceObject extends DurableObject<Env> {
     await this.#alarm.ensure(until);
   }
 
-  async setOffline(uid: string): Promise<void> {
+  async setOffline(uid: string, sent = 0): Promise<void> {
+    this.#count("messages", sent);
     this.ctx.storage.sql.exec("DELETE FROM online WHERE uid = ?", uid);
   }
 

@@ -41,7 +41,7 @@ import { groupStub } from "../realtime/stubs";
 import type { PostRequest } from "../realtime/group-commands";
 import type { Deliverable, Delivered, UserHub } from "../realtime/hub";
 import { FriendCache } from "../realtime/friends";
-import { PRESENCE_REFRESH_MS, PresencePublisher } from "../realtime/presence";
+import { countSent, PRESENCE_REFRESH_MS, PresencePublisher } from "../realtime/presence";
 import { TokenBucket } from "../realtime/rate-limit";
 import { userTarget } from "../realtime/targets";
 import { type WebhookType, WebhookOutbox } from "../realtime/webhooks";
@@ -124,6 +124,7 @@ export class UserObject extends DurableObject<Env> {
       forward: (event, target) => this.#outbound.forward(event, target),
       post: (gid, request) => this.#posts.send(gid, request),
       appended: (now, pending) => this.#appended(now, pending),
+      countSent: () => countSent(ctx.storage.kv),
       webhook: (type, data) => this.#webhook(type, data)
     };
   }

@@ -113,6 +113,8 @@ export const onlineMembersSchema = z.object({ uids: z.array(userIdSchema) });
 export const deploymentStatsSchema = z.object({
   onlineUsers: z.number().int(),
   connections: z.number().int(),
+  /** Messages sent (direct and group), as users report them with their presence: at most 5 minutes behind for users still online. */
+  messages: z.number().int(),
   broadcastsPending: z.number().int(),
   shards: z.number().int()
 });

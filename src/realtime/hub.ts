@@ -52,6 +52,8 @@ export interface UserHub {
   post(gid: string, request: PostRequest): Promise<Result<HistoryEvent>>;
   /** Reports an event to the deployment's webhook, if one is configured (durably, retried). */
   webhook(type: WebhookType, data: unknown): void;
+  /** Counts a message this user sent, for the deployment's `messages` counter. */
+  countSent(): void;
   /** Called after every append, so retention (and retries, if `pending`) get scheduled. */
   appended(now: number, pending: boolean): void;
 }

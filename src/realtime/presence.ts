@@ -76,6 +76,14 @@ export interface PresenceHost {
   webhook(online: boolean): void;
 }
 
+/** Messages this user sent that the registry has not counted yet. */
+const KV_UNREPORTED = "stats.unreported";
+
+/** Counts one sent message; the next presence report carries it to the registry's totals. */
+export function countSent(kv: SyncKvStorage): void {
+  kv.put(KV_UNREPORTED, (kv.get<number>(KV_UNREPORTED) ?? 0) + 1);
+}
+
 /**
  * Publishes one user's presence: the registry lease, then a push to online
  * friends when the state changed. Runs serially; each run reads the sockets as
@@ -107,16 +115,19 @@ export class PresencePublisher {
     const online = sockets > 0;
     const now = Date.now();
     const registry = registryFor(env, uid, shards);
+    // Sent messages ride along; counted at most once more if this object dies right after the call.
+    const sent = kv.get<number>(KV_UNREPORTED) ?? 0;
     if (online) {
       // Intent and alarm first: if the object dies mid-way, the alarm finds
       // the lease it may have taken and clears it.
       kv.put(KV_LEASED, true);
       await this.host.ensureAlarm(now + PRESENCE_REFRESH_MS);
-      await registry.setOnline(uid, sockets, now + PRESENCE_LEASE_MS);
+      await registry.setOnline(uid, sockets, now + PRESENCE_LEASE_MS, sent);
     } else {
-      await registry.setOffline(uid);
+      await registry.setOffline(uid, sent);
       kv.put(KV_LEASED, false);
     }
+    if (sent > 0) kv.put(KV_UNREPORTED, (kv.get<number>(KV_UNREPORTED) ?? 0) - sent);
     if ((kv.get(KV_ONLINE) === true) === online) return;
     await notifyFriends(env, await this.host.friends(), { type: "presence", uid, online, ts: now }, shards);
     // Recorded only once friends were told: if this run dies, the alarm repeats it.

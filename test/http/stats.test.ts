@@ -16,19 +16,29 @@ describe("operator counters", () => {
     expect(await expectJson(await api("GET", "/api/v1/users/nobody_st/stats"), 404)).toMatchObject({ error: { code: "unknown_user" } });
   });
 
-  it("sums online users and connections over the registry shards", async () => {
+  it("sums online users, connections and sent messages over the registry shards", async () => {
     const [a, b] = await friends();
-    await connect(a, { device: "d1" });
+    const before = await expectJson<DeploymentStats>(await api("GET", "/api/v1/stats"), 200);
+    const d1 = await connect(a, { device: "d1" });
     await connect(a, { device: "d2" });
     await connect(b);
-    let s: DeploymentStats = { onlineUsers: 0, connections: 0, broadcastsPending: 0, shards: 0 };
+    for (let i = 0; i < 3; i++) await d1.ok(textTo(b, `counted ${i}`));
+    // Sent messages reach the registry with the sender's next presence report (here: its disconnect).
+    d1.close();
+    let s: DeploymentStats = { onlineUsers: 0, connections: 0, messages: 0, broadcastsPending: 0, shards: 0 };
+    for (let i = 0; i < 100 && s.messages < before.messages + 3; i++) {
+      s = await expectJson<DeploymentStats>(await api("GET", "/api/v1/stats"), 200);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(s.messages).toBe(before.messages + 3);
+    await connect(a, { device: "d3" });
     for (let i = 0; i < 100 && s.connections < 3; i++) {
       s = await expectJson<DeploymentStats>(await api("GET", "/api/v1/stats"), 200);
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(s.shards).toBe(64);
     expect(s.onlineUsers).toBeGreaterThanOrEqual(2);
-    expect(s.connections).toBeGreaterThanOrEqual(3);
+    expect(s.connections).toBeGreaterThanOrEqual(3); // d2, d3 and b
   });
 
   it("shows a group's head and what its fan-out still owes", async () => {

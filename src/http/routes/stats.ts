@@ -30,6 +30,7 @@ export const statsRoutes = newApp()
     return c.json({
       onlineUsers: all.reduce((n, s) => n + s.users, 0),
       connections: all.reduce((n, s) => n + s.connections, 0),
+      messages: all.reduce((n, s) => n + s.messages, 0),
       broadcastsPending: all.reduce((n, s) => n + s.broadcastsPending, 0),
       shards
     });

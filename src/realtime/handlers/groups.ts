@@ -40,9 +40,12 @@ export async function onGroupSend(hub: UserHub, conn: Conn, f: SendFrame): Promi
   );
   if (stored.type !== "message") throw new ProtocolError("internal", "group stored a non-message");
   const now = Date.now();
-  hub.log.info("send", { uid: hub.uid, device: conn.device, chat: "group", to: f.to, mid: stored.mid, gseq: stored.gseq, kind: f.kind });
   const [mine] = hub.inbox.append([stored as UnsequencedEvent], now);
-  if (mine!.fresh) hub.push(mine!.event, conn.device);
+  if (mine!.fresh) {
+    hub.countSent();
+    hub.log.info("send", { uid: hub.uid, device: conn.device, chat: "group", to: f.to, mid: stored.mid, gseq: stored.gseq, kind: f.kind });
+    hub.push(mine!.event, conn.device);
+  }
   hub.appended(now, false);
   return { mid: stored.mid, seq: mine!.event.seq, ts: stored.ts, gseq: stored.gseq };
 }

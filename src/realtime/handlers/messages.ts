@@ -53,6 +53,7 @@ export async function onSend(hub: UserHub, conn: Conn, f: SendFrame): Promise<Se
     userTarget(f.to)
   );
   if (sent.fresh) {
+    hub.countSent();
     hub.log.info("send", { uid: hub.uid, device: conn.device, chat: "dm", to: f.to, mid: sent.event.mid, seq: sent.event.seq, kind: f.kind });
     hub.push(sent.event, conn.device);
     hub.appended(ts, true);
