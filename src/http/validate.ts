@@ -16,7 +16,13 @@ const WHAT: Record<Target, string> = {
  */
 export function valid<T extends Target, S extends z.ZodType>(target: T, schema: S) {
   return validator(target, (value): z.infer<S> => {
-    const parsed = schema.safeParse(value);
+    let parsed: z.ZodSafeParseResult<z.infer<S>>;
+    try {
+      parsed = schema.safeParse(value) as z.ZodSafeParseResult<z.infer<S>>;
+    } catch {
+      // z.json() recurses: a body nested deeply enough overflows the stack.
+      throw new ProtocolError("bad_request", `invalid ${WHAT[target]}: nested too deeply`);
+    }
     if (!parsed.success) {
       throw new ProtocolError("bad_request", `invalid ${WHAT[target]}`, fieldErrors(parsed.error.issues));
     }

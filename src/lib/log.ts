@@ -31,7 +31,9 @@ export class Logger {
 
   #write(level: LogLevel, event: string, fields: LogFields): void {
     if (RANK[level] < this.#min) return;
-    const line = JSON.stringify({ ts: new Date().toISOString(), level, event, ...fields });
+    const line = JSON.stringify({ ts: new Date().toISOString(), level, event, ...fields }, (_k, v: unknown) =>
+      typeof v === "string" && v.length > 500 ? `${v.slice(0, 500)}…` : v
+    );
     if (level === "error") console.error(line);
     else if (level === "warn") console.warn(line);
     else console.log(line);

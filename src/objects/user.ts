@@ -257,7 +257,7 @@ export class UserObject extends DurableObject<Env> {
       return { seq: e.seq, devices: reached.devices, duplicate: false };
     });
     this.#appended(now, false);
-    this.#log.info("deliver", { uid, events: events.length, fresh: out.filter((d) => !d.duplicate).length, devices: out.reduce((n, d) => n + d.devices, 0) });
+    this.#log.debug("deliver", { uid, events: events.length, fresh: out.filter((d) => !d.duplicate).length, devices: out.reduce((n, d) => n + d.devices, 0) });
     return out;
   }
 

@@ -99,7 +99,9 @@ export class PresencePublisher {
   update(closing?: WebSocket): Promise<void> {
     this.#chain = this.#chain
       .then(() => this.#run(closing))
-      .catch((err) => console.error("presence update failed", err));
+      .catch((err) =>
+        console.error(JSON.stringify({ ts: new Date().toISOString(), level: "error", event: "presence_failed", uid: this.host.uid(), error: String(err).slice(0, 500) }))
+      );
     return this.#chain;
   }
 

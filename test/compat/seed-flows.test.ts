@@ -23,6 +23,16 @@ describe("seed frames, private chat", () => {
     expect(sa.seen("text")).toEqual([]);
   });
 
+  it("holds a burst over the send budget instead of refusing it: the seed's clients never resend", async () => {
+    const [a, b] = await friends();
+    const sa = await connectSeed(a);
+    const sb = await connectSeed(b);
+    for (let i = 0; i < 75; i++) sa.send({ toUid: b, isGroup: 0, type: "text", id: `burst${i}`, content: i });
+    for (let i = 0; i < 75; i++) expect((await sb.next("text")).content).toBe(i);
+    await sa.settle();
+    expect(sa.seen("error")).toEqual([]);
+  });
+
   it("answers a non-friend with {id, type: stranger} and stores nothing", async () => {
     const a = await createUser();
     const b = await createUser();

@@ -62,6 +62,10 @@ describe("frame decoder under hostile input", () => {
     );
     expect(decodeMessage('{"type":"ack","seq":1,"__proto__":{"polluted":true}}', MAX)[0]!.ok).toBe(true);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    // A `__proto__` key in a message body stays an own key: data, not a prototype.
+    const d = decodeMessage('{"type":"send","id":1,"cmid":"c","to":"bob","body":{"__proto__":{"x":1},"y":2}}', MAX)[0]!;
+    expect(d.ok && Object.hasOwn(d.frame as object, "body") && Object.hasOwn((d.frame as { body: object }).body, "__proto__")).toBe(true);
+    expect(JSON.stringify((d as { frame: { body: unknown } }).frame.body)).toBe('{"__proto__":{"x":1},"y":2}');
   });
 
   it("refuses binary, oversize and invalid UTF-8 bytes with their codes", () => {
@@ -119,5 +123,16 @@ describe("HTTP bodies under hostile input", () => {
       { numRuns: 300 }
     );
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it("answers a body nested too deeply for the validator with 400, not 500", async () => {
+    const deep = "[".repeat(60_000) + "]".repeat(60_000);
+    const res = await call("/api/v1/push/users", {
+      method: "POST",
+      headers: { Authorization: "Bearer test-api-key", "Content-Type": "application/json" },
+      body: `{"uids":["someone"],"body":${deep}}`
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: "bad_request" } });
   });
 });

@@ -111,16 +111,28 @@ async function handle(hub: UserHub, conn: Conn, message: string | ArrayBuffer): 
 async function onMessage(hub: UserHub, conn: Conn, f: CompatFrame, raw: Raw): Promise<void> {
   if (f.toUid === undefined) throw new ProtocolError("bad_request", "a message needs toUid", { toUid: "required" });
   if (f.toUid === hub.uid) return; // the seed: a message to oneself does nothing
-  const chat = f.isGroup ? "group" : "dm";
+  const chat: "dm" | "group" = f.isGroup ? "group" : "dm";
   const id = raw.id;
   const cmid = typeof id === "string" || typeof id === "number" ? await cmidOf(chat, f.toUid, f.type, id) : crypto.randomUUID();
-  try {
-    await onSend(hub, conn, { type: "send", id: 0, cmid, chat, to: f.toUid, kind: f.type, body: raw as never });
-  } catch (err) {
-    if (err instanceof ProtocolError && err.code === "unavailable") return;
-    throw err;
+  const frame = { type: "send" as const, id: 0, cmid, chat, to: f.toUid, kind: f.type, body: raw as never };
+  // The seed's clients never resend, so a refusal they cannot read would be a lost message:
+  // over the send budget, this socket's frames wait (they run one at a time) and try again.
+  for (let waited = 0; ; ) {
+    try {
+      await onSend(hub, conn, frame);
+      return;
+    } catch (err) {
+      if (err instanceof ProtocolError && err.code === "unavailable") return; // stored; the server retries delivery
+      if (!(err instanceof ProtocolError) || err.code !== "rate_limited" || waited >= MAX_RATE_WAIT_MS) throw err;
+      const ms = Math.min(err.retryAfterMs ?? 1_000, MAX_RATE_WAIT_MS - waited);
+      waited += ms;
+      await new Promise((r) => setTimeout(r, ms));
+    }
   }
 }
+
+/** Longest a compat message waits for the send budget before its sender gets `rate_limited`. */
+const MAX_RATE_WAIT_MS = 30_000;
 
 /** The idempotency key of a seed message: its `id`, per conversation and type. */
 async function cmidOf(chat: string, to: string, type: string, id: string | number): Promise<string> {

@@ -16,10 +16,6 @@ import { userTarget } from "../targets";
  *    and the alarm keeps retrying; resending the same `cmid` is always safe.
  */
 export async function onSend(hub: UserHub, conn: Conn, f: SendFrame): Promise<SendAck> {
-  const wait = hub.sends.take();
-  if (wait > 0) {
-    throw new ProtocolError("rate_limited", `sending too fast; retry in ${wait} ms with the same cmid`, undefined, wait);
-  }
   if (new TextEncoder().encode(JSON.stringify(f.body)).byteLength > hub.limits.maxMessageBytes) {
     throw new ProtocolError("message_too_large", `a message body is limited to ${hub.limits.maxMessageBytes} bytes of JSON`);
   }
@@ -28,6 +24,13 @@ export async function onSend(hub: UserHub, conn: Conn, f: SendFrame): Promise<Se
   }
   if (SEED_RESERVED_KINDS.has(f.kind)) {
     throw new ProtocolError("bad_request", `kind ${f.kind} is reserved: the seed's clients read it as a server frame`, { kind: "reserved" });
+  }
+  // Only new messages spend the send budget: a resend of a stored `cmid` just recovers its ack.
+  if (!hub.inbox.bySentCmid(f.cmid)) {
+    const wait = hub.sends.take();
+    if (wait > 0) {
+      throw new ProtocolError("rate_limited", `sending too fast; retry in ${wait} ms with the same cmid`, undefined, wait);
+    }
   }
   if (f.chat === "group") return onGroupSend(hub, conn, f);
   if (f.mentions) throw new ProtocolError("bad_request", "mentions are for group messages");
@@ -118,7 +121,7 @@ export async function onRead(
     await hub.forward(stored, target);
   } catch (err) {
     // Stored and pending: the alarm delivers it. The reader's request succeeded.
-    console.warn("receipt delivery deferred", err);
+    hub.log.warn("receipt_deferred", { uid: hub.uid, to: f.peer, mid: f.mid, error: String(err) });
   }
   return { seq: stored.seq };
 }
