@@ -20,17 +20,7 @@ import { Emitter } from "./emitter";
 import { ImError } from "./errors";
 import { Outbox } from "./outbox";
 import { MemoryStore, type SeqStore } from "./store";
-
-/** The WebSocket surface the client needs (browsers' and Node 22's built-in WebSocket). */
-export interface SocketLike {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  addEventListener(type: "message", fn: (e: { data: unknown }) => void): void;
-  addEventListener(type: "close", fn: (e: { code: number; reason: string }) => void): void;
-  addEventListener(type: "error", fn: (e: unknown) => void): void;
-}
-export type SocketFactory = new (url: string, protocols?: string | string[]) => SocketLike;
+import { batchFrames, randomId, type SocketFactory, type SocketLike, stopTimer, SUBPROTOCOL } from "./wire";
 
 export interface ClientOptions {
   /** The server's WebSocket endpoint, e.g. `wss://im.example.com/ws`. */
@@ -477,21 +467,7 @@ export class EdgeImClient {
       frames.push(JSON.stringify(p.frame));
     }
     for (const { frame } of this.#outbox.take(Date.now(), () => `s${this.#nextId++}`)) frames.push(JSON.stringify(frame));
-    // The server takes up to 100 newline-separated frames per WebSocket message, within 16 × maxFrameBytes.
-    const budget = this.#maxFrameBytes * 8;
-    let batch: string[] = [];
-    let bytes = 0;
-    for (const f of frames) {
-      const size = utf8Length(f) + 1;
-      if (batch.length > 0 && (batch.length >= 50 || bytes + size > budget)) {
-        this.#sendRaw(batch.join("\n"));
-        batch = [];
-        bytes = 0;
-      }
-      batch.push(f);
-      bytes += size;
-    }
-    if (batch.length > 0) this.#sendRaw(batch.join("\n"));
+    for (const message of batchFrames(frames, this.#maxFrameBytes)) this.#sendRaw(message);
     this.#scheduleRetry();
   }
 
@@ -523,23 +499,4 @@ export class EdgeImClient {
     this.#state = state;
     this.#events.emit("state", { state, ...extra });
   }
-}
-
-/** Clears a timeout or interval, if set (typed for browsers, Node and workerd alike). */
-function stopTimer(t: ReturnType<typeof setTimeout> | ReturnType<typeof setInterval> | undefined): void {
-  if (t !== undefined) clearTimeout(t as Parameters<typeof clearTimeout>[0]);
-}
-
-/** Subprotocol offered beside the token; the server echoes it. */
-const SUBPROTOCOL = "im.v1";
-
-const encoder = new TextEncoder();
-function utf8Length(s: string): number {
-  return s.length * 3 <= 1024 ? s.length * 3 : encoder.encode(s).byteLength;
-}
-
-/** A random id; `crypto.getRandomValues` works where `randomUUID` does not (plain http on a LAN). */
-export function randomId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(12));
-  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -16,14 +16,12 @@ import {
   SYNC_PAGE_DEFAULT,
   type ServerFrame,
   type UnsequencedEvent,
-  encodeServerFrame,
-  seedUid
+  encodeServerFrame
 } from "../protocol";
 import {
   acceptSocket,
   attachmentOf,
   closeQuietly,
-  COMPAT_TAG,
   completeClose,
   deviceTag,
   openSockets,
@@ -34,7 +32,8 @@ import {
 import { Courier } from "../realtime/courier";
 import { Outbound, RETRY_MIN_MS } from "../realtime/outbound";
 import { dispatch } from "../realtime/dispatch";
-import { CONFIRM_AFTER_MS, compatDispatch, sendCompat } from "../realtime/compat/handlers";
+import { compatDispatch } from "../realtime/compat/handlers";
+import { CompatSockets } from "../realtime/compat/sockets";
 import { renderForCompat } from "../realtime/compat/render";
 import { onlineFriends } from "../realtime/handlers/session";
 import { groupStub } from "../realtime/stubs";
@@ -68,8 +67,7 @@ export class UserObject extends DurableObject<Env> {
   readonly #limits: Limits;
   readonly #log: Logger;
   readonly #inbox: Inbox;
-  readonly #compat: CompatQueue;
-  #presenceTurn = 0;
+  readonly #compat: CompatSockets;
   readonly #db: Db;
   readonly #outbound: Outbound;
   readonly #posts: Courier<PostRequest, Result<HistoryEvent>>;
@@ -84,7 +82,7 @@ export class UserObject extends DurableObject<Env> {
     this.#limits = limitsOf(env);
     this.#log = new Logger(this.#limits.logLevel);
     this.#inbox = new Inbox(ctx.storage.sql, ctx.storage.kv);
-    this.#compat = new CompatQueue(ctx.storage.sql, ctx.storage.kv);
+    this.#compat = new CompatSockets(ctx, new CompatQueue(ctx.storage.sql, ctx.storage.kv));
     this.#db = createDb(env.DB);
     this.#posts = new Courier((gid, requests) => groupStub(env, gid).post(requests));
     this.#alarm = new AlarmScheduler(ctx.storage);
@@ -115,8 +113,8 @@ export class UserObject extends DurableObject<Env> {
       log: this.#log,
       inbox: this.#inbox,
       sends: new TokenBucket(this.#limits.sendRatePerSecond, this.#limits.sendBurst),
-      compat: this.#compat,
-      compatDevices: () => this.#compatSockets().map((ws) => attachmentOf(ws)?.device ?? ""),
+      compat: this.#compat.queue,
+      compatDevices: () => this.#compat.devices(),
       peers: () => this.#friends.get(),
       peersNow: () => this.#friends.peek(),
       userExists: async (uid) => (await getUser(this.#db, uid)) !== undefined,
@@ -164,7 +162,7 @@ export class UserObject extends DurableObject<Env> {
     this.#log.info("connect", { uid, device, protocol: compat ? "compat" : "v1" });
     if (compat) {
       // The seed's clients get no greeting; their `pull` asks for what was queued.
-      this.#compat.enable();
+      this.#compat.queue.enable();
       acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp, compat: true });
       this.ctx.waitUntil(this.#presence.update());
       return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : undefined });
@@ -210,25 +208,17 @@ export class UserObject extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    // A normal close is a frame from the client like any other: it confirms what came well before it.
     const a = attachmentOf(ws);
     this.#log.info("disconnect", { uid: a?.uid, device: a?.device, code });
-    if (a?.compat && code === 1000) this.#compat.confirm(a.device, Date.now() - CONFIRM_AFTER_MS);
-    this.#releaseCompat(ws);
+    this.#compat.closed(ws, code);
     completeClose(ws, code);
     this.ctx.waitUntil(this.#presence.update(ws));
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     if (ws.readyState === WebSocket.OPEN) console.warn("socket error", error);
-    this.#releaseCompat(ws);
+    this.#compat.closed(ws);
     this.ctx.waitUntil(this.#presence.update(ws));
-  }
-
-  /** A compat socket ended: what it did not confirm is offered to the next `pull`. */
-  #releaseCompat(ws: WebSocket): void {
-    const a = attachmentOf(ws);
-    if (a?.compat) this.#compat.release(a.device);
   }
 
   // ---- RPC surface (called by other objects and the Worker) ----
@@ -252,8 +242,7 @@ export class UserObject extends DurableObject<Env> {
       // A group fan-out hands the sender its own message too: not to the device that sent it.
       const except = [...(skips[i] ?? []), ...(e.type === "message" && e.from === uid && e.device ? [e.device] : [])];
       const reached = this.#push(e, except);
-      // The seed's offline list: kept until a compat socket confirms it (see compat-queue.ts).
-      if (this.#compat.enabled() && renderForCompat(e, uid) !== undefined) this.#compat.add(e.seq, reached.compatDevice, now);
+      this.#compat.stored(e, uid, reached.compatDevice, now);
       return { seq: e.seq, devices: reached.devices, duplicate: false };
     });
     this.#appended(now, false);
@@ -307,7 +296,7 @@ export class UserObject extends DurableObject<Env> {
     migrate(this.ctx.storage.sql, INBOX_SCHEMA);
     this.ctx.storage.kv.put(KV_DELETED, true);
     this.#inbox.reset();
-    this.#compat.reset();
+    this.#compat.queue.reset();
     this.#alarm.reset();
     this.#friends.invalidate();
   }
@@ -326,20 +315,7 @@ export class UserObject extends DurableObject<Env> {
   /** A friend came online or went offline: tell this user's devices. */
   async presence(frame: PresenceFrame): Promise<void> {
     this.#push(frame);
-    if (!this.#compat.enabled() || this.#compatSockets().length === 0) return;
-    // The seed pushes the whole online list; ours holds friends only. The
-    // registry may not show this change yet, so the frame itself decides for
-    // its user; a list overtaken by a later change is not sent.
-    const turn = ++this.#presenceTurn;
-    const list = new Set(await onlineFriends(this.#hub));
-    if (turn !== this.#presenceTurn) return;
-    if (frame.online) list.add(frame.uid);
-    else list.delete(frame.uid);
-    for (const ws of this.#compatSockets()) sendCompat(ws, { list: [...list].sort().map(seedUid), type: "online" });
-  }
-
-  #compatSockets(): WebSocket[] {
-    return this.ctx.getWebSockets(COMPAT_TAG).filter((ws) => ws.readyState === WebSocket.OPEN);
+    await this.#compat.presence(frame, () => onlineFriends(this.#hub));
   }
 
   /**
@@ -405,8 +381,7 @@ export class UserObject extends DurableObject<Env> {
    */
   #push(frame: ServerFrame, except?: string | readonly string[]): { devices: number; compatDevice?: string } {
     const skip = except === undefined ? [] : typeof except === "string" ? [except] : except;
-    // Only users who ever opened a compat socket pay for looking them up.
-    const compatSockets = this.#compat.enabled() ? this.ctx.getWebSockets(COMPAT_TAG) : [];
+    const compatSockets = this.#compat.open();
     let text: string | undefined;
     let seedText: string | null | undefined;
     let devices = 0;
