@@ -21,6 +21,8 @@ export interface Limits {
   maxMessageBytes: number;
   /** Most users one group message may mention. */
   maxMentions: number;
+  /** How long after sending its author may recall a message. */
+  recallWindowMs: number;
   /** Structured logs below this level are dropped. */
   logLevel: LogLevel;
 }
@@ -45,6 +47,7 @@ const limitsSchema = z.object({
   SEND_BURST: positiveInt(60),
   MAX_MESSAGE_BYTES: positiveInt(32_768),
   MAX_MENTIONS: positiveInt(50),
+  RECALL_WINDOW_SECONDS: positiveInt(120),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).catch("info"),
   STRANGER_KINDS: z
     .string()
@@ -70,6 +73,7 @@ export function limitsOf(env: Partial<Record<keyof z.infer<typeof limitsSchema>,
     SEND_BURST: env.SEND_BURST ?? undefined,
     MAX_MESSAGE_BYTES: env.MAX_MESSAGE_BYTES ?? undefined,
     MAX_MENTIONS: env.MAX_MENTIONS ?? undefined,
+    RECALL_WINDOW_SECONDS: env.RECALL_WINDOW_SECONDS ?? undefined,
     LOG_LEVEL: env.LOG_LEVEL ?? undefined
   });
   return {
@@ -87,6 +91,7 @@ export function limitsOf(env: Partial<Record<keyof z.infer<typeof limitsSchema>,
     sendBurst: v.SEND_BURST,
     maxMessageBytes: v.MAX_MESSAGE_BYTES,
     maxMentions: v.MAX_MENTIONS,
+    recallWindowMs: v.RECALL_WINDOW_SECONDS * 1000,
     logLevel: v.LOG_LEVEL
   };
 }

@@ -3,6 +3,7 @@ import { requireApiKey } from "./http/api-key";
 import { newApp } from "./http/app-env";
 import { notFound, onError } from "./http/errors";
 import { connect } from "./http/routes/connect";
+import { conversationRoutes } from "./http/routes/conversations";
 import { importRoutes } from "./http/routes/import";
 import { statsRoutes } from "./http/routes/stats";
 import { devRoutes } from "./http/routes/dev";
@@ -38,6 +39,7 @@ const api = newApp()
   .route("/users", sessions)
   .route("/users", userFriendRequests)
   .route("/users", userBlocks)
+  .route("/users", conversationRoutes)
   .route("/friendships", friendships)
   .route("/friend-requests", friendRequests)
   .route("/blocks", blockRoutes)

@@ -1,6 +1,9 @@
 import { CLOSE, shouldReconnect } from "../protocol/close-codes";
 import { HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE } from "../protocol/heartbeat";
 import type {
+  ConversationEvent,
+  ConversationPage,
+  EditsResult,
   FriendRequestEvent,
   FriendResponseEvent,
   GroupEvent,
@@ -11,8 +14,12 @@ import type {
   PresenceFrame,
   ReceiptEvent,
   ReplyFrame,
+  SearchPage,
   SendAck,
   SyncResult,
+  TypingEvent,
+  UpdateEvent,
+  UpdateResult,
   WelcomeFrame
 } from "../protocol";
 import { type BackoffOptions, backoffDelay } from "./backoff";
@@ -51,6 +58,12 @@ export interface ClientEvents {
   event: InboxEvent;
   message: MessageEvent;
   receipt: ReceiptEvent;
+  /** A message changed: edited, recalled, deleted (by you, elsewhere) or reacted to. */
+  update: UpdateEvent;
+  /** You changed a conversation's settings (mute) on some device. */
+  conversation: ConversationEvent;
+  /** Someone is typing (or stopped); not durable, hide it after `expiresAt`. */
+  typing: TypingEvent;
   group: GroupEvent;
   notice: NoticeEvent;
   friend_request: FriendRequestEvent;
@@ -73,6 +86,8 @@ export interface SendOptions {
   /** Your idempotency key; reuse it to resend a message whose outcome you do not know. */
   cmid?: string;
   mentions?: { users?: string[]; all?: boolean };
+  /** Quote this message (one of the same conversation). */
+  replyTo?: string;
 }
 
 interface Pending {
@@ -183,14 +198,65 @@ export class EdgeImClient {
     const cmid = opts.cmid ?? randomId();
     const frame: Record<string, unknown> = { type: "send", cmid, to, chat: opts.chat ?? "dm", kind: opts.kind ?? "text", body };
     if (opts.mentions) frame.mentions = opts.mentions;
+    if (opts.replyTo) frame.replyTo = opts.replyTo;
     const ack = this.#outbox.add(cmid, frame);
     this.#flush();
     return ack;
   }
 
-  /** Marks the conversation with `peer` read up to and including `mid`. */
-  read(peer: string, mid: string): Promise<{ seq: number | null }> {
-    return this.request({ type: "read", peer, mid });
+  /** Marks the conversation with `peer` (a friend, or a group) read up to and including `mid`. */
+  read(peer: string, mid: string, chat: "dm" | "group" = "dm"): Promise<{ seq: number | null; unread?: number }> {
+    return this.request({ type: "read", peer, mid, chat });
+  }
+
+  /** Replace the body of your own message. */
+  edit(mid: string, body: unknown): Promise<UpdateResult> {
+    return this.request({ type: "edit", mid, body });
+  }
+
+  /** Take a message back for everyone (yours within the recall window; group owners and admins: any). */
+  recall(mid: string): Promise<UpdateResult> {
+    return this.request({ type: "recall", mid });
+  }
+
+  /** Remove a message from your own devices. */
+  deleteForMe(mid: string): Promise<UpdateResult> {
+    return this.request({ type: "delete", mid });
+  }
+
+  /** Add (or with `remove`, take away) your reaction. */
+  react(mid: string, emoji: string, remove = false): Promise<UpdateResult> {
+    return this.request({ type: "react", mid, emoji, remove });
+  }
+
+  /** Send a copy of a message to a friend or group; `cmid` makes a retry safe. */
+  forward(mid: string, to: string, opts: { chat?: "dm" | "group"; cmid?: string } = {}): Promise<SendAck> {
+    return this.request({ type: "forward", mid, to, chat: opts.chat ?? "dm", cmid: opts.cmid ?? randomId() });
+  }
+
+  /** Every version of a message, oldest first. */
+  edits(mid: string): Promise<EditsResult> {
+    return this.request({ type: "edits", mid });
+  }
+
+  /** Tell the conversation you are typing (throttled by the server; send freely). */
+  typing(to: string, active = true, chat: "dm" | "group" = "dm"): void {
+    if (this.#state === "open") this.request({ type: "typing", to, active, chat }).catch(() => undefined);
+  }
+
+  /** Your conversations, most recently active first. */
+  conversations(q: { cursor?: string; limit?: number } = {}): Promise<ConversationPage> {
+    return this.request({ type: "conversations", ...q });
+  }
+
+  /** Mute or unmute a conversation on all your devices. */
+  muteConversation(peer: string, muted: boolean, chat: "dm" | "group" = "dm"): Promise<{ muted: boolean; changed: boolean }> {
+    return this.request({ type: "conversation_mute", peer, muted, chat });
+  }
+
+  /** Your messages containing `q`, newest first. */
+  search(q: string, opts: { chat?: "dm" | "group"; peer?: string; before?: number; limit?: number } = {}): Promise<SearchPage> {
+    return this.request({ type: "search", q, ...opts });
   }
 
   /** A page of a group's history (members only). */
@@ -322,6 +388,9 @@ export class EdgeImClient {
       }
       case "presence":
         this.#events.emit("presence", frame as unknown as PresenceFrame);
+        return;
+      case "typing":
+        this.#events.emit("typing", frame as unknown as TypingEvent);
         return;
       default:
         if (typeof frame.seq === "number") this.#applyLive(frame as unknown as InboxEvent);

@@ -271,6 +271,19 @@ export class GroupState {
     return row && (JSON.parse(row.event) as HistoryEvent);
   }
 
+  /** The history entry with event id (message id) `eid`. */
+  byEid(eid: string): { gseq: number; event: HistoryEvent } | undefined {
+    const row = this.sql
+      .exec<{ gseq: number; event: string }>("SELECT gseq, event FROM history WHERE eid = ?", eid)
+      .toArray()[0];
+    return row && { gseq: row.gseq, event: JSON.parse(row.event) as HistoryEvent };
+  }
+
+  /** Replaces a stored entry with its new version (an edited or recalled message). */
+  rewrite(gseq: number, event: HistoryEvent): void {
+    this.sql.exec("UPDATE history SET event = ? WHERE gseq = ?", JSON.stringify(event), gseq);
+  }
+
   /** Entries with gseq in (after, upTo], oldest first, at most `limit`. */
   range(after: number, upTo: number, limit: number): HistoryRow[] {
     return this.sql

@@ -10,8 +10,12 @@ import {
   groupSettingsSchema,
   type HistoryEvent,
   type NoticeEvent,
-  ProtocolError
+  ProtocolError,
+  type TypingEvent,
+  type UpdateResult
 } from "../protocol";
+import { type AmendRequest, amend } from "../realtime/group-updates";
+import { onlineAmong } from "../realtime/presence";
 import { FANOUT_CURSOR_KEY, Fanout } from "../realtime/fanout";
 import { noticeOf, type PushContent } from "../realtime/push";
 import { WebhookOutbox } from "../realtime/webhooks";
@@ -35,6 +39,8 @@ import { migrate } from "./storage";
 const MIRROR_BATCH = 50;
 const MIRROR_RETRY_MS = 30_000;
 const FANOUT_WATCHDOG_MS = 10_000;
+/** Typing is relayed in groups up to this size (each relay is a call per online member). */
+export const TYPING_GROUP_MAX = 200;
 /** History `sender` of backend pushes (not a valid user id, so it never collides). */
 const API_SENDER = "~api";
 
@@ -186,6 +192,40 @@ export class GroupObject extends DurableObject<Env> {
       if (this.#webhooks.enabled) this.ctx.waitUntil(this.#flushWebhooks());
     }
     return out;
+  }
+
+  /**
+   * Edits, recalls or reacts to a message for `actor` (see group-updates.ts);
+   * the update reaches members through the durable fan-out.
+   */
+  async amend(actor: string, req: AmendRequest): Promise<Result<UpdateResult>> {
+    return attempt(async () => {
+      await this.#requireGroup();
+      if (this.#state.meta()!.dismissedAt !== null) {
+        throw new ProtocolError("group_dismissed", "this group was dismissed");
+      }
+      const now = Date.now();
+      const result = amend({ ...this.#context(actor, now), recallWindowMs: this.#limits.recallWindowMs }, req);
+      if (result.changed) await this.#kickFanout();
+      return result;
+    });
+  }
+
+  /**
+   * Relays a member's typing signal to the members online now (never
+   * stored). Groups above {@link TYPING_GROUP_MAX} members get none.
+   */
+  async typing(actor: string, frame: TypingEvent): Promise<Result<{ relayed: number }>> {
+    return attempt(async () => {
+      await this.#requireGroup();
+      if (!this.#state.member(actor)) throw new ProtocolError("not_member", "you are not a member of this group");
+      if (this.#state.meta()!.dismissedAt !== null) throw new ProtocolError("group_dismissed", "this group was dismissed");
+      if (this.#state.memberCount() > TYPING_GROUP_MAX) return { relayed: 0 };
+      const others = this.#state.members().map((m) => m.uid).filter((u) => u !== actor);
+      const online = [...(await onlineAmong(this.env, others, this.#limits.presenceShards))];
+      await Promise.allSettled(online.map((uid) => this.env.USERS.getByName(uid).signal(frame)));
+      return { relayed: online.length };
+    });
   }
 
   /**

@@ -1,5 +1,6 @@
 import { WEBHOOK_SCHEMA } from "../realtime/webhooks";
 import { COMPAT_HANDED_SCHEMA, COMPAT_QUEUE_SCHEMA } from "./compat-queue";
+import { CONVERSATIONS_SCHEMA, type Conversations, type RowIndex } from "./conversations";
 import type {
   InboxEvent,
   MessageEvent,
@@ -30,7 +31,8 @@ export const INBOX_SCHEMA = [
    );`,
   WEBHOOK_SCHEMA,
   COMPAT_QUEUE_SCHEMA,
-  COMPAT_HANDED_SCHEMA
+  COMPAT_HANDED_SCHEMA,
+  CONVERSATIONS_SCHEMA
 ] as const;
 
 /** One appended event and whether this call stored it (false: it was a duplicate). */
@@ -72,7 +74,9 @@ export class Inbox {
 
   constructor(
     private readonly sql: SqlStorage,
-    private readonly kv: SyncKvStorage
+    private readonly kv: SyncKvStorage,
+    /** Kept in step with every stored event, in the same commit. */
+    readonly conversations: Conversations
   ) {}
 
   /** Forgets cached state (after the storage was erased). */
@@ -110,16 +114,17 @@ export class Inbox {
     for (const e of events) {
       const seq = this.head() + 1;
       const cmid = e.type === "message" ? (e.cmid ?? null) : null;
-      if (!this.#insert(seq, e, cmid, null, now)) {
+      let index = this.#insert(seq, e, cmid, null, now);
+      if (!index) {
         const existing = this.byEventId(eidOf(e));
         if (existing) {
           out.push({ event: existing, fresh: false });
           continue;
         }
-        if (!this.#insert(seq, e, null, null, now)) throw new Error(`inbox refused event ${eidOf(e)}`);
+        index = this.#insert(seq, e, null, null, now);
+        if (!index) throw new Error(`inbox refused event ${eidOf(e)}`);
       }
-      this.#stored(seq, now);
-      out.push({ event: { ...e, seq } as InboxEvent, fresh: true });
+      out.push({ event: this.#stored(seq, e, index, now), fresh: true });
     }
     return out;
   }
@@ -136,49 +141,60 @@ export class Inbox {
   ): { event: MessageEvent; fresh: boolean; pending: string | null } {
     this.flushDelivered();
     const seq = this.head() + 1;
-    if (this.#insert(seq, e, e.cmid, pending, now)) {
-      this.#stored(seq, now);
-      return { event: { ...e, seq } as MessageEvent, fresh: true, pending };
-    }
+    const index = this.#insert(seq, e, e.cmid, pending, now);
+    if (index) return { event: this.#stored(seq, e, index, now) as MessageEvent, fresh: true, pending };
     const prior = this.bySentCmid(e.cmid);
     if (!prior) throw new Error(`inbox refused message ${e.mid}`);
     return { ...prior, fresh: false };
   }
 
-  /** Stores an event this user originates (a receipt), pending delivery to `pending`. */
-  appendOwn(e: UnsequencedEvent, now: number, pending: string): InboxEvent {
+  /**
+   * Stores an event this user originates (a receipt, an update), pending
+   * delivery to `pending`, or (null) for this user's devices only.
+   */
+  appendOwn<E extends UnsequencedEvent>(e: E, now: number, pending: string | null): E & { seq: number } {
     this.flushDelivered();
     const seq = this.head() + 1;
-    if (!this.#insert(seq, e, null, pending, now)) throw new Error(`inbox refused event ${eidOf(e)}`);
-    this.#stored(seq, now);
-    return { ...e, seq } as InboxEvent;
+    const index = this.#insert(seq, e, null, pending, now);
+    if (!index) throw new Error(`inbox refused event ${eidOf(e)}`);
+    return this.#stored(seq, e, index, now) as unknown as E & { seq: number };
   }
 
-  /** Inserts unless a unique key (eid, cmid) is taken; no RETURNING, which doubles the cost. */
+  /**
+   * Inserts unless a unique key (eid, cmid) is taken, with its index columns;
+   * no RETURNING, which doubles the cost. Returns the columns, or undefined.
+   */
   #insert(
     seq: number,
     e: UnsequencedEvent,
     cmid: string | null,
     pending: string | null,
     now: number
-  ): boolean {
-    return (
-      this.sql.exec(
-        `INSERT INTO inbox (seq, eid, cmid, pending, at, event) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT DO NOTHING`,
-        seq,
-        eidOf(e),
-        cmid,
-        pending,
-        now,
-        JSON.stringify(e)
-      ).rowsWritten > 0
-    );
+  ): RowIndex | undefined {
+    const index = this.conversations.columns(e);
+    const written = this.sql.exec(
+      `INSERT INTO inbox (seq, eid, cmid, pending, at, event, conv, mine, gone, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT DO NOTHING`,
+      seq,
+      eidOf(e),
+      cmid,
+      pending,
+      now,
+      JSON.stringify(e),
+      index.conv,
+      index.mine,
+      index.gone,
+      index.text
+    ).rowsWritten;
+    return written > 0 ? index : undefined;
   }
 
-  #stored(seq: number, now: number): void {
+  #stored(seq: number, e: UnsequencedEvent, index: RowIndex, now: number): InboxEvent {
     this.#head = seq;
     if (this.#oldestAt === null) this.#oldestAt = now;
+    const event = { ...e, seq } as InboxEvent;
+    this.conversations.stored(event, index);
+    return event;
   }
 
   byEventId(eid: string): InboxEvent | undefined {
@@ -281,20 +297,6 @@ export class Inbox {
     return this.sql
       .exec<{ acked: number }>("SELECT acked FROM devices WHERE device = ?", device)
       .toArray()[0]?.acked;
-  }
-
-  /** Moves the read cursor for `peer` to `seq`; false if it was already there or beyond. */
-  advanceRead(peer: string, seq: number): boolean {
-    const cur = this.sql
-      .exec<{ seq: number }>("SELECT seq FROM reads WHERE peer = ?", peer)
-      .toArray()[0]?.seq;
-    if (cur !== undefined && cur >= seq) return false;
-    this.sql.exec(
-      "INSERT INTO reads (peer, seq) VALUES (?, ?) ON CONFLICT (peer) DO UPDATE SET seq = excluded.seq",
-      peer,
-      seq
-    );
-    return true;
   }
 
   /**

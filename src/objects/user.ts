@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { type Limits, limitsOf, webhookConfig } from "../config";
 import { createDb, type Db } from "../db/client";
-import type { Result } from "../lib/result";
+import { attempt, type Result } from "../lib/result";
 import { loadPeers } from "../db/friendships";
 import { getUser } from "../db/users";
 import {
@@ -14,7 +14,10 @@ import {
   type UserOnline,
   type UserStats,
   SYNC_PAGE_DEFAULT,
+  type ConversationPage,
+  type SearchPage,
   type ServerFrame,
+  type TypingEvent,
   type UnsequencedEvent,
   encodeServerFrame
 } from "../protocol";
@@ -48,6 +51,8 @@ import { AlarmScheduler } from "./alarm";
 import { Logger } from "../lib/log";
 import { CompatQueue } from "./compat-queue";
 import { INBOX_SCHEMA, Inbox } from "./inbox";
+import { Conversations } from "./conversations";
+import { TypingGate } from "../realtime/typing";
 import { migrate } from "./storage";
 
 /** Friend lists are re-read from D1 at least this often, even without invalidation. */
@@ -81,7 +86,7 @@ export class UserObject extends DurableObject<Env> {
     super(ctx, env);
     this.#limits = limitsOf(env);
     this.#log = new Logger(this.#limits.logLevel);
-    this.#inbox = new Inbox(ctx.storage.sql, ctx.storage.kv);
+    this.#inbox = new Inbox(ctx.storage.sql, ctx.storage.kv, new Conversations(ctx.storage.sql, () => this.#uid));
     this.#compat = new CompatSockets(ctx, new CompatQueue(ctx.storage.sql, ctx.storage.kv));
     this.#db = createDb(env.DB);
     this.#posts = new Courier((gid, requests) => groupStub(env, gid).post(requests));
@@ -113,6 +118,7 @@ export class UserObject extends DurableObject<Env> {
       log: this.#log,
       inbox: this.#inbox,
       sends: new TokenBucket(this.#limits.sendRatePerSecond, this.#limits.sendBurst),
+      typing: new TypingGate(),
       compat: this.#compat.queue,
       compatDevices: () => this.#compat.devices(),
       peers: () => this.#friends.get(),
@@ -310,6 +316,21 @@ export class UserObject extends DurableObject<Env> {
     if (!(await getUser(this.#db, this.#uid))) return true;
     this.ctx.storage.kv.delete(KV_DELETED);
     return false;
+  }
+
+  /** An ephemeral signal (typing) for this user's open devices; never stored. Returns how many it reached. */
+  async signal(frame: TypingEvent): Promise<number> {
+    return this.#push(frame).devices;
+  }
+
+  /** One page of this user's conversations (`GET /api/v1/users/{uid}/conversations`). */
+  async conversations(cursor: string | undefined, limit: number): Promise<Result<ConversationPage>> {
+    return attempt(() => this.#inbox.conversations.list(cursor, limit));
+  }
+
+  /** Search this user's messages (`GET /api/v1/users/{uid}/search`). */
+  async search(q: { q: string; chat?: "dm" | "group"; peer?: string; before?: number; limit: number }): Promise<SearchPage> {
+    return this.#inbox.conversations.search(q);
   }
 
   /** A friend came online or went offline: tell this user's devices. */

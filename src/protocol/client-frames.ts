@@ -10,6 +10,7 @@ import {
   userIdSchema
 } from "./primitives";
 import { groupFrameSchemas, mentionsSchema } from "./groups";
+import { richFrameSchemas } from "./rich";
 
 /**
  * `from` is never trusted: identity comes from the token. A frame may carry
@@ -33,6 +34,8 @@ export const sendFrameSchema = z.object({
   body: bodySchema,
   /** Group messages only. */
   mentions: mentionsSchema.optional(),
+  /** Quote a message of this conversation you can see; the copy carries it as `reply`. */
+  replyTo: messageIdSchema.optional(),
   from: claimedSender
 });
 export type SendFrame = z.infer<typeof sendFrameSchema>;
@@ -55,11 +58,14 @@ export const ackFrameSchema = z.object({
 });
 export type AckFrame = z.infer<typeof ackFrameSchema>;
 
-/** Mark the conversation with `peer` read up to and including message `mid`. */
+/**
+ * Mark the conversation with `peer` (a friend, or a group with `chat:
+ * "group"`) read up to and including message `mid`.
+ */
 export const readFrameSchema = z.object({
   type: z.literal("read"),
   id: requestIdSchema,
-  chat: z.literal("dm").default("dm"),
+  chat: chatSchema.default("dm"),
   peer: userIdSchema,
   mid: messageIdSchema,
   from: claimedSender
@@ -91,7 +97,8 @@ export const clientFrameSchema = z.discriminatedUnion("type", [
   readFrameSchema,
   onlineFrameSchema,
   pingFrameSchema,
-  ...groupFrameSchemas
+  ...groupFrameSchemas,
+  ...richFrameSchemas
 ]);
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export type ClientFrameType = ClientFrame["type"];

@@ -10,3 +10,5 @@ export * from "./http";
 export * from "./push";
 export * from "./social";
 export * from "./compat";
+export * from "./rich";
+export * from "./conversations";

@@ -14,6 +14,7 @@ import {
 import { groupIdSchema, joinPolicySchema, mentionsSchema, roleSchema } from "./groups";
 import { type NoticeEvent, noticeEventSchema } from "./push";
 import { friendRequestEventSchema, friendResponseEventSchema } from "./social";
+import { conversationEventSchema, messageStateFields, typingEventSchema, type UpdateEvent, updateEventSchema } from "./rich";
 
 /**
  * A message as stored in an inbox and pushed to devices. The sender's own
@@ -36,13 +37,16 @@ export const messageEventSchema = z.object({
   mentions: mentionsSchema.optional(),
   mentioned: z.literal(true).optional(),
   cmid: clientMsgIdSchema.optional(),
-  device: deviceIdSchema.optional()
+  device: deviceIdSchema.optional(),
+  ...messageStateFields
 });
 export type MessageEvent = z.infer<typeof messageEventSchema>;
 
 /**
  * `from` read the conversation with `to` up to and including message `mid`.
- * Reaches `to`'s devices and `from`'s other devices.
+ * Reaches `to`'s devices and `from`'s other devices (a group read, only
+ * `from`'s other devices). On the reader's own copy `unread` is what is left
+ * unread in that conversation.
  */
 export const receiptEventSchema = z.object({
   type: z.literal("receipt"),
@@ -52,7 +56,8 @@ export const receiptEventSchema = z.object({
   from: userIdSchema,
   to: userIdSchema,
   mid: messageIdSchema,
-  ts: z.number().int()
+  ts: z.number().int(),
+  unread: z.number().int().nonnegative().optional()
 });
 export type ReceiptEvent = z.infer<typeof receiptEventSchema>;
 
@@ -103,7 +108,9 @@ export const inboxEventSchema = z.discriminatedUnion("type", [
   groupEventSchema,
   noticeEventSchema,
   friendRequestEventSchema,
-  friendResponseEventSchema
+  friendResponseEventSchema,
+  updateEventSchema,
+  conversationEventSchema
 ]);
 export type InboxEvent = z.infer<typeof inboxEventSchema>;
 /** An inbox event before the recipient's inbox assigns its seq. */
@@ -133,7 +140,11 @@ export const sendAckSchema = z.object({
 });
 
 /** An entry of a group's history: a message, system event or backend push, ordered by `gseq`. */
-export type HistoryEvent = WithoutSeq<MessageEvent> | WithoutSeq<GroupEvent> | WithoutSeq<NoticeEvent>;
+export type HistoryEvent =
+  | WithoutSeq<MessageEvent>
+  | WithoutSeq<GroupEvent>
+  | WithoutSeq<NoticeEvent>
+  | WithoutSeq<UpdateEvent>;
 export type SendAck = z.infer<typeof sendAckSchema>;
 
 /** First frame on every connection. */
@@ -198,7 +209,10 @@ export const serverFrameSchema = z.union([
   noticeEventSchema,
   friendRequestEventSchema,
   friendResponseEventSchema,
+  updateEventSchema,
+  conversationEventSchema,
   presenceFrameSchema,
+  typingEventSchema,
   catchupFrameSchema
 ]);
 export type ServerFrame = z.infer<typeof serverFrameSchema>;

@@ -8,7 +8,9 @@ import {
 } from "../protocol";
 import { safeSend } from "./connection";
 import { onGroupCommand, onGroupCreate } from "./handlers/groups";
-import { onRead, onSend } from "./handlers/messages";
+import { onForward, onRead, onSend } from "./handlers/messages";
+import { onConversations, onMuteConversation, onSearch, onTyping } from "./handlers/conversations";
+import { onDelete, onEdit, onEdits, onReact, onRecall } from "./handlers/updates";
 import { onAck, onOnline, onPing, onSync } from "./handlers/session";
 import type { Conn, UserHub } from "./hub";
 
@@ -36,7 +38,17 @@ const HANDLERS: HandlerTable = {
   group_mute: onGroupCommand,
   group_history: onGroupCommand,
   group_info: onGroupCommand,
-  group_settings: onGroupCommand
+  group_settings: onGroupCommand,
+  edit: onEdit,
+  recall: onRecall,
+  delete: onDelete,
+  react: onReact,
+  forward: onForward,
+  edits: onEdits,
+  typing: onTyping,
+  conversations: onConversations,
+  conversation_mute: onMuteConversation,
+  search: onSearch
 };
 
 /**

@@ -183,7 +183,7 @@ export function planDeliveries(
     if (only !== undefined && w.uid !== only) continue;
     const idx = ranges.get(w.uid) ?? [];
     gseqs.forEach((g, i) => {
-      if (g > w.from && g <= w.to && !rows[i]!.except.includes(w.uid)) idx.push(i);
+      if (g > w.from && g <= w.to && !rows[i]!.except.includes(w.uid) && sawMessage(rows[i]!.event, w)) idx.push(i);
     });
     ranges.set(w.uid, idx);
   }
@@ -206,6 +206,11 @@ export function planDeliveries(
     }
   }
   return out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** An update reaches only those who received the message it changes (it would leak it otherwise). */
+function sawMessage(e: HistoryEvent, w: Window): boolean {
+  return e.type !== "update" || e.mgseq === undefined || e.mgseq > w.from;
 }
 
 function withSkip(e: UnsequencedEvent, devices: string[] | undefined): Deliverable {

@@ -6,7 +6,9 @@ import {
   type JoinPolicy,
   type Member,
   type Mentions,
+  type Origin,
   ProtocolError,
+  type Quote,
   type Role
 } from "../protocol";
 import type { GroupState, MemberRow } from "../objects/group-state";
@@ -42,6 +44,10 @@ export interface PostRequest {
   kind: string;
   body: unknown;
   mentions?: Mentions;
+  /** The quoted message (checked by the sender's object: one they can see in this group). */
+  reply?: Quote;
+  /** A forward's origin. */
+  forwarded?: Origin;
 }
 
 export interface GroupContext {
@@ -321,6 +327,8 @@ export function post(ctx: GroupContext, req: PostRequest): HistoryEvent {
       body: req.body as never,
       ts: ctx.now,
       ...(mentions ? { mentions } : {}),
+      ...(req.reply ? { reply: req.reply } : {}),
+      ...(req.forwarded ? { forwarded: req.forwarded } : {}),
       cmid: req.cmid,
       device: req.device
     },

@@ -4,6 +4,7 @@ import type { InboxEvent, ServerFrame } from "../protocol";
 import type { Peers } from "../db/friendships";
 import type { CompatQueue } from "../objects/compat-queue";
 import type { TokenBucket } from "./rate-limit";
+import type { TypingGate } from "./typing";
 import type { Inbox } from "../objects/inbox";
 import type { Result } from "../lib/result";
 import type { HistoryEvent, UnsequencedEvent } from "../protocol";
@@ -30,6 +31,8 @@ export interface UserHub {
   readonly inbox: Inbox;
   /** This user's send budget (all devices share it). */
   readonly sends: TokenBucket;
+  /** Throttle of this user's typing signals. */
+  readonly typing: TypingGate;
   /** The seed's offline list for `/ws/compat` sockets (only kept once the user used one). */
   readonly compat: CompatQueue;
   /** Devices of this user's open compat sockets. */

@@ -96,9 +96,13 @@ export class Outbound {
   }
 }
 
-/** The recipient's copy: no sender seq, and the sender's client id and device stay private. */
+/** The recipient's copy: no sender seq; the sender's client id, device and unread count stay private. */
 function recipientCopy(e: InboxEvent): UnsequencedEvent {
   const { seq: _seq, ...rest } = e;
+  if (rest.type === "receipt") {
+    const { unread: _unread, ...receipt } = rest; // the reader's own count
+    return receipt;
+  }
   if (rest.type !== "message") return rest;
   const { cmid: _cmid, device: _device, ...msg } = rest;
   return msg;

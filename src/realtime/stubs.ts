@@ -1,4 +1,5 @@
 import type { GroupObject } from "../objects/group";
+import type { UserObject } from "../objects/user";
 import type { SchedulerObject } from "../objects/scheduler";
 
 /**
@@ -12,6 +13,8 @@ export interface GroupRpc {
   post: GroupObject["post"];
   notice: GroupObject["notice"];
   stats: GroupObject["stats"];
+  amend: GroupObject["amend"];
+  typing: GroupObject["typing"];
 }
 
 export function groupStub(env: Env, gid: string): GroupRpc {
@@ -29,4 +32,14 @@ export interface SchedulerRpc {
 /** Schedules are created by the backend at low rates: one object holds them all. */
 export function schedulerStub(env: Env): SchedulerRpc {
   return env.SCHEDULER.getByName("schedules") as unknown as SchedulerRpc;
+}
+
+/** The parts of the user object's RPC surface that carry message bodies (declared by hand, see {@link GroupRpc}). */
+export interface UserRpc {
+  conversations: UserObject["conversations"];
+  search: UserObject["search"];
+}
+
+export function userStub(env: Env, uid: string): UserRpc {
+  return env.USERS.getByName(uid) as unknown as UserRpc;
 }

@@ -248,3 +248,38 @@ describe("client SDK against wrangler dev", () => {
     expect(C.c.state).toBe("closed"); // no reconnect after a terminal close
   });
 });
+
+describe("SDK rich messaging against wrangler dev", () => {
+  it("edits, reacts, replies, types, counts unread and searches over real sockets; a device that was offline catches up", async () => {
+    const { a, b, A, B } = await connectedFriends();
+    const updates: { op: string; mid: string }[] = [];
+    const typing: boolean[] = [];
+    B.c.on("update", (u) => updates.push(u));
+    B.c.on("typing", (t) => typing.push(t.active));
+
+    const ack = await A.c.send(b, { text: "lunch at noon?" });
+    await until(() => B.messages.some((m) => m.mid === ack.mid), "the message");
+    expect(await A.c.edit(ack.mid, { text: "lunch at one?" })).toMatchObject({ changed: true, version: 1 });
+    expect(await B.c.react(ack.mid, "👍")).toMatchObject({ changed: true });
+    const reply = await B.c.send(a, { text: "sure" }, { replyTo: ack.mid });
+    A.c.typing(b);
+    await until(() => updates.length === 2 && typing.length === 1, "the edit, the reaction's echo and typing");
+    expect(updates.map((u) => u.op)).toEqual(["edit", "react"]);
+    await until(() => A.messages.some((m) => m.mid === reply.mid), "the reply");
+    expect(A.messages.find((m) => m.mid === reply.mid)?.reply).toMatchObject({ mid: ack.mid, text: "lunch at one?" }); // quotes the current version
+
+    expect((await A.c.conversations()).conversations[0]).toMatchObject({ peer: b, unread: 1 });
+    expect(await A.c.read(b, reply.mid)).toMatchObject({ unread: 0 });
+    expect((await B.c.search("one?")).messages.map((m) => m.mid)).toEqual([ack.mid]);
+    expect((await A.c.edits(ack.mid)).versions).toHaveLength(2);
+
+    // A second client of B that was never connected: every event once, in order, current version.
+    const later = client(b);
+    const events: string[] = [];
+    later.c.on("event", (e) => events.push(e.type === "update" ? `update:${e.op}` : e.type));
+    later.c.connect();
+    await until(() => events.length === 5, "the offline device's catch-up");
+    expect(events).toEqual(["message", "update:edit", "update:react", "message", "receipt"]);
+    expect(later.messages[0]).toMatchObject({ mid: ack.mid, body: { text: "lunch at one?" }, edited: 1, reactions: { "👍": [b] } });
+  });
+});

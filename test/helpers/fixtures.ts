@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { mintToken } from "../../src/lib/tokens";
-import type { WelcomeFrame } from "../../src/protocol";
+import type { MessageEvent, SyncResult, WelcomeFrame } from "../../src/protocol";
 import { ImClient } from "./client";
 
 export const API_KEY = "test-api-key";
@@ -89,4 +89,10 @@ export async function expectJson<T = Record<string, unknown>>(res: Response, sta
   const text = await res.text();
   if (res.status !== status) throw new Error(`expected ${status}, got ${res.status}: ${text}`);
   return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/** The current copy of message `mid` as a device sees it after a full sync. */
+export async function copyOf(c: ImClient, mid: string): Promise<MessageEvent | undefined> {
+  const page = await c.ok<SyncResult>({ type: "sync", after: 0 });
+  return page.events.find((e): e is MessageEvent => e.type === "message" && e.mid === mid);
 }

@@ -19,7 +19,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 export function renderForCompat(frame: ServerFrame | InboxEvent, uid: string): string | undefined {
   switch (frame.type) {
     case "message": {
-      if (frame.from === uid || SEED_RESERVED_KINDS.has(frame.kind)) return undefined;
+      // The seed has no recall or delete: a message taken back is simply not handed out any more.
+      if (frame.from === uid || SEED_RESERVED_KINDS.has(frame.kind) || frame.recalled || frame.deleted) return undefined;
       const isGroup = frame.chat === "group" ? 1 : 0;
       if (isSeedFrame(frame.body, frame.kind)) {
         const body = { ...frame.body };

@@ -5,13 +5,13 @@ import {
   type GroupInfo,
   ProtocolError,
   type SendAck,
-  type SendFrame,
   type UnsequencedEvent
 } from "../../protocol";
 import type { GroupCommand } from "../group-commands";
 import type { Conn, UserHub } from "../hub";
 import { groupStub } from "../stubs";
 import { assertSameMessage } from "./idempotency";
+import type { Outgoing } from "./messages";
 
 type GroupFrame = Extract<ClientFrame, { type: `group_${string}` }>;
 
@@ -22,7 +22,7 @@ type GroupFrame = Extract<ClientFrame, { type: `group_${string}` }>;
  * group's fan-out delivers everyone else's copies. A resend with the same
  * `cmid` is answered from either store without a second message.
  */
-export async function onGroupSend(hub: UserHub, conn: Conn, f: SendFrame): Promise<SendAck> {
+export async function onGroupSend(hub: UserHub, conn: Conn, f: Outgoing): Promise<SendAck> {
   const own = hub.inbox.bySentCmid(f.cmid);
   if (own) {
     assertSameMessage(own.event, f);
@@ -35,7 +35,9 @@ export async function onGroupSend(hub: UserHub, conn: Conn, f: SendFrame): Promi
       cmid: f.cmid,
       kind: f.kind,
       body: f.body,
-      ...(f.mentions ? { mentions: f.mentions } : {})
+      ...(f.mentions ? { mentions: f.mentions } : {}),
+      ...(f.reply ? { reply: f.reply } : {}),
+      ...(f.forwarded ? { forwarded: f.forwarded } : {})
     })
   );
   if (stored.type !== "message") throw new ProtocolError("internal", "group stored a non-message");

@@ -1,9 +1,31 @@
 import { newEventId } from "../../lib/ids";
-import { isSeedFrame, ProtocolError, type ReadFrame, type SendAck, SEED_RESERVED_KINDS, type SendFrame } from "../../protocol";
+import {
+  type ForwardFrame,
+  isSeedFrame,
+  type Origin,
+  ProtocolError,
+  type Quote,
+  type ReadFrame,
+  type SendAck,
+  SEED_RESERVED_KINDS,
+  type SendFrame
+} from "../../protocol";
 import type { Conn, UserHub } from "../hub";
+import { originOf, peerOf, quoteOf } from "../message-state";
 import { onGroupSend } from "./groups";
 import { assertSameMessage } from "./idempotency";
+import { visibleMessage } from "./updates";
 import { userTarget } from "../targets";
+
+/** A send with what the server resolved for it: the quoted message, a forward's origin. */
+export type Outgoing = SendFrame & { reply?: Quote; forwarded?: Origin };
+
+/** Message bodies are capped in UTF-8 bytes of their JSON (`message_too_large`). */
+export function assertBodySize(hub: UserHub, body: unknown): void {
+  if (new TextEncoder().encode(JSON.stringify(body)).byteLength > hub.limits.maxMessageBytes) {
+    throw new ProtocolError("message_too_large", `a message body is limited to ${hub.limits.maxMessageBytes} bytes of JSON`);
+  }
+}
 
 /**
  * Private message. Order of effects, each a guarantee:
@@ -15,18 +37,18 @@ import { userTarget } from "../targets";
  *    then is the sender acked. If that fails the reply is a retryable error
  *    and the alarm keeps retrying; resending the same `cmid` is always safe.
  */
-export async function onSend(hub: UserHub, conn: Conn, f: SendFrame): Promise<SendAck> {
-  if (new TextEncoder().encode(JSON.stringify(f.body)).byteLength > hub.limits.maxMessageBytes) {
-    throw new ProtocolError("message_too_large", `a message body is limited to ${hub.limits.maxMessageBytes} bytes of JSON`);
-  }
-  if ((f.mentions?.users?.length ?? 0) > hub.limits.maxMentions) {
+export async function onSend(hub: UserHub, conn: Conn, frame: Outgoing): Promise<SendAck> {
+  assertBodySize(hub, frame.body);
+  if ((frame.mentions?.users?.length ?? 0) > hub.limits.maxMentions) {
     throw new ProtocolError("too_many_mentions", `a message may mention at most ${hub.limits.maxMentions} users`);
   }
-  if (SEED_RESERVED_KINDS.has(f.kind)) {
-    throw new ProtocolError("bad_request", `kind ${f.kind} is reserved: the seed's clients read it as a server frame`, { kind: "reserved" });
+  if (SEED_RESERVED_KINDS.has(frame.kind)) {
+    throw new ProtocolError("bad_request", `kind ${frame.kind} is reserved: the seed's clients read it as a server frame`, { kind: "reserved" });
   }
+  let f = frame;
   // Only new messages spend the send budget: a resend of a stored `cmid` just recovers its ack.
   if (!hub.inbox.bySentCmid(f.cmid)) {
+    if (f.replyTo !== undefined) f = { ...f, reply: quoteIn(hub, f) };
     const wait = hub.sends.take();
     if (wait > 0) {
       throw new ProtocolError("rate_limited", `sending too fast; retry in ${wait} ms with the same cmid`, undefined, wait);
@@ -49,6 +71,8 @@ export async function onSend(hub: UserHub, conn: Conn, f: SendFrame): Promise<Se
       kind: f.kind,
       body: f.body,
       ts,
+      ...(f.reply ? { reply: f.reply } : {}),
+      ...(f.forwarded ? { forwarded: f.forwarded } : {}),
       cmid: f.cmid,
       device: conn.device
     },
@@ -67,6 +91,37 @@ export async function onSend(hub: UserHub, conn: Conn, f: SendFrame): Promise<Se
   }
   if (sent.pending !== null) await hub.forward(sent.event, sent.pending);
   return { mid: sent.event.mid, seq: sent.event.seq, ts: sent.event.ts };
+}
+
+/** The quote of `replyTo`: a message the sender can see, in the conversation being sent to. */
+function quoteIn(hub: UserHub, f: SendFrame): Quote {
+  const msg = visibleMessage(hub, f.replyTo!);
+  if (msg.chat !== f.chat || peerOf(hub.uid, msg) !== f.to) {
+    throw new ProtocolError("unknown_message", `no message ${f.replyTo} in this conversation`, { replyTo: "not in this conversation" });
+  }
+  if (msg.recalled) throw new ProtocolError("message_recalled", `message ${msg.mid} was recalled`);
+  return quoteOf(msg);
+}
+
+/**
+ * Forward: a new message (sent like any other, so the same gates, limits and
+ * idempotency by `cmid`) carrying the original's kind and body and its origin.
+ */
+export async function onForward(hub: UserHub, conn: Conn, f: ForwardFrame): Promise<SendAck> {
+  const own = hub.inbox.bySentCmid(f.cmid);
+  const msg = own ? undefined : visibleMessage(hub, f.mid);
+  if (msg?.recalled) throw new ProtocolError("message_recalled", `message ${msg.mid} was recalled`);
+  const source = own?.event ?? msg!;
+  return onSend(hub, conn, {
+    type: "send",
+    id: f.id,
+    cmid: f.cmid,
+    chat: f.chat,
+    to: f.to,
+    kind: source.kind,
+    body: source.body,
+    forwarded: own ? own.event.forwarded : originOf(msg!)
+  });
 }
 
 /** The seed's exemption: a seed-shaped frame of one of the `STRANGER_KINDS`. */
@@ -90,38 +145,38 @@ export async function assertMayMessage(hub: UserHub, to: string, kind: string, b
 }
 
 /**
- * Read receipt: moves this user's read cursor for the conversation and
- * stores a receipt event, which reaches the reader's other devices at once
- * and the peer's devices through the peer's inbox.
+ * Read receipt: moves this user's read mark for the conversation (which
+ * recounts its unread messages) and stores a receipt carrying what is left
+ * unread. It reaches the reader's other devices at once and, in a direct
+ * chat, the peer's devices through the peer's inbox.
  */
 export async function onRead(
   hub: UserHub,
   conn: Conn,
   f: ReadFrame
-): Promise<{ seq: number | null }> {
+): Promise<{ seq: number | null; unread?: number }> {
   const msg = hub.inbox.byEventId(f.mid);
-  const inConversation =
-    msg?.type === "message" &&
-    ((msg.from === f.peer && msg.to === hub.uid) ||
-      (msg.from === hub.uid && msg.to === f.peer));
-  if (!msg || !inConversation) {
+  if (!msg || msg.type !== "message" || msg.chat !== f.chat || peerOf(hub.uid, msg) !== f.peer) {
     throw new ProtocolError("unknown_message", `no message ${f.mid} with ${f.peer}`);
   }
-  if (!hub.inbox.advanceRead(f.peer, msg.seq)) return { seq: null };
+  const unread = hub.inbox.conversations.markRead(f.chat, f.peer, msg.seq);
+  if (unread === undefined) return { seq: null };
   const ts = Date.now();
-  const target = userTarget(f.peer);
+  const target = f.chat === "dm" ? userTarget(f.peer) : null;
   const stored = hub.inbox.appendOwn(
-    { type: "receipt", eid: newEventId(ts), chat: f.chat, from: hub.uid, to: f.peer, mid: f.mid, ts },
+    { type: "receipt", eid: newEventId(ts), chat: f.chat, from: hub.uid, to: f.peer, mid: f.mid, ts, unread },
     ts,
     target
   );
   hub.push(stored, conn.device);
-  hub.appended(ts, true);
-  try {
-    await hub.forward(stored, target);
-  } catch (err) {
-    // Stored and pending: the alarm delivers it. The reader's request succeeded.
-    hub.log.warn("receipt_deferred", { uid: hub.uid, to: f.peer, mid: f.mid, error: String(err) });
+  hub.appended(ts, target !== null);
+  if (target !== null) {
+    try {
+      await hub.forward(stored, target);
+    } catch (err) {
+      // Stored and pending: the alarm delivers it. The reader's request succeeded.
+      hub.log.warn("receipt_deferred", { uid: hub.uid, to: f.peer, mid: f.mid, error: String(err) });
+    }
   }
-  return { seq: stored.seq };
+  return { seq: stored.seq, unread };
 }

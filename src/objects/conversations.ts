@@ -1,0 +1,256 @@
+import {
+  type Chat,
+  type Conversation,
+  type ConversationPage,
+  type EditsResult,
+  type InboxEvent,
+  type MessageEvent,
+  ProtocolError,
+  type SearchPage,
+  type UnsequencedEvent,
+  type UpdateEvent
+} from "../protocol";
+import { applyUpdate, convKey, peerOf, textOf } from "../realtime/message-state";
+
+/**
+ * DDL step of a user's conversation index, applied after the inbox's own.
+ * Message rows gain their conversation, whether this user sent them, whether
+ * they are gone (1 recalled, 2 deleted for me) and their searchable text.
+ */
+export const CONVERSATIONS_SCHEMA = `
+  ALTER TABLE inbox ADD COLUMN conv TEXT;
+  ALTER TABLE inbox ADD COLUMN mine INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE inbox ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE inbox ADD COLUMN text TEXT;
+  CREATE INDEX inbox_conv ON inbox (conv, seq) WHERE conv IS NOT NULL;
+  CREATE TABLE convs (
+    conv TEXT PRIMARY KEY,
+    last_seq INTEGER NOT NULL,
+    last_at INTEGER NOT NULL,
+    read_seq INTEGER NOT NULL DEFAULT 0,
+    unread INTEGER NOT NULL DEFAULT 0,
+    muted INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX convs_activity ON convs (last_at DESC, conv);
+  CREATE TABLE edits (
+    mid TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (mid, version)
+  );`;
+
+const GONE = { no: 0, recalled: 1, deleted: 2 } as const;
+
+/** Index columns of an inbox row (all null/0 for events that are not messages). */
+export interface RowIndex {
+  conv: string | null;
+  mine: number;
+  gone: number;
+  text: string | null;
+}
+
+interface ConvRow extends Record<string, SqlStorageValue> {
+  conv: string;
+  last_at: number;
+  unread: number;
+  muted: number;
+  event: string | null;
+  seq: number | null;
+}
+
+/**
+ * A user's conversations, read marks, unread counts, edit history and
+ * search, kept in the inbox's SQLite in step with every stored event. All
+ * methods are synchronous (see Inbox), so an event and its effect on the
+ * index commit together.
+ */
+export class Conversations {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly uid: () => string
+  ) {}
+
+  /** Index columns for an event about to be stored. */
+  columns(e: UnsequencedEvent): RowIndex {
+    if (e.type !== "message") return { conv: null, mine: 0, gone: 0, text: null };
+    const uid = this.uid();
+    return {
+      conv: convKey(e.chat, peerOf(uid, e)),
+      mine: e.from === uid ? 1 : 0,
+      gone: e.deleted ? GONE.deleted : e.recalled ? GONE.recalled : GONE.no,
+      text: textOf(e.body)
+    };
+  }
+
+  /** Keeps the index in step with an event just stored at `seq`. */
+  stored(e: InboxEvent, index: RowIndex): void {
+    if (e.type === "message" && index.conv !== null) {
+      this.sql.exec(
+        `INSERT INTO convs (conv, last_seq, last_at, unread) VALUES (?, ?, ?, ?)
+         ON CONFLICT (conv) DO UPDATE SET last_seq = excluded.last_seq, last_at = max(last_at, excluded.last_at),
+           unread = unread + excluded.unread`,
+        index.conv,
+        e.seq,
+        e.ts,
+        index.mine === 0 && index.gone === GONE.no ? 1 : 0
+      );
+    } else if (e.type === "update") {
+      this.#apply(e);
+    } else if (e.type === "conversation") {
+      this.sql.exec(
+        `INSERT INTO convs (conv, last_seq, last_at, muted) VALUES (?, 0, 0, ?)
+         ON CONFLICT (conv) DO UPDATE SET muted = excluded.muted`,
+        convKey(e.chat, e.peer),
+        e.muted ? 1 : 0
+      );
+    }
+  }
+
+  /** Rewrites this inbox's copy of the updated message (if it holds one). */
+  #apply(u: UpdateEvent): void {
+    const row = this.sql
+      .exec<{ seq: number; event: string; conv: string | null }>("SELECT seq, event, conv FROM inbox WHERE eid = ?", u.mid)
+      .toArray()[0];
+    if (!row || row.conv === null) return;
+    const msg = { ...(JSON.parse(row.event) as MessageEvent), seq: row.seq };
+    const next = applyUpdate(msg, u);
+    if (!next) return;
+    if (u.op === "edit") {
+      this.sql.exec(
+        "INSERT OR IGNORE INTO edits (mid, version, body, at) VALUES (?, ?, ?, ?)",
+        u.mid,
+        msg.edited ?? 0,
+        JSON.stringify(msg.body),
+        msg.editedAt ?? msg.ts
+      );
+    }
+    if (u.op === "recall") this.sql.exec("DELETE FROM edits WHERE mid = ?", u.mid);
+    const { seq: _s, ...stored } = next;
+    const gone = next.deleted ? GONE.deleted : next.recalled ? GONE.recalled : GONE.no;
+    this.sql.exec(
+      "UPDATE inbox SET event = ?, text = ?, gone = ? WHERE seq = ?",
+      JSON.stringify(stored),
+      gone === GONE.no ? textOf(next.body) : null,
+      gone,
+      row.seq
+    );
+    if (gone !== GONE.no) {
+      this.#recount(row.conv);
+      if (gone === GONE.deleted) {
+        // "Last message" skips what this user deleted; recalled ones still show (as recalled).
+        this.sql.exec(
+          `UPDATE convs SET last_seq = coalesce(
+             (SELECT max(seq) FROM inbox WHERE conv = ?1 AND gone < 2), 0) WHERE conv = ?1 AND last_seq = ?2`,
+          row.conv,
+          row.seq
+        );
+      }
+    }
+  }
+
+  #recount(conv: string): number {
+    this.sql.exec(
+      `UPDATE convs SET unread = (SELECT count(*) FROM inbox
+         WHERE inbox.conv = convs.conv AND inbox.seq > convs.read_seq AND mine = 0 AND gone = 0)
+       WHERE conv = ?`,
+      conv
+    );
+    return this.sql.exec<{ unread: number }>("SELECT unread FROM convs WHERE conv = ?", conv).toArray()[0]?.unread ?? 0;
+  }
+
+  /**
+   * Moves the read mark of a conversation up to `seq`. Returns what is left
+   * unread, or undefined when the mark was already there or beyond.
+   */
+  markRead(chat: Chat, peer: string, seq: number): number | undefined {
+    const conv = convKey(chat, peer);
+    const moved = this.sql.exec(
+      `INSERT INTO convs (conv, last_seq, last_at, read_seq) VALUES (?1, 0, 0, ?2)
+       ON CONFLICT (conv) DO UPDATE SET read_seq = excluded.read_seq WHERE read_seq < excluded.read_seq`,
+      conv,
+      seq
+    ).rowsWritten;
+    return moved > 0 ? this.#recount(conv) : undefined;
+  }
+
+  isMuted(chat: Chat, peer: string): boolean {
+    return (
+      this.sql.exec<{ muted: number }>("SELECT muted FROM convs WHERE conv = ?", convKey(chat, peer)).toArray()[0]?.muted === 1
+    );
+  }
+
+  /** Conversations by latest activity, `limit` per page, after `cursor`. */
+  list(cursor: string | undefined, limit: number): ConversationPage {
+    const after = cursor === undefined ? undefined : parseCursor(cursor);
+    const rows = this.sql
+      .exec<ConvRow>(
+        `SELECT c.conv, c.last_at, c.unread, c.muted, i.event, i.seq
+         FROM convs c LEFT JOIN inbox i ON i.seq = c.last_seq
+         WHERE ?1 IS NULL OR c.last_at < ?1 OR (c.last_at = ?1 AND c.conv > ?2)
+         ORDER BY c.last_at DESC, c.conv LIMIT ?3`,
+        after?.at ?? null,
+        after?.conv ?? "",
+        limit + 1
+      )
+      .toArray();
+    const page = rows.slice(0, limit);
+    const total = this.sql.exec<{ n: number | null }>("SELECT sum(unread) AS n FROM convs WHERE muted = 0").one().n ?? 0;
+    const out: ConversationPage = { conversations: page.map(toConversation), totalUnread: total };
+    const last = page.at(-1);
+    if (rows.length > limit && last) out.next = `${last.last_at}~${last.conv}`;
+    return out;
+  }
+
+  /** Messages this inbox holds (not gone) whose text contains `q`, newest first. */
+  search(q: { q: string; chat?: Chat; peer?: string; before?: number; limit: number }): SearchPage {
+    const like = `%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const conv = q.peer !== undefined ? convKey(q.chat ?? "dm", q.peer) : null;
+    const rows = this.sql
+      .exec<{ seq: number; event: string }>(
+        `SELECT seq, event FROM inbox
+         WHERE conv IS NOT NULL AND gone = 0 AND text LIKE ?1 ESCAPE '\\'
+           AND (?2 IS NULL OR conv = ?2) AND seq < ?3
+         ORDER BY seq DESC LIMIT ?4`,
+        like,
+        conv,
+        q.before ?? Number.MAX_SAFE_INTEGER,
+        q.limit + 1
+      )
+      .toArray();
+    const page = rows.slice(0, q.limit);
+    const out: SearchPage = { messages: page.map((r) => ({ ...(JSON.parse(r.event) as MessageEvent), seq: r.seq })) };
+    if (rows.length > q.limit && page.length > 0) out.next = page.at(-1)!.seq;
+    return out;
+  }
+
+  /** Every version of a message, oldest first, the current one last. */
+  edits(msg: MessageEvent): EditsResult {
+    const earlier = this.sql
+      .exec<{ version: number; body: string; at: number }>(
+        "SELECT version, body, at FROM edits WHERE mid = ? ORDER BY version",
+        msg.mid
+      )
+      .toArray()
+      .map((r) => ({ version: r.version, body: JSON.parse(r.body) as MessageEvent["body"], at: r.at }));
+    return { mid: msg.mid, versions: [...earlier, { version: msg.edited ?? 0, body: msg.body, at: msg.editedAt ?? msg.ts }] };
+  }
+}
+
+function parseCursor(cursor: string): { at: number; conv: string } {
+  const m = /^(\d{1,16})~([dg]:[A-Za-z0-9_-]{1,64})$/.exec(cursor);
+  if (!m) throw new ProtocolError("bad_request", "cursor is not one this server returned", { cursor: "invalid" });
+  return { at: Number(m[1]), conv: m[2]! };
+}
+
+function toConversation(r: ConvRow): Conversation {
+  const peer = r.conv.slice(2);
+  return {
+    chat: r.conv.startsWith("g:") ? "group" : "dm",
+    peer,
+    last: r.event === null || r.seq === null ? null : { ...(JSON.parse(r.event) as MessageEvent), seq: r.seq },
+    lastAt: r.last_at,
+    unread: r.unread,
+    muted: r.muted === 1
+  };
+}

@@ -1,0 +1,95 @@
+import {
+  MAX_REACTION_KINDS,
+  type MessageEvent,
+  type Origin,
+  ProtocolError,
+  QUOTE_CHARS,
+  type Quote,
+  type UpdateEvent
+} from "../protocol";
+
+type Message = Omit<MessageEvent, "seq"> & { seq?: number };
+type Update = Omit<UpdateEvent, "seq"> & { seq?: number };
+
+/**
+ * How an update changes a stored copy of its message: the new copy, or
+ * undefined when it changes nothing (a repeat, an older edit, a reaction
+ * already there), so applying an update twice or late is harmless.
+ */
+export function applyUpdate<M extends Message>(msg: M, u: Update): M | undefined {
+  if (msg.recalled && u.op !== "delete") return undefined;
+  switch (u.op) {
+    case "edit":
+      if (u.version === undefined || u.version <= (msg.edited ?? 0) || msg.deleted) return undefined;
+      return { ...msg, body: u.body ?? null, edited: u.version, editedAt: u.ts };
+    case "recall": {
+      const { body: _b, reactions: _r, edited: _e, editedAt: _a, reply: _q, ...rest } = msg;
+      return { ...rest, body: null, recalled: { by: u.from, at: u.ts } } as M;
+    }
+    case "delete": {
+      if (msg.deleted) return undefined;
+      const { reactions: _r, reply: _q, ...rest } = msg;
+      return { ...rest, body: null, deleted: true } as M;
+    }
+    case "react":
+    case "unreact": {
+      const emoji = u.emoji!;
+      const users = msg.reactions?.[emoji] ?? [];
+      const has = users.includes(u.from);
+      if ((u.op === "react") === has) return undefined;
+      const next = u.op === "react" ? [...users, u.from] : users.filter((x) => x !== u.from);
+      const reactions = { ...msg.reactions };
+      if (next.length > 0) reactions[emoji] = next;
+      else delete reactions[emoji];
+      const { reactions: _r, ...rest } = msg;
+      return (Object.keys(reactions).length > 0 ? { ...rest, reactions } : rest) as M;
+    }
+  }
+}
+
+/** Refuses a reaction that would give a message more than MAX_REACTION_KINDS distinct emoji. */
+export function assertReactionRoom(msg: Message, emoji: string): void {
+  const kinds = Object.keys(msg.reactions ?? {});
+  if (!kinds.includes(emoji) && kinds.length >= MAX_REACTION_KINDS) {
+    throw new ProtocolError("too_many_reactions", `a message carries at most ${MAX_REACTION_KINDS} different reactions`);
+  }
+}
+
+/** A message is gone for its viewer once recalled or deleted: nothing more may be done to it. */
+export function isGone(msg: Message): boolean {
+  return msg.recalled !== undefined || msg.deleted === true;
+}
+
+/**
+ * The searchable text of a body: a string body itself, or the `text` field of
+ * an object body (the shape the SDK and demo send). Null when there is none.
+ */
+export function textOf(body: unknown): string | null {
+  if (typeof body === "string") return body;
+  if (body !== null && typeof body === "object" && !Array.isArray(body)) {
+    const t = (body as Record<string, unknown>).text;
+    if (typeof t === "string") return t;
+  }
+  return null;
+}
+
+/** What a reply carries of the message it quotes. */
+export function quoteOf(msg: Message): Quote {
+  return { mid: msg.mid, from: msg.from, kind: msg.kind, text: textOf(msg.body)?.slice(0, QUOTE_CHARS) ?? null };
+}
+
+/** The origin a forward of `msg` carries: its own origin if it was itself forwarded. */
+export function originOf(msg: Message): Origin {
+  return msg.forwarded ?? { mid: msg.mid, from: msg.from, chat: msg.chat, ts: msg.ts };
+}
+
+/** The other side of a conversation from `uid`'s view: the peer, or the group. */
+export function peerOf(uid: string, e: { chat: "dm" | "group"; from: string; to: string }): string {
+  if (e.chat === "group") return e.to;
+  return e.from === uid ? e.to : e.from;
+}
+
+/** Key of a conversation in a user's inbox index. */
+export function convKey(chat: "dm" | "group", peer: string): string {
+  return `${chat === "group" ? "g" : "d"}:${peer}`;
+}
