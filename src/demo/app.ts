@@ -3,7 +3,7 @@
  * Dev only: it signs in through `POST /dev/login`, which exists only when
  * `DEV_MODE` is "true" (`npm run dev`).
  */
-import { EdgeImClient, type ConnectionState, type MessageEvent, randomId, type ReceiptEvent } from "../client";
+import { EdgeImClient, type ConnectionState, type MessageEvent, randomId, type ReceiptEvent, type TypingEvent, type UpdateEvent } from "../client";
 
 interface LoginResult {
   token: string;
@@ -20,6 +20,10 @@ interface Msg {
   ts: number;
   mine: boolean;
   status: "sending" | "sent" | "failed";
+  edited?: boolean;
+  recalled?: boolean;
+  /** emoji → who reacted. */
+  reactions: Record<string, string[]>;
 }
 
 interface Conv {
@@ -34,6 +38,8 @@ interface Conv {
   myRead: string;
   /** dm: newest of my messages the peer has read (mid). */
   peerRead: string;
+  /** Someone is typing here until this time (ms). */
+  typingUntil: number;
 }
 
 const DEMO_USERS = ["alice", "bob", "carol", "dave"];
@@ -116,6 +122,8 @@ async function signIn(uid: string): Promise<void> {
   c.on("welcome", () => void refreshOnline(c));
   c.on("message", onMessage);
   c.on("receipt", onReceipt);
+  c.on("update", onUpdate);
+  c.on("typing", onTyping);
   c.on("presence", (p) => {
     const conv = convs.get(`dm:${p.uid}`);
     if (conv) conv.online = p.online;
@@ -128,7 +136,7 @@ async function signIn(uid: string): Promise<void> {
 function addConv(c: Pick<Conv, "kind" | "id" | "title">): Conv {
   const key = `${c.kind}:${c.id}`;
   const stored = c.kind === "group" ? (localStorage.getItem(`read:${me}:${key}`) ?? "") : "";
-  const conv: Conv = { ...c, key, messages: [], online: false, myRead: stored, peerRead: "" };
+  const conv: Conv = { ...c, key, messages: [], online: false, myRead: stored, peerRead: "", typingUntil: 0 };
   convs.set(key, conv);
   return conv;
 }
@@ -159,11 +167,41 @@ function onMessage(e: MessageEvent): void {
     pending.mid = e.mid;
     pending.status = "sent";
   } else {
-    conv.messages.push({ mid: e.mid, cmid: e.cmid, from: e.from, text: textOf(e.body), ts: e.ts, mine, status: "sent" });
+    conv.messages.push({
+      mid: e.mid, cmid: e.cmid, from: e.from, ts: e.ts, mine, status: "sent",
+      text: e.recalled ? "message recalled" : textOf(e.body), edited: e.edited !== undefined, recalled: e.recalled !== undefined,
+      reactions: e.reactions ?? {}
+    });
     conv.messages.sort((a, b) => (a.mid ?? "~").localeCompare(b.mid ?? "~"));
   }
   if (active === key && document.visibilityState === "visible") markRead(conv);
   render();
+}
+
+/** Edits, recalls, deletes and reactions change the message where it is shown. */
+function onUpdate(u: UpdateEvent): void {
+  const key = u.chat === "group" ? `group:${u.to}` : `dm:${u.from === me ? u.to : u.from}`;
+  const conv = convs.get(key);
+  const msg = conv?.messages.find((m) => m.mid === u.mid);
+  if (!conv || !msg) return;
+  if (u.op === "edit" && u.body !== undefined) Object.assign(msg, { text: textOf(u.body), edited: true });
+  if (u.op === "recall") Object.assign(msg, { text: "message recalled", recalled: true, edited: false, reactions: {} });
+  if (u.op === "delete") conv.messages.splice(conv.messages.indexOf(msg), 1);
+  if ((u.op === "react" || u.op === "unreact") && u.emoji) {
+    const users = (msg.reactions[u.emoji] ?? []).filter((x) => x !== u.from);
+    if (u.op === "react") users.push(u.from);
+    if (users.length > 0) msg.reactions[u.emoji] = users;
+    else delete msg.reactions[u.emoji];
+  }
+  render();
+}
+
+function onTyping(t: TypingEvent): void {
+  const conv = convs.get(t.chat === "group" ? `group:${t.to}` : `dm:${t.from}`);
+  if (!conv) return;
+  conv.typingUntil = t.active ? t.expiresAt : 0;
+  render();
+  if (t.active) setTimeout(render, Math.max(0, t.expiresAt - Date.now()) + 50);
 }
 
 function onReceipt(e: ReceiptEvent): void {
@@ -204,7 +242,7 @@ async function send(text: string): Promise<void> {
   const conv = active ? convs.get(active) : undefined;
   if (!conv || !client) return;
   const cmid = randomId();
-  const msg: Msg = { cmid, from: me, text, ts: Date.now(), mine: true, status: "sending" };
+  const msg: Msg = { cmid, from: me, text, ts: Date.now(), mine: true, status: "sending", reactions: {} };
   conv.messages.push(msg);
   el("send-error").textContent = "";
   render();
@@ -283,6 +321,7 @@ function renderConvs(): void {
 function renderThread(): void {
   const conv = active ? convs.get(active) : undefined;
   el("thread-title").textContent = conv ? conv.title : "Pick a conversation";
+  el("typing").hidden = !conv || conv.typingUntil <= Date.now();
   el<HTMLInputElement>("composer-input").disabled = !conv;
   el<HTMLButtonElement>("send").disabled = !conv;
   const list = el("messages");
@@ -290,7 +329,7 @@ function renderThread(): void {
   list.replaceChildren(
     ...(conv?.messages ?? []).map((m) => {
       const li = document.createElement("li");
-      li.className = m.mine ? "msg mine" : "msg";
+      li.className = `msg${m.mine ? " mine" : ""}${m.recalled ? " recalled" : ""}`;
       if (m.mid) li.dataset.mid = m.mid;
       if (conv!.kind === "group" && !m.mine) {
         const from = document.createElement("span");
@@ -303,7 +342,7 @@ function renderThread(): void {
       text.textContent = m.text;
       const meta = document.createElement("span");
       meta.className = "meta";
-      meta.textContent = new Date(m.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      meta.textContent = new Date(m.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) + (m.edited ? " · edited" : "");
       if (m.mine) {
         const read = conv!.kind === "dm" && m.mid !== undefined && m.mid <= conv!.peerRead;
         const status = m.status === "sent" && read ? "read" : m.status;
@@ -316,12 +355,49 @@ function renderThread(): void {
         meta.append(tick);
       }
       li.append(text, meta);
+      const counts = Object.entries(m.reactions).map(([emoji, users]) => `${emoji} ${users.length}`);
+      if (counts.length > 0) {
+        const r = document.createElement("span");
+        r.className = "reactions";
+        r.dataset.testid = "reactions";
+        r.textContent = counts.join("  ");
+        li.append(r);
+      }
+      if (m.mid && !m.recalled) meta.append(actions(m));
       return li;
     })
   );
   if (atBottom || conv?.messages.at(-1)?.mine) list.scrollTop = list.scrollHeight;
 }
 
+/** 👍 toggles my reaction; ✎ edits and ↶ recalls my own message. */
+function actions(m: Msg): HTMLElement {
+  const box = document.createElement("span");
+  box.className = "actions";
+  const button = (label: string, title: string, run: () => Promise<unknown>) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = label;
+    b.title = title;
+    b.onclick = () => void run().catch((err: Error) => (el("send-error").textContent = err.message));
+    box.append(b);
+  };
+  const mine = m.reactions["👍"]?.includes(me) ?? false;
+  button("👍", mine ? "remove your 👍" : "react 👍", () => client!.react(m.mid!, "👍", mine));
+  if (m.mine) {
+    button("✎", "edit", async () => {
+      const text = prompt("Edit message", m.text)?.trim();
+      if (text) await client!.edit(m.mid!, { text });
+    });
+    button("↶", "recall (within 2 minutes)", () => client!.recall(m.mid!));
+  }
+  return box;
+}
+
+el("composer-input").oninput = () => {
+  const conv = active ? convs.get(active) : undefined;
+  if (conv) client?.typing(conv.id, true, conv.kind);
+};
 el<HTMLFormElement>("composer").onsubmit = (e) => {
   e.preventDefault();
   const input = el<HTMLInputElement>("composer-input");

@@ -10,7 +10,7 @@ import {
   type UnsequencedEvent,
   type UpdateEvent
 } from "../protocol";
-import { applyUpdate, convKey, peerOf, textOf } from "../realtime/message-state";
+import { applyUpdate, convKey, peerOf, strangerMayPass, textOf } from "../realtime/message-state";
 
 /**
  * DDL step of a user's conversation index, applied after the inbox's own.
@@ -41,6 +41,8 @@ export const CONVERSATIONS_SCHEMA = `
   );`;
 
 const GONE = { no: 0, recalled: 1, deleted: 2 } as const;
+/** Set once messages stored before the index existed were indexed. */
+const INDEXED_KEY = "convs.indexed";
 
 /** Index columns of an inbox row (all null/0 for events that are not messages). */
 export interface RowIndex {
@@ -66,14 +68,22 @@ interface ConvRow extends Record<string, SqlStorageValue> {
  * index commit together.
  */
 export class Conversations {
+  /** Activity of messages stored in the current append, written by {@link flush}. */
+  readonly #activity = new Map<string, { seq: number; at: number; unread: number }>();
+
   constructor(
     private readonly sql: SqlStorage,
-    private readonly uid: () => string
+    private readonly kv: SyncKvStorage,
+    private readonly uid: () => string,
+    /** The seed's control kinds (friend requests, read marks): not conversation messages. */
+    private readonly strangerKinds: ReadonlySet<string>
   ) {}
 
   /** Index columns for an event about to be stored. */
   columns(e: UnsequencedEvent): RowIndex {
-    if (e.type !== "message") return { conv: null, mine: 0, gone: 0, text: null };
+    if (e.type !== "message" || strangerMayPass(this.strangerKinds, e.kind, e.body)) {
+      return { conv: null, mine: 0, gone: 0, text: null };
+    }
     const uid = this.uid();
     return {
       conv: convKey(e.chat, peerOf(uid, e)),
@@ -83,19 +93,24 @@ export class Conversations {
     };
   }
 
-  /** Keeps the index in step with an event just stored at `seq`. */
+  /**
+   * Keeps the index in step with an event just stored at `seq`. A message's
+   * activity is gathered per conversation and written by {@link flush} (one
+   * statement per conversation per append, not per message); anything else
+   * flushes first, so it sees every message before it.
+   */
   stored(e: InboxEvent, index: RowIndex): void {
-    if (e.type === "message" && index.conv !== null) {
-      this.sql.exec(
-        `INSERT INTO convs (conv, last_seq, last_at, unread) VALUES (?, ?, ?, ?)
-         ON CONFLICT (conv) DO UPDATE SET last_seq = excluded.last_seq, last_at = max(last_at, excluded.last_at),
-           unread = unread + excluded.unread`,
-        index.conv,
-        e.seq,
-        e.ts,
-        index.mine === 0 && index.gone === GONE.no ? 1 : 0
-      );
-    } else if (e.type === "update") {
+    if (e.type === "message") {
+      if (index.conv === null) return;
+      const a = this.#activity.get(index.conv) ?? { seq: 0, at: 0, unread: 0 };
+      a.seq = e.seq;
+      a.at = Math.max(a.at, e.ts);
+      if (index.mine === 0 && index.gone === GONE.no) a.unread++;
+      this.#activity.set(index.conv, a);
+      return;
+    }
+    this.flush();
+    if (e.type === "update") {
       this.#apply(e);
     } else if (e.type === "conversation") {
       this.sql.exec(
@@ -105,6 +120,48 @@ export class Conversations {
         e.muted ? 1 : 0
       );
     }
+  }
+
+  /**
+   * Indexes messages stored before this index existed, once per inbox, and
+   * carries over the read marks of direct chats kept before (`reads`).
+   */
+  backfill(): void {
+    if (this.kv.get(INDEXED_KEY) === true) return;
+    const rows = this.sql
+      .exec<{ seq: number; event: string }>(
+        "SELECT seq, event FROM inbox WHERE conv IS NULL AND json_extract(event, '$.type') = 'message' ORDER BY seq"
+      )
+      .toArray();
+    for (const row of rows) {
+      const e = { ...(JSON.parse(row.event) as MessageEvent), seq: row.seq };
+      const index = this.columns(e);
+      if (index.conv === null) continue;
+      this.sql.exec("UPDATE inbox SET conv = ?, mine = ?, gone = ?, text = ? WHERE seq = ?", index.conv, index.mine, index.gone, index.text, row.seq);
+      this.stored(e, index);
+    }
+    this.flush();
+    this.sql.exec(
+      `UPDATE convs SET read_seq = max(read_seq, coalesce((SELECT seq FROM reads WHERE 'd:' || reads.peer = convs.conv), 0))`
+    );
+    this.trimmed();
+    this.kv.put(INDEXED_KEY, true);
+  }
+
+  /** Writes the gathered activity: last message, time and new unread messages per conversation. */
+  flush(): void {
+    for (const [conv, a] of this.#activity) {
+      this.sql.exec(
+        `INSERT INTO convs (conv, last_seq, last_at, unread) VALUES (?, ?, ?, ?)
+         ON CONFLICT (conv) DO UPDATE SET last_seq = excluded.last_seq, last_at = max(last_at, excluded.last_at),
+           unread = unread + excluded.unread`,
+        conv,
+        a.seq,
+        a.at,
+        a.unread
+      );
+    }
+    this.#activity.clear();
   }
 
   /** Rewrites this inbox's copy of the updated message (if it holds one). */
@@ -125,7 +182,7 @@ export class Conversations {
         msg.editedAt ?? msg.ts
       );
     }
-    if (u.op === "recall") this.sql.exec("DELETE FROM edits WHERE mid = ?", u.mid);
+    if (u.op === "recall") this.#scrub(u.mid, row.conv);
     const { seq: _s, ...stored } = next;
     const gone = next.deleted ? GONE.deleted : next.recalled ? GONE.recalled : GONE.no;
     this.sql.exec(
@@ -147,6 +204,41 @@ export class Conversations {
         );
       }
     }
+  }
+
+  /**
+   * A recalled message leaves no text behind in this inbox: not in its edit
+   * history, not in the edit updates that carried its versions, not in the
+   * quotes of replies to it.
+   */
+  #scrub(mid: string, conv: string): void {
+    this.sql.exec("DELETE FROM edits WHERE mid = ?", mid);
+    this.sql.exec(
+      `UPDATE inbox SET event = json_remove(event, '$.body')
+       WHERE conv IS NULL AND json_extract(event, '$.type') = 'update' AND json_extract(event, '$.mid') = ?`,
+      mid
+    );
+    this.sql.exec(
+      `UPDATE inbox SET event = json_set(event, '$.reply.text', NULL)
+       WHERE conv = ? AND json_extract(event, '$.reply.mid') = ?`,
+      conv,
+      mid
+    );
+  }
+
+  /** After retention dropped rows (or a backfill): forget edit history of messages gone, recount what is unread. */
+  trimmed(): void {
+    this.flush();
+    this.sql.exec("DELETE FROM edits WHERE mid NOT IN (SELECT eid FROM inbox)");
+    this.sql.exec(
+      `UPDATE convs SET unread = (SELECT count(*) FROM inbox
+         WHERE inbox.conv = convs.conv AND inbox.seq > convs.read_seq AND mine = 0 AND gone = 0)`
+    );
+  }
+
+  /** Whether this user has a conversation entry with `peer` (even one they left). */
+  has(chat: Chat, peer: string): boolean {
+    return this.sql.exec("SELECT 1 FROM convs WHERE conv = ?", convKey(chat, peer)).toArray().length > 0;
   }
 
   #recount(conv: string): number {
@@ -187,7 +279,7 @@ export class Conversations {
       .exec<ConvRow>(
         `SELECT c.conv, c.last_at, c.unread, c.muted, i.event, i.seq
          FROM convs c LEFT JOIN inbox i ON i.seq = c.last_seq
-         WHERE ?1 IS NULL OR c.last_at < ?1 OR (c.last_at = ?1 AND c.conv > ?2)
+         WHERE c.last_seq > 0 AND (?1 IS NULL OR c.last_at < ?1 OR (c.last_at = ?1 AND c.conv > ?2))
          ORDER BY c.last_at DESC, c.conv LIMIT ?3`,
         after?.at ?? null,
         after?.conv ?? "",
@@ -204,6 +296,7 @@ export class Conversations {
 
   /** Messages this inbox holds (not gone) whose text contains `q`, newest first. */
   search(q: { q: string; chat?: Chat; peer?: string; before?: number; limit: number }): SearchPage {
+    if (q.chat !== undefined && q.peer === undefined) throw new ProtocolError("bad_request", "chat needs peer", { peer: "required with chat" });
     const like = `%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     const conv = q.peer !== undefined ? convKey(q.chat ?? "dm", q.peer) : null;
     const rows = this.sql

@@ -284,6 +284,22 @@ export class GroupState {
     this.sql.exec("UPDATE history SET event = ? WHERE gseq = ?", JSON.stringify(event), gseq);
   }
 
+  /**
+   * A recalled message leaves no text in the history: the edit updates that
+   * carried its versions lose their bodies, replies quoting it their quote's text.
+   */
+  scrub(mid: string): void {
+    this.sql.exec(
+      `UPDATE history SET event = json_remove(event, '$.body')
+       WHERE json_extract(event, '$.type') = 'update' AND json_extract(event, '$.mid') = ?`,
+      mid
+    );
+    this.sql.exec(
+      "UPDATE history SET event = json_set(event, '$.reply.text', NULL) WHERE json_extract(event, '$.reply.mid') = ?",
+      mid
+    );
+  }
+
   /** Entries with gseq in (after, upTo], oldest first, at most `limit`. */
   range(after: number, upTo: number, limit: number): HistoryRow[] {
     return this.sql

@@ -215,16 +215,16 @@ export class GroupObject extends DurableObject<Env> {
    * Relays a member's typing signal to the members online now (never
    * stored). Groups above {@link TYPING_GROUP_MAX} members get none.
    */
-  async typing(actor: string, frame: TypingEvent): Promise<Result<{ relayed: number }>> {
+  async typing(actor: string, frame: TypingEvent): Promise<Result<{ relayed: boolean }>> {
     return attempt(async () => {
       await this.#requireGroup();
       if (!this.#state.member(actor)) throw new ProtocolError("not_member", "you are not a member of this group");
       if (this.#state.meta()!.dismissedAt !== null) throw new ProtocolError("group_dismissed", "this group was dismissed");
-      if (this.#state.memberCount() > TYPING_GROUP_MAX) return { relayed: 0 };
+      if (this.#state.memberCount() > TYPING_GROUP_MAX) return { relayed: false };
       const others = this.#state.members().map((m) => m.uid).filter((u) => u !== actor);
       const online = [...(await onlineAmong(this.env, others, this.#limits.presenceShards))];
       await Promise.allSettled(online.map((uid) => this.env.USERS.getByName(uid).signal(frame)));
-      return { relayed: online.length };
+      return { relayed: true };
     });
   }
 

@@ -8,7 +8,10 @@ import type {
   UnsequencedEvent
 } from "../protocol";
 
-/** DDL of a user's inbox (see {@link migrate}). */
+/**
+ * DDL of a user's inbox (see {@link migrate}). `reads` is superseded by
+ * `convs.read_seq` (conversations.ts) and only read by its one-time backfill.
+ */
 export const INBOX_SCHEMA = [
   `CREATE TABLE inbox (
      seq INTEGER PRIMARY KEY,
@@ -126,6 +129,7 @@ export class Inbox {
       }
       out.push({ event: this.#stored(seq, e, index, now), fresh: true });
     }
+    this.conversations.flush();
     return out;
   }
 
@@ -142,7 +146,11 @@ export class Inbox {
     this.flushDelivered();
     const seq = this.head() + 1;
     const index = this.#insert(seq, e, e.cmid, pending, now);
-    if (index) return { event: this.#stored(seq, e, index, now) as MessageEvent, fresh: true, pending };
+    if (index) {
+      const event = this.#stored(seq, e, index, now) as MessageEvent;
+      this.conversations.flush();
+      return { event, fresh: true, pending };
+    }
     const prior = this.bySentCmid(e.cmid);
     if (!prior) throw new Error(`inbox refused message ${e.mid}`);
     return { ...prior, fresh: false };
@@ -157,7 +165,9 @@ export class Inbox {
     const seq = this.head() + 1;
     const index = this.#insert(seq, e, null, pending, now);
     if (!index) throw new Error(`inbox refused event ${eidOf(e)}`);
-    return this.#stored(seq, e, index, now) as unknown as E & { seq: number };
+    const event = this.#stored(seq, e, index, now);
+    this.conversations.flush();
+    return event as unknown as E & { seq: number };
   }
 
   /**
@@ -214,6 +224,12 @@ export class Inbox {
       )
       .toArray()[0];
     return row && { event: toEvent(row) as MessageEvent, pending: row.pending };
+  }
+
+  /** Where the event `eid` still waits to be delivered, or null if it does not. */
+  pendingTarget(eid: string): string | null {
+    this.flushDelivered();
+    return this.sql.exec<{ pending: string | null }>("SELECT pending FROM inbox WHERE eid = ?", eid).toArray()[0]?.pending ?? null;
   }
 
   /**
@@ -317,6 +333,7 @@ export class Inbox {
     const cut = Math.min(Math.max(byAge, byCount), firstPending === null ? Infinity : firstPending - 1);
     if (cut <= this.trimmed()) return 0;
     const deleted = this.sql.exec("DELETE FROM inbox WHERE seq <= ?", cut).rowsWritten;
+    this.conversations.trimmed();
     this.kv.put(TRIMMED_KEY, cut);
     this.#trimmed = cut;
     this.#oldestAt = undefined;

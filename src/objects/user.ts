@@ -86,7 +86,11 @@ export class UserObject extends DurableObject<Env> {
     super(ctx, env);
     this.#limits = limitsOf(env);
     this.#log = new Logger(this.#limits.logLevel);
-    this.#inbox = new Inbox(ctx.storage.sql, ctx.storage.kv, new Conversations(ctx.storage.sql, () => this.#uid));
+    this.#inbox = new Inbox(
+      ctx.storage.sql,
+      ctx.storage.kv,
+      new Conversations(ctx.storage.sql, ctx.storage.kv, () => this.#uid, this.#limits.strangerKinds)
+    );
     this.#compat = new CompatSockets(ctx, new CompatQueue(ctx.storage.sql, ctx.storage.kv));
     this.#db = createDb(env.DB);
     this.#posts = new Courier((gid, requests) => groupStub(env, gid).post(requests));
@@ -104,7 +108,10 @@ export class UserObject extends DurableObject<Env> {
       ensureAlarm: (at) => this.#alarm.ensure(at),
       webhook: (online) => this.#webhook(online ? "online" : "offline", { uid: this.#uid })
     });
-    ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, INBOX_SCHEMA));
+    ctx.blockConcurrencyWhile(async () => {
+      migrate(ctx.storage.sql, INBOX_SCHEMA);
+      if (ctx.id.name ?? ctx.storage.kv.get<string>(KV_UID)) this.#inbox.conversations.backfill();
+    });
     ctx.setWebSocketAutoResponse(
       new WebSocketRequestResponsePair(HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE)
     );
@@ -329,8 +336,8 @@ export class UserObject extends DurableObject<Env> {
   }
 
   /** Search this user's messages (`GET /api/v1/users/{uid}/search`). */
-  async search(q: { q: string; chat?: "dm" | "group"; peer?: string; before?: number; limit: number }): Promise<SearchPage> {
-    return this.#inbox.conversations.search(q);
+  async search(q: { q: string; chat?: "dm" | "group"; peer?: string; before?: number; limit: number }): Promise<Result<SearchPage>> {
+    return attempt(() => this.#inbox.conversations.search(q));
   }
 
   /** A friend came online or went offline: tell this user's devices. */

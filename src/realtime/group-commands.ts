@@ -300,7 +300,8 @@ export function post(ctx: GroupContext, req: PostRequest): HistoryEvent {
   if (!member) throw new ProtocolError("not_member", "you are not a member of this group");
   const prior = state.byCmid(req.sender, req.cmid);
   if (prior) {
-    if (prior.type !== "message" || prior.kind !== req.kind || JSON.stringify(prior.body) !== JSON.stringify(req.body)) {
+    const changed = prior.type === "message" && (prior.edited !== undefined || prior.recalled !== undefined);
+    if (prior.type !== "message" || prior.kind !== req.kind || (!changed && JSON.stringify(prior.body) !== JSON.stringify(req.body))) {
       throw new ProtocolError("conflict", `cmid ${req.cmid} was already used for a different message`);
     }
     return prior;

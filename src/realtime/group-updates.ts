@@ -79,6 +79,7 @@ export function amend(ctx: GroupContext & { recallWindowMs: number }, req: Amend
   }) as Omit<UpdateEvent, "seq">;
   const next = applyUpdate(msg, update);
   if (next) state.rewrite(found.gseq, next);
+  if (req.op === "recall") state.scrub(req.mid);
   return {
     mid: req.mid,
     changed: true,

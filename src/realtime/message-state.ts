@@ -1,4 +1,5 @@
 import {
+  isSeedFrame,
   MAX_REACTION_KINDS,
   type MessageEvent,
   type Origin,
@@ -20,7 +21,8 @@ export function applyUpdate<M extends Message>(msg: M, u: Update): M | undefined
   if (msg.recalled && u.op !== "delete") return undefined;
   switch (u.op) {
     case "edit":
-      if (u.version === undefined || u.version <= (msg.edited ?? 0) || msg.deleted) return undefined;
+      // No body: the message was recalled since (its edits were scrubbed); the recall follows.
+      if (u.version === undefined || u.body === undefined || u.version <= (msg.edited ?? 0) || msg.deleted) return undefined;
       return { ...msg, body: u.body ?? null, edited: u.version, editedAt: u.ts };
     case "recall": {
       const { body: _b, reactions: _r, edited: _e, editedAt: _a, reply: _q, ...rest } = msg;
@@ -33,6 +35,7 @@ export function applyUpdate<M extends Message>(msg: M, u: Update): M | undefined
     }
     case "react":
     case "unreact": {
+      if (msg.deleted) return undefined;
       const emoji = u.emoji!;
       const users = msg.reactions?.[emoji] ?? [];
       const has = users.includes(u.from);
@@ -92,4 +95,9 @@ export function peerOf(uid: string, e: { chat: "dm" | "group"; from: string; to:
 /** Key of a conversation in a user's inbox index. */
 export function convKey(chat: "dm" | "group", peer: string): string {
   return `${chat === "group" ? "g" : "d"}:${peer}`;
+}
+
+/** The seed's exemption: a seed-shaped frame of one of the `STRANGER_KINDS`. */
+export function strangerMayPass(kinds: ReadonlySet<string>, kind: string, body: unknown): boolean {
+  return kinds.has(kind) && isSeedFrame(body, kind);
 }

@@ -2,7 +2,7 @@ import type { AlarmScheduler } from "../objects/alarm";
 import { eidOf, type Inbox } from "../objects/inbox";
 import { ERRORS, type InboxEvent, ProtocolError, type UnsequencedEvent } from "../protocol";
 import { Courier } from "./courier";
-import { strangerMayPass } from "./handlers/messages";
+import { strangerMayPass } from "./message-state";
 import type { FriendCache } from "./friends";
 import type { Delivered } from "./hub";
 import { parseTarget } from "./targets";

@@ -5,17 +5,19 @@ export const TYPING_TTL_MS = 6_000;
 
 /**
  * Per-user typing throttle (in memory: losing it to hibernation only lets
- * one more signal through). A start is relayed if none was in the last
- * {@link TYPING_RELAY_MS} for that conversation; a stop only if a start was
- * relayed and has not expired, since otherwise receivers show nothing.
+ * one more signal through). A start is relayed if no signal (start or stop)
+ * was relayed in the last {@link TYPING_RELAY_MS} for that conversation; a
+ * stop only right after a live start (receivers show nothing otherwise). So
+ * a conversation relays at most two signals per {@link TYPING_RELAY_MS}.
  */
 export class TypingGate {
   readonly #last = new Map<string, { at: number; active: boolean }>();
 
   allow(conv: string, active: boolean, now: number): boolean {
     const last = this.#last.get(conv);
+    const recent = last !== undefined && now - last.at < TYPING_RELAY_MS;
     const live = last !== undefined && last.active && now - last.at < TYPING_TTL_MS;
-    if (active ? live && now - last!.at < TYPING_RELAY_MS : !live) return false;
+    if (active ? recent : !live) return false;
     if (this.#last.size > 256) this.#prune(now);
     this.#last.set(conv, { at: now, active });
     return true;

@@ -127,4 +127,28 @@ describe.skipIf(!available && !required)("the demo page in a real browser (Chrom
     for (const p of [alice, bob, carol]) expect(await shownOnce(p, `carol here ${nonce}`)).toBe(1);
     expect(await bob.locator("#messages .msg:not(.mine) .from").last().textContent()).toBe("carol");
   });
+
+  it("shows typing, reactions, edits and recalls on the other side", async () => {
+    const alice = await signIn("alice");
+    const bob = await signIn("bob");
+    await conv(alice, "dm:bob").click();
+    await conv(bob, "dm:alice").click();
+    await alice.locator("#composer-input").pressSequentially("typ");
+    await bob.getByTestId("typing").waitFor({ state: "visible" });
+
+    await say(alice, `react to this ${nonce}`);
+    const onBob = bob.locator("#messages .msg", { hasText: `react to this ${nonce}` });
+    await onBob.waitFor();
+    await onBob.getByTitle("react 👍").click();
+    const onAlice = alice.locator("#messages .msg", { hasText: `react to this ${nonce}` });
+    await expect.poll(() => onAlice.getByTestId("reactions").textContent()).toBe("👍 1");
+
+    alice.once("dialog", (d) => void d.accept(`edited text ${nonce}`));
+    await onAlice.getByTitle("edit").click();
+    await bob.locator("#messages .msg", { hasText: `edited text ${nonce}` }).waitFor();
+    expect(await messages(bob, `react to this ${nonce}`).count()).toBe(0);
+    await alice.locator("#messages .msg", { hasText: `edited text ${nonce}` }).getByTitle("recall (within 2 minutes)").click();
+    await expect.poll(() => bob.locator("#messages .msg.recalled").count()).toBeGreaterThan(0);
+    expect(await messages(bob, `edited text ${nonce}`).count()).toBe(0);
+  });
 });

@@ -37,5 +37,5 @@ export const conversationRoutes = newApp()
   .get("/:uid/search", valid("param", searchOp.params), valid("query", searchOp.query), async (c) => {
     const { uid } = c.req.valid("param");
     await requireUser(c.env, uid);
-    return c.json(await userStub(c.env, uid).search(c.req.valid("query")));
+    return c.json(unwrap(await userStub(c.env, uid).search(c.req.valid("query"))));
   });

@@ -22,7 +22,6 @@ export function onConversations(hub: UserHub, _conn: Conn, f: ConversationsFrame
 
 /** Search the messages this user holds (their own inbox: only what they were sent or sent). */
 export function onSearch(hub: UserHub, _conn: Conn, f: SearchFrame): SearchPage {
-  if (f.chat !== undefined && f.peer === undefined) throw new ProtocolError("bad_request", "chat needs peer", { peer: "required with chat" });
   return hub.inbox.conversations.search(f);
 }
 
@@ -35,7 +34,8 @@ export async function onMuteConversation(
   _conn: Conn,
   f: MuteConversationFrame
 ): Promise<{ muted: boolean; changed: boolean }> {
-  await assertConversation(hub, f.chat, f.peer);
+  // A conversation you have (even with someone no longer a friend, or a group you left) may be muted.
+  if (!hub.inbox.conversations.has(f.chat, f.peer)) await assertConversation(hub, f.chat, f.peer);
   if (hub.inbox.conversations.isMuted(f.chat, f.peer) === f.muted) return { muted: f.muted, changed: false };
   const ts = Date.now();
   const stored = hub.inbox.appendOwn(
@@ -58,8 +58,8 @@ export async function onTyping(hub: UserHub, _conn: Conn, f: TypingFrame): Promi
   const now = Date.now();
   if (!hub.typing.allow(convKey(f.chat, f.to), f.active, now)) return { relayed: false };
   const frame: TypingEvent = { type: "typing", chat: f.chat, from: hub.uid, to: f.to, active: f.active, ts: now, expiresAt: now + TYPING_TTL_MS };
-  if (f.chat === "dm") await hub.env.USERS.getByName(f.to).signal(frame);
-  else unwrap(await groupStub(hub.env, f.to).typing(hub.uid, frame));
+  if (f.chat === "group") return unwrap(await groupStub(hub.env, f.to).typing(hub.uid, frame));
+  await hub.env.USERS.getByName(f.to).signal(frame);
   return { relayed: true };
 }
 

@@ -1,12 +1,17 @@
 import { type MessageEvent, ProtocolError, type SendFrame } from "../../protocol";
 
-/** A `cmid` names one message: reusing it for different content is a client bug (`conflict`). */
+/**
+ * A `cmid` names one message: reusing it for different content is a client
+ * bug (`conflict`). Once the message was edited, recalled or deleted its body
+ * no longer matches a resend, so only its address and kind are compared.
+ */
 export function assertSameMessage(sent: MessageEvent, f: SendFrame): void {
+  const changed = sent.edited !== undefined || sent.recalled !== undefined || sent.deleted === true;
   if (
     sent.to !== f.to ||
     sent.chat !== f.chat ||
     sent.kind !== f.kind ||
-    JSON.stringify(sent.body) !== JSON.stringify(f.body)
+    (!changed && JSON.stringify(sent.body) !== JSON.stringify(f.body))
   ) {
     throw new ProtocolError("conflict", `cmid ${f.cmid} was already used for a different message`);
   }

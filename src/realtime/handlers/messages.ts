@@ -1,7 +1,6 @@
 import { newEventId } from "../../lib/ids";
 import {
   type ForwardFrame,
-  isSeedFrame,
   type Origin,
   ProtocolError,
   type Quote,
@@ -11,7 +10,7 @@ import {
   type SendFrame
 } from "../../protocol";
 import type { Conn, UserHub } from "../hub";
-import { originOf, peerOf, quoteOf } from "../message-state";
+import { originOf, peerOf, quoteOf, strangerMayPass } from "../message-state";
 import { onGroupSend } from "./groups";
 import { assertSameMessage } from "./idempotency";
 import { visibleMessage } from "./updates";
@@ -124,10 +123,6 @@ export async function onForward(hub: UserHub, conn: Conn, f: ForwardFrame): Prom
   });
 }
 
-/** The seed's exemption: a seed-shaped frame of one of the `STRANGER_KINDS`. */
-export function strangerMayPass(kinds: ReadonlySet<string>, kind: string, body: unknown): boolean {
-  return kinds.has(kind) && isSeedFrame(body, kind);
-}
 
 /**
  * The direct-message gate: friends only (except the `STRANGER_KINDS`, such as

@@ -2,6 +2,7 @@ import { newEventId } from "../../lib/ids";
 import { unwrap } from "../../lib/result";
 import {
   type DeleteFrame,
+  ERRORS,
   type EditFrame,
   type EditsFrame,
   type EditsResult,
@@ -42,10 +43,12 @@ export async function onEdit(hub: UserHub, _conn: Conn, f: EditFrame): Promise<U
   if (msg.from !== hub.uid) throw new ProtocolError("not_author", "only its author may edit a message");
   assertBodySize(hub, f.body);
   if (msg.chat === "group") return amendInGroup(hub, msg, { op: "edit", mid: f.mid, body: f.body });
-  if ((msg.edited ?? 0) >= MAX_EDITS) throw new ProtocolError("bad_request", `a message may be edited at most ${MAX_EDITS} times`);
-  const version = (msg.edited ?? 0) + 1;
-  await directUpdate(hub, msg, { op: "edit", body: f.body, version });
-  return { mid: f.mid, changed: true, version };
+  const fields = await directUpdate(hub, msg, (now) => {
+    notRecalled(now);
+    if ((now.edited ?? 0) >= MAX_EDITS) throw new ProtocolError("bad_request", `a message may be edited at most ${MAX_EDITS} times`);
+    return { op: "edit", body: f.body, version: (now.edited ?? 0) + 1 };
+  });
+  return { mid: f.mid, changed: true, version: fields!.version };
 }
 
 /** Recall for everyone: your own message within the window (in groups, owners and admins: any). */
@@ -58,13 +61,30 @@ export async function onRecall(hub: UserHub, _conn: Conn, f: RecallFrame): Promi
   if (Date.now() - msg.ts > hub.limits.recallWindowMs) {
     throw new ProtocolError("recall_expired", `a message may be recalled within ${hub.limits.recallWindowMs / 1000} s of sending`);
   }
-  await directUpdate(hub, msg, { op: "recall" });
-  return { mid: f.mid, changed: true };
+  const fields = await directUpdate(hub, msg, (now) => (now.recalled ? undefined : { op: "recall" }));
+  return { mid: f.mid, changed: fields !== undefined };
 }
 
-/** Delete for me: only this user's copy changes, on all their devices; nobody else is told. */
-export function onDelete(hub: UserHub, _conn: Conn, f: DeleteFrame): UpdateResult {
-  const msg = visibleMessage(hub, f.mid);
+/**
+ * Delete for me: only this user's copy changes, on all their devices; nobody
+ * else is told. A message of yours still on its way to the peer is delivered
+ * first (its stored copy is what a retry would send).
+ */
+export async function onDelete(hub: UserHub, _conn: Conn, f: DeleteFrame): Promise<UpdateResult> {
+  const found = hub.inbox.byEventId(f.mid);
+  if (!found || found.type !== "message") throw new ProtocolError("unknown_message", `no message ${f.mid}`);
+  if (found.deleted) return { mid: f.mid, changed: false };
+  const pending = hub.inbox.pendingTarget(f.mid);
+  if (pending !== null) {
+    try {
+      await hub.forward(found, pending);
+    } catch (err) {
+      // Refused for good (no longer friends): nothing will be sent, so deleting is safe.
+      if (!(err instanceof ProtocolError) || ERRORS[err.code].retryable) throw err;
+    }
+  }
+  const msg = hub.inbox.byEventId(f.mid) as MessageEvent;
+  if (msg.deleted) return { mid: f.mid, changed: false };
   const ts = Date.now();
   const stored = hub.inbox.appendOwn(
     { type: "update", eid: newEventId(ts), op: "delete", chat: msg.chat, from: hub.uid, to: peerOf(hub.uid, msg), mid: f.mid, ts },
@@ -82,11 +102,14 @@ export async function onReact(hub: UserHub, _conn: Conn, f: ReactFrame): Promise
   notRecalled(msg);
   const op = f.remove ? "unreact" : "react";
   if (msg.chat === "group") return amendInGroup(hub, msg, { op, mid: f.mid, emoji: f.emoji });
-  const has = msg.reactions?.[f.emoji]?.includes(hub.uid) ?? false;
-  if (has !== f.remove) return { mid: f.mid, changed: false };
-  if (op === "react") assertReactionRoom(msg, f.emoji);
-  await directUpdate(hub, msg, { op, emoji: f.emoji });
-  return { mid: f.mid, changed: true };
+  const fields = await directUpdate(hub, msg, (now) => {
+    notRecalled(now);
+    const has = now.reactions?.[f.emoji]?.includes(hub.uid) ?? false;
+    if (has !== f.remove) return undefined;
+    if (op === "react") assertReactionRoom(now, f.emoji);
+    return { op, emoji: f.emoji };
+  });
+  return { mid: f.mid, changed: fields !== undefined };
 }
 
 /** Every version of a message you can see, oldest first. */
@@ -96,19 +119,26 @@ export function onEdits(hub: UserHub, _conn: Conn, f: EditsFrame): EditsResult {
   return hub.inbox.conversations.edits(msg);
 }
 
+type DirectFields = Pick<UpdateEvent, "op"> & Partial<Pick<UpdateEvent, "body" | "version" | "emoji">>;
+
 /**
- * A change to a direct message: gated like a message (friends only), stored
- * in this user's inbox (which rewrites this copy) pending delivery to the
- * peer, pushed to every device of this user, then delivered. If the peer
- * cannot be reached the alarm delivers it later; the change already holds.
+ * A change to a direct message. Friends only (no exemption for the
+ * seed's stranger kinds). After the friendship check `decide` sees the
+ * message as it is now (another change may have landed meanwhile) and says
+ * what to store, or undefined for no change. The update is stored in this
+ * user's inbox (which rewrites this copy) pending delivery to the peer,
+ * pushed to every device of this user, then delivered; if the peer cannot be
+ * reached the alarm delivers it later, and the change already holds.
  */
 async function directUpdate(
   hub: UserHub,
   msg: MessageEvent,
-  fields: Pick<UpdateEvent, "op"> & Partial<Pick<UpdateEvent, "body" | "version" | "emoji">>
-): Promise<void> {
+  decide: (now: MessageEvent) => DirectFields | undefined
+): Promise<DirectFields | undefined> {
   const peer = peerOf(hub.uid, msg);
-  await assertMayMessage(hub, peer, msg.kind, msg.body);
+  await assertMayMessage(hub, peer, "update", null);
+  const fields = decide(visibleMessage(hub, msg.mid));
+  if (!fields) return undefined;
   const ts = Date.now();
   const target = userTarget(peer);
   const stored = hub.inbox.appendOwn(
@@ -124,6 +154,7 @@ async function directUpdate(
   } catch (err) {
     hub.log.warn("update_deferred", { uid: hub.uid, to: peer, mid: msg.mid, error: String(err) });
   }
+  return fields;
 }
 
 /** Group messages change in the group's object, which is authoritative and fans the update out. */

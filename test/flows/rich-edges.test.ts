@@ -1,0 +1,170 @@
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { ConversationPage, HistoryEvent, MessageEvent, SendAck, SyncResult, UpdateEvent } from "../../src/protocol";
+import { newEventId } from "../../src/lib/ids";
+import { api, connect, copyOf, createUser, friends, textTo } from "../helpers/fixtures";
+import { connectSeed } from "../helpers/compat";
+import { groupText, makeGroup } from "../helpers/groups";
+
+/** Makes a user's inbox unwritable (a storage fault), or heals it. */
+async function breakInbox(uid: string, broken: boolean) {
+  await runInDurableObject(env.USERS.getByName(uid), (_o, state) => {
+    state.storage.sql.exec(broken ? "ALTER TABLE inbox RENAME TO inbox_off" : "ALTER TABLE inbox_off RENAME TO inbox");
+  });
+}
+
+describe("a recall leaves no text behind", () => {
+  it("in direct chats: earlier edit updates lose their bodies, quotes of it lose their text", async () => {
+    const [alice, bob] = await friends();
+    const a = await connect(alice);
+    const b = await connect(bob);
+    const sent = await a.ok<SendAck>(textTo(bob, "first draft"));
+    await a.ok({ type: "edit", mid: sent.mid, body: { text: "second draft" } });
+    await b.next("update");
+    const reply = await b.ok<SendAck>({ ...textTo(alice, "quoting"), replyTo: sent.mid });
+    await a.next("message", (m) => m.mid === reply.mid);
+    await a.ok({ type: "recall", mid: sent.mid });
+    await b.next("update", (u) => u.op === "recall");
+
+    for (const c of [a, b]) {
+      const page = await c.ok<SyncResult>({ type: "sync", after: 0 });
+      expect(JSON.stringify(page.events)).not.toContain("draft");
+      const edit = page.events.find((e): e is UpdateEvent => e.type === "update" && e.op === "edit");
+      expect(edit).toMatchObject({ version: 1 });
+      expect(edit?.body).toBeUndefined();
+      expect((await copyOf(c, reply.mid))?.reply).toEqual({ mid: sent.mid, from: alice, kind: "text", text: null });
+    }
+  });
+
+  it("in groups: the history and members' inboxes keep no text of it", async () => {
+    const [o, m] = [await createUser(), await createUser()];
+    const O = await connect(o);
+    const M = await connect(m);
+    const gid = (await makeGroup(O, [m])).id;
+    const sent = await O.ok<SendAck>(groupText(gid, "classified one"));
+    await O.ok({ type: "edit", mid: sent.mid, body: { text: "classified two" } });
+    await M.next("update");
+    const reply = await M.ok<SendAck>(groupText(gid, "re", undefined, { replyTo: sent.mid }));
+    await O.next("message", (e) => e.mid === reply.mid);
+    await O.ok({ type: "recall", mid: sent.mid });
+    await M.next("update", (u) => u.op === "recall");
+    const hist = await M.ok<{ events: HistoryEvent[] }>({ type: "group_history", gid });
+    expect(JSON.stringify(hist.events)).not.toContain("classified");
+    for (const c of [O, M]) {
+      const page = await c.ok<SyncResult>({ type: "sync", after: 0 });
+      expect(JSON.stringify(page.events)).not.toContain("classified");
+    }
+  });
+});
+
+describe("retries and races", () => {
+  it("answers a resend of an edited message with its ack, not a conflict", async () => {
+    const [alice, bob] = await friends();
+    const a = await connect(alice);
+    const frame = textTo(bob, "original", "same-cmid");
+    const ack = await a.ok<SendAck>(frame);
+    await a.ok({ type: "edit", mid: ack.mid, body: { text: "edited" } });
+    expect(await a.ok<SendAck>(frame)).toEqual(ack);
+    const gid = (await makeGroup(a, [bob])).id;
+    const gframe = groupText(gid, "group original", "g-cmid");
+    const gack = await a.ok<SendAck>(gframe);
+    await a.ok({ type: "edit", mid: gack.mid, body: { text: "group edited" } });
+    await a.next("update");
+    expect(await a.ok<SendAck>(gframe)).toEqual(gack);
+  });
+
+  it("delivers a pending message before deleting it for its sender, so the peer still gets it whole", async () => {
+    const [alice, bob] = await friends();
+    const a = await connect(alice);
+    await connect(bob).then((b) => b.close());
+    await breakInbox(bob, true);
+    const reply = await a.request(textTo(bob, "keep for bob", "pending-1"));
+    expect(reply).toMatchObject({ ok: false, error: { code: "unavailable" } });
+    const pendingMid = ((await a.ok<SyncResult>({ type: "sync", after: 0 })).events[0] as MessageEvent).mid;
+
+    // Bob still unreachable: the delete is refused (retryable) and nothing changes.
+    expect(await a.request({ type: "delete", mid: pendingMid })).toMatchObject({ ok: false, error: { code: "unavailable", retryable: true } });
+    expect(await copyOf(a, pendingMid)).toMatchObject({ body: { text: "keep for bob" } });
+    await breakInbox(bob, false);
+    expect(await a.ok({ type: "delete", mid: pendingMid })).toEqual({ mid: pendingMid, changed: true });
+    expect(await a.ok({ type: "delete", mid: pendingMid })).toEqual({ mid: pendingMid, changed: false });
+    const b = await connect(bob);
+    expect(await copyOf(b, pendingMid)).toMatchObject({ body: { text: "keep for bob" } });
+    expect((await copyOf(b, pendingMid))?.deleted).toBeUndefined();
+  });
+
+  it("throttles typing that alternates start and stop", async () => {
+    const [alice, bob] = await friends();
+    const a = await connect(alice);
+    const b = await connect(bob);
+    const results: boolean[] = [];
+    for (const active of [true, false, true, false, true]) {
+      results.push((await a.ok<{ relayed: boolean }>({ type: "typing", to: bob, active })).relayed);
+    }
+    expect(results).toEqual([true, true, false, false, false]);
+    await b.next("typing", (t) => !t.active);
+    expect(b.seen((f) => f.type === "typing")).toHaveLength(2);
+  });
+});
+
+describe("what counts as a conversation", () => {
+  it("leaves the seed's control frames (friend requests, read marks) out of unread counts and the list", async () => {
+    const [alice, bob] = await friends();
+    const stranger = await createUser();
+    const b = await connect(bob);
+    const seed = await connectSeed(stranger);
+    seed.send({ type: "friend_request", toUid: bob, isGroup: 0, id: "fr1", content: "hi" });
+    await b.next("message", (m) => m.kind === "friend_request");
+    const a = await connect(alice);
+    await a.ok(textTo(bob, "a real message"));
+    await b.next("message", (m) => m.from === alice);
+    const page = await b.ok<SyncResult>({ type: "sync", after: 0 });
+    expect(page.events.filter((e) => e.type === "message")).toHaveLength(2);
+    const list = await b.ok<ConversationPage>({ type: "conversations" });
+    expect(list.conversations.map((c) => [c.peer, c.unread])).toEqual([[alice, 1]]);
+    expect(list.totalUnread).toBe(1);
+  });
+
+  it("lists no empty entries for muted conversations without messages; a group left can still be unmuted", async () => {
+    const [alice, bob] = await friends();
+    const a = await connect(alice);
+    await a.ok({ type: "conversation_mute", peer: bob, muted: true });
+    expect((await a.ok<ConversationPage>({ type: "conversations" })).conversations).toEqual([]);
+
+    const owner = await createUser();
+    const O = await connect(owner);
+    const gid = (await makeGroup(O, [alice])).id;
+    await O.ok(groupText(gid, "hello"));
+    await a.next("message", (m) => m.chat === "group");
+    await a.ok({ type: "conversation_mute", chat: "group", peer: gid, muted: true });
+    await a.ok({ type: "group_leave", gid });
+    expect(await a.ok({ type: "conversation_mute", chat: "group", peer: gid, muted: false })).toEqual({ muted: false, changed: true });
+    expect((await a.ok<ConversationPage>({ type: "conversations" })).conversations).toEqual([
+      expect.objectContaining({ chat: "group", peer: gid, muted: false })
+    ]);
+    expect((await api("GET", `/api/v1/users/${alice}/search?q=x&chat=dm`)).status).toBe(400);
+  });
+
+  it("indexes messages stored before the index existed, carrying their read marks over", async () => {
+    const [alice, bob] = await friends();
+    const stub = env.USERS.getByName(bob);
+    const ts = Date.now();
+    const mids = [newEventId(ts), newEventId(ts + 1), newEventId(ts + 2)];
+    // Rows as an inbox held them before: no index columns, a read mark in `reads`.
+    await runInDurableObject(stub, (_o, state) => {
+      mids.forEach((mid, i) => {
+        const e = { type: "message", mid, chat: "dm", from: alice, to: bob, kind: "text", body: { text: `old ${i}` }, ts: ts + i };
+        state.storage.sql.exec("INSERT INTO inbox (seq, eid, at, event) VALUES (?, ?, ?, ?)", i + 1, mid, ts, JSON.stringify(e));
+      });
+      state.storage.sql.exec("INSERT INTO reads (peer, seq) VALUES (?, 1)", alice);
+      state.storage.kv.delete("convs.indexed");
+      state.storage.kv.delete("inbox.trimmed");
+    });
+    await evictDurableObject(stub);
+    const b = await connect(bob);
+    const list = await b.ok<ConversationPage>({ type: "conversations" });
+    expect(list.conversations).toEqual([expect.objectContaining({ peer: alice, unread: 2, last: expect.objectContaining({ mid: mids[2] }) })]);
+    expect((await b.ok<{ messages: MessageEvent[] }>({ type: "search", q: "old 1" })).messages.map((m) => m.mid)).toEqual([mids[1]]);
+  });
+});
