@@ -124,23 +124,36 @@ export class Conversations {
 
   /**
    * Indexes messages stored before this index existed, once per inbox, and
-   * carries over the read marks of direct chats kept before (`reads`).
+   * carries over the read marks of direct chats kept before (`reads`). Set
+   * based SQL (no rows in memory), synchronous, so it commits as one.
    */
   backfill(): void {
     if (this.kv.get(INDEXED_KEY) === true) return;
-    const rows = this.sql
-      .exec<{ seq: number; event: string }>(
-        "SELECT seq, event FROM inbox WHERE conv IS NULL AND json_extract(event, '$.type') = 'message' ORDER BY seq"
-      )
-      .toArray();
-    for (const row of rows) {
-      const e = { ...(JSON.parse(row.event) as MessageEvent), seq: row.seq };
-      const index = this.columns(e);
-      if (index.conv === null) continue;
-      this.sql.exec("UPDATE inbox SET conv = ?, mine = ?, gone = ?, text = ? WHERE seq = ?", index.conv, index.mine, index.gone, index.text, row.seq);
-      this.stored(e, index);
-    }
-    this.flush();
+    const control = [...this.strangerKinds];
+    this.sql.exec(
+      `UPDATE inbox SET
+         conv = CASE
+           WHEN json_extract(event, '$.chat') = 'group' THEN 'g:' || json_extract(event, '$.to')
+           WHEN json_extract(event, '$.from') = ?1 THEN 'd:' || json_extract(event, '$.to')
+           ELSE 'd:' || json_extract(event, '$.from') END,
+         mine = json_extract(event, '$.from') = ?1,
+         gone = CASE WHEN json_extract(event, '$.deleted') THEN 2 WHEN json_extract(event, '$.recalled') IS NOT NULL THEN 1 ELSE 0 END,
+         text = CASE json_type(event, '$.body')
+           WHEN 'text' THEN json_extract(event, '$.body')
+           WHEN 'object' THEN CASE json_type(event, '$.body.text') WHEN 'text' THEN json_extract(event, '$.body.text') END
+         END
+       WHERE conv IS NULL AND json_extract(event, '$.type') = 'message'
+         AND NOT (json_extract(event, '$.kind') IN (SELECT value FROM json_each(?2))
+                  AND json_extract(event, '$.body.type') = json_extract(event, '$.kind')
+                  AND json_type(event, '$.body.fromUid') IS NOT NULL AND json_type(event, '$.body.toUid') IS NOT NULL)`,
+      this.uid(),
+      JSON.stringify(control)
+    );
+    this.sql.exec(
+      `INSERT INTO convs (conv, last_seq, last_at)
+       SELECT conv, max(seq), max(json_extract(event, '$.ts')) FROM inbox WHERE conv IS NOT NULL AND gone < 2 GROUP BY conv
+       ON CONFLICT (conv) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq), last_at = max(last_at, excluded.last_at)`
+    );
     this.sql.exec(
       `UPDATE convs SET read_seq = max(read_seq, coalesce((SELECT seq FROM reads WHERE 'd:' || reads.peer = convs.conv), 0))`
     );
@@ -153,7 +166,7 @@ export class Conversations {
     for (const [conv, a] of this.#activity) {
       this.sql.exec(
         `INSERT INTO convs (conv, last_seq, last_at, unread) VALUES (?, ?, ?, ?)
-         ON CONFLICT (conv) DO UPDATE SET last_seq = excluded.last_seq, last_at = max(last_at, excluded.last_at),
+         ON CONFLICT (conv) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq), last_at = max(last_at, excluded.last_at),
            unread = unread + excluded.unread`,
         conv,
         a.seq,
@@ -164,13 +177,30 @@ export class Conversations {
     this.#activity.clear();
   }
 
-  /** Rewrites this inbox's copy of the updated message (if it holds one). */
+  /** Forgets activity not yet written (the storage was erased). */
+  reset(): void {
+    this.#activity.clear();
+  }
+
+  /**
+   * Rewrites this inbox's copy of the updated message (if it holds one). A
+   * recall also scrubs the conversation of the message's text even without a
+   * copy (a member who joined later may hold a reply quoting it); an edit
+   * arriving after its message's recall loses its body before it is pushed.
+   */
   #apply(u: UpdateEvent): void {
+    const conv = convKey(u.chat, peerOf(this.uid(), u));
+    if (u.op === "recall") this.#scrub(u.mid, conv);
     const row = this.sql
       .exec<{ seq: number; event: string; conv: string | null }>("SELECT seq, event, conv FROM inbox WHERE eid = ?", u.mid)
       .toArray()[0];
-    if (!row || row.conv === null) return;
+    if (!row) return;
     const msg = { ...(JSON.parse(row.event) as MessageEvent), seq: row.seq };
+    if (msg.type !== "message") return;
+    if (u.op === "edit" && msg.recalled && u.body !== undefined) {
+      delete (u as { body?: unknown }).body;
+      this.sql.exec("UPDATE inbox SET event = json_remove(event, '$.body') WHERE seq = ?", u.seq);
+    }
     const next = applyUpdate(msg, u);
     if (!next) return;
     if (u.op === "edit") {
@@ -182,17 +212,17 @@ export class Conversations {
         msg.editedAt ?? msg.ts
       );
     }
-    if (u.op === "recall") this.#scrub(u.mid, row.conv);
     const { seq: _s, ...stored } = next;
     const gone = next.deleted ? GONE.deleted : next.recalled ? GONE.recalled : GONE.no;
     this.sql.exec(
       "UPDATE inbox SET event = ?, text = ?, gone = ? WHERE seq = ?",
       JSON.stringify(stored),
-      gone === GONE.no ? textOf(next.body) : null,
+      gone === GONE.no && row.conv !== null ? textOf(next.body) : null,
       gone,
       row.seq
     );
-    if (gone !== GONE.no) {
+    // The seed's control frames have no conversation entry to keep in step.
+    if (gone !== GONE.no && row.conv !== null) {
       this.#recount(row.conv);
       if (gone === GONE.deleted) {
         // "Last message" skips what this user deleted; recalled ones still show (as recalled).
@@ -209,18 +239,19 @@ export class Conversations {
   /**
    * A recalled message leaves no text behind in this inbox: not in its edit
    * history, not in the edit updates that carried its versions, not in the
-   * quotes of replies to it.
+   * quotes of replies to it (replies quote within their conversation).
    */
   #scrub(mid: string, conv: string): void {
     this.sql.exec("DELETE FROM edits WHERE mid = ?", mid);
     this.sql.exec(
       `UPDATE inbox SET event = json_remove(event, '$.body')
-       WHERE conv IS NULL AND json_extract(event, '$.type') = 'update' AND json_extract(event, '$.mid') = ?`,
+       WHERE conv IS NULL AND json_extract(event, '$.type') = 'update' AND json_extract(event, '$.mid') = ?
+         AND json_type(event, '$.body') IS NOT NULL`,
       mid
     );
     this.sql.exec(
       `UPDATE inbox SET event = json_set(event, '$.reply.text', NULL)
-       WHERE conv = ? AND json_extract(event, '$.reply.mid') = ?`,
+       WHERE conv = ? AND json_extract(event, '$.reply.mid') = ? AND json_type(event, '$.reply.text') = 'text'`,
       conv,
       mid
     );
@@ -238,6 +269,7 @@ export class Conversations {
 
   /** Whether this user has a conversation entry with `peer` (even one they left). */
   has(chat: Chat, peer: string): boolean {
+    this.flush();
     return this.sql.exec("SELECT 1 FROM convs WHERE conv = ?", convKey(chat, peer)).toArray().length > 0;
   }
 
@@ -256,6 +288,7 @@ export class Conversations {
    * unread, or undefined when the mark was already there or beyond.
    */
   markRead(chat: Chat, peer: string, seq: number): number | undefined {
+    this.flush();
     const conv = convKey(chat, peer);
     const moved = this.sql.exec(
       `INSERT INTO convs (conv, last_seq, last_at, read_seq) VALUES (?1, 0, 0, ?2)
@@ -267,6 +300,7 @@ export class Conversations {
   }
 
   isMuted(chat: Chat, peer: string): boolean {
+    this.flush();
     return (
       this.sql.exec<{ muted: number }>("SELECT muted FROM convs WHERE conv = ?", convKey(chat, peer)).toArray()[0]?.muted === 1
     );
@@ -274,6 +308,7 @@ export class Conversations {
 
   /** Conversations by latest activity, `limit` per page, after `cursor`. */
   list(cursor: string | undefined, limit: number): ConversationPage {
+    this.flush();
     const after = cursor === undefined ? undefined : parseCursor(cursor);
     const rows = this.sql
       .exec<ConvRow>(

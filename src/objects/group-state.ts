@@ -291,11 +291,13 @@ export class GroupState {
   scrub(mid: string): void {
     this.sql.exec(
       `UPDATE history SET event = json_remove(event, '$.body')
-       WHERE json_extract(event, '$.type') = 'update' AND json_extract(event, '$.mid') = ?`,
+       WHERE json_extract(event, '$.type') = 'update' AND json_extract(event, '$.mid') = ?
+         AND json_type(event, '$.body') IS NOT NULL`,
       mid
     );
     this.sql.exec(
-      "UPDATE history SET event = json_set(event, '$.reply.text', NULL) WHERE json_extract(event, '$.reply.mid') = ?",
+      `UPDATE history SET event = json_set(event, '$.reply.text', NULL)
+       WHERE json_extract(event, '$.reply.mid') = ? AND json_type(event, '$.reply.text') = 'text'`,
       mid
     );
   }

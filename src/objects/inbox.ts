@@ -88,6 +88,7 @@ export class Inbox {
     this.#trimmed = undefined;
     this.#oldestAt = undefined;
     this.#delivered = [];
+    this.conversations.reset();
   }
 
   /** Highest seq ever assigned (0 when empty). */
@@ -114,22 +115,25 @@ export class Inbox {
   append(events: readonly UnsequencedEvent[], now: number): Appended[] {
     this.flushDelivered();
     const out: Appended[] = [];
-    for (const e of events) {
-      const seq = this.head() + 1;
-      const cmid = e.type === "message" ? (e.cmid ?? null) : null;
-      let index = this.#insert(seq, e, cmid, null, now);
-      if (!index) {
-        const existing = this.byEventId(eidOf(e));
-        if (existing) {
-          out.push({ event: existing, fresh: false });
-          continue;
+    try {
+      for (const e of events) {
+        const seq = this.head() + 1;
+        const cmid = e.type === "message" ? (e.cmid ?? null) : null;
+        let index = this.#insert(seq, e, cmid, null, now);
+        if (!index) {
+          const existing = this.byEventId(eidOf(e));
+          if (existing) {
+            out.push({ event: existing, fresh: false });
+            continue;
+          }
+          index = this.#insert(seq, e, null, null, now);
+          if (!index) throw new Error(`inbox refused event ${eidOf(e)}`);
         }
-        index = this.#insert(seq, e, null, null, now);
-        if (!index) throw new Error(`inbox refused event ${eidOf(e)}`);
+        out.push({ event: this.#stored(seq, e, index, now), fresh: true });
       }
-      out.push({ event: this.#stored(seq, e, index, now), fresh: true });
+    } finally {
+      this.conversations.flush();
     }
-    this.conversations.flush();
     return out;
   }
 

@@ -208,9 +208,13 @@ export function planDeliveries(
   return out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** An update reaches only those who received the message it changes (it would leak it otherwise). */
+/**
+ * An update reaches only those who received the message it changes (it would
+ * leak it otherwise), except a recall, which carries no content and lets a
+ * later member's inbox scrub its quotes of the message.
+ */
 function sawMessage(e: HistoryEvent, w: Window): boolean {
-  return e.type !== "update" || e.mgseq === undefined || e.mgseq > w.from;
+  return e.type !== "update" || e.op === "recall" || e.mgseq === undefined || e.mgseq > w.from;
 }
 
 function withSkip(e: UnsequencedEvent, devices: string[] | undefined): Deliverable {

@@ -58,6 +58,25 @@ describe("a recall leaves no text behind", () => {
   });
 });
 
+describe("a recall reaches quotes held by later members", () => {
+  it("scrubs the quote in the inbox of a member who joined after the message", async () => {
+    const [o, m, late] = [await createUser(), await createUser(), await createUser()];
+    const O = await connect(o);
+    const M = await connect(m);
+    const L = await connect(late);
+    const gid = (await makeGroup(O, [m])).id;
+    const sent = await O.ok<SendAck>(groupText(gid, "before you joined"));
+    await M.next("message", (e) => e.mid === sent.mid);
+    expect((await api("POST", `/api/v1/groups/${gid}/members`, { uid: late })).status).toBe(201);
+    const reply = await M.ok<SendAck>(groupText(gid, "quoting it", undefined, { replyTo: sent.mid }));
+    expect((await L.next("message", (e) => e.mid === reply.mid)).reply?.text).toBe("before you joined");
+    await O.ok({ type: "recall", mid: sent.mid });
+    expect(await L.next("update", (u) => u.op === "recall")).toMatchObject({ mid: sent.mid });
+    expect((await copyOf(L, reply.mid))?.reply).toEqual({ mid: sent.mid, from: o, kind: "text", text: null });
+    expect(await copyOf(L, sent.mid)).toBeUndefined();
+  });
+});
+
 describe("retries and races", () => {
   it("answers a resend of an edited message with its ack, not a conflict", async () => {
     const [alice, bob] = await friends();
@@ -124,6 +143,11 @@ describe("what counts as a conversation", () => {
     const list = await b.ok<ConversationPage>({ type: "conversations" });
     expect(list.conversations.map((c) => [c.peer, c.unread])).toEqual([[alice, 1]]);
     expect(list.totalUnread).toBe(1);
+    // Still a message of Bob's inbox: deleting it for himself works.
+    const request = page.events.find((e) => e.type === "message" && e.kind === "friend_request") as MessageEvent;
+    expect(await b.ok({ type: "delete", mid: request.mid })).toEqual({ mid: request.mid, changed: true });
+    expect(await copyOf(b, request.mid)).toMatchObject({ body: null, deleted: true });
+    expect(await b.ok({ type: "delete", mid: request.mid })).toEqual({ mid: request.mid, changed: false });
   });
 
   it("lists no empty entries for muted conversations without messages; a group left can still be unmuted", async () => {
@@ -152,10 +176,17 @@ describe("what counts as a conversation", () => {
     const ts = Date.now();
     const mids = [newEventId(ts), newEventId(ts + 1), newEventId(ts + 2)];
     // Rows as an inbox held them before: no index columns, a read mark in `reads`.
+    const control = newEventId(ts + 3);
+    const ownInGroup = newEventId(ts + 4);
     await runInDurableObject(stub, (_o, state) => {
-      mids.forEach((mid, i) => {
-        const e = { type: "message", mid, chat: "dm", from: alice, to: bob, kind: "text", body: { text: `old ${i}` }, ts: ts + i };
-        state.storage.sql.exec("INSERT INTO inbox (seq, eid, at, event) VALUES (?, ?, ?, ?)", i + 1, mid, ts, JSON.stringify(e));
+      const rows = [
+        ...mids.map((mid, i) => ({ type: "message", mid, chat: "dm", from: alice, to: bob, kind: "text", body: { text: `old ${i}` }, ts: ts + i })),
+        // A seed control frame (not a conversation message) and Bob's own group message.
+        { type: "message", mid: control, chat: "dm", from: alice, to: bob, kind: "friend_request", body: { type: "friend_request", fromUid: alice, toUid: bob }, ts: ts + 3 },
+        { type: "message", mid: ownInGroup, chat: "group", from: bob, to: "g_old", kind: "text", body: "mine", ts: ts + 4 }
+      ];
+      rows.forEach((e, i) => {
+        state.storage.sql.exec("INSERT INTO inbox (seq, eid, at, event) VALUES (?, ?, ?, ?)", i + 1, e.mid, ts, JSON.stringify(e));
       });
       state.storage.sql.exec("INSERT INTO reads (peer, seq) VALUES (?, 1)", alice);
       state.storage.kv.delete("convs.indexed");
@@ -164,7 +195,11 @@ describe("what counts as a conversation", () => {
     await evictDurableObject(stub);
     const b = await connect(bob);
     const list = await b.ok<ConversationPage>({ type: "conversations" });
-    expect(list.conversations).toEqual([expect.objectContaining({ peer: alice, unread: 2, last: expect.objectContaining({ mid: mids[2] }) })]);
+    expect(list.conversations).toEqual([
+      expect.objectContaining({ chat: "group", peer: "g_old", unread: 0, last: expect.objectContaining({ mid: ownInGroup }) }),
+      expect.objectContaining({ chat: "dm", peer: alice, unread: 2, last: expect.objectContaining({ mid: mids[2] }) })
+    ]);
+    expect(list.totalUnread).toBe(2);
     expect((await b.ok<{ messages: MessageEvent[] }>({ type: "search", q: "old 1" })).messages.map((m) => m.mid)).toEqual([mids[1]]);
   });
 });

@@ -83,7 +83,8 @@ export async function onDelete(hub: UserHub, _conn: Conn, f: DeleteFrame): Promi
       if (!(err instanceof ProtocolError) || ERRORS[err.code].retryable) throw err;
     }
   }
-  const msg = hub.inbox.byEventId(f.mid) as MessageEvent;
+  const msg = hub.inbox.byEventId(f.mid); // again: the delivery awaited
+  if (!msg || msg.type !== "message") throw new ProtocolError("unknown_message", `no message ${f.mid}`);
   if (msg.deleted) return { mid: f.mid, changed: false };
   const ts = Date.now();
   const stored = hub.inbox.appendOwn(
