@@ -62,7 +62,7 @@ export interface ClientEvents {
   update: UpdateEvent;
   /** You changed a conversation's settings (mute) on some device. */
   conversation: ConversationEvent;
-  /** Someone is typing (or stopped); not durable, hide it after `expiresAt`. */
+  /** Someone is typing (or stopped); not durable. An unrenewed start is followed by `active: false` at its `expiresAt`. */
   typing: TypingEvent;
   group: GroupEvent;
   notice: NoticeEvent;
@@ -117,6 +117,8 @@ export class EdgeImClient {
   readonly #store: SeqStore;
   readonly #outbox: Outbox;
   readonly #requests = new Map<string, Pending>();
+  /** Who is typing where: the timer that emits their expiry. */
+  readonly #typing = new Map<string, ReturnType<typeof setTimeout>>();
   #ws: SocketLike | undefined;
   #state: ConnectionState = "idle";
   #attempt = 0;
@@ -184,6 +186,8 @@ export class EdgeImClient {
     this.#teardown(1000, "bye");
     stopTimer(this.#timers.ack);
     this.#timers.ack = undefined;
+    for (const t of this.#typing.values()) stopTimer(t);
+    this.#typing.clear();
     const err = new ImError("closed", "the client was closed");
     this.#outbox.clear(err);
     for (const [id, p] of this.#requests) this.#settle(id, p, undefined, err);
@@ -390,7 +394,7 @@ export class EdgeImClient {
         this.#events.emit("presence", frame as unknown as PresenceFrame);
         return;
       case "typing":
-        this.#events.emit("typing", frame as unknown as TypingEvent);
+        this.#onTyping(frame as unknown as TypingEvent);
         return;
       default:
         if (typeof frame.seq === "number") this.#applyLive(frame as unknown as InboxEvent);
@@ -421,6 +425,21 @@ export class EdgeImClient {
       // Already closed.
     }
     this.#onClose(ws, 4000, reason);
+  }
+
+  /** Emits a typing signal and, unless it is renewed or stopped, its expiry (`active: false`) at `expiresAt`. */
+  #onTyping(t: TypingEvent): void {
+    const key = `${t.chat}:${t.from}:${t.to}`;
+    stopTimer(this.#typing.get(key));
+    this.#typing.delete(key);
+    if (t.active) {
+      const expire = () => {
+        this.#typing.delete(key);
+        this.#events.emit("typing", { ...t, active: false, ts: t.expiresAt });
+      };
+      this.#typing.set(key, setTimeout(expire, Math.max(0, t.expiresAt - Date.now())));
+    }
+    this.#events.emit("typing", t);
   }
 
   #teardown(code?: number, reason?: string): void {

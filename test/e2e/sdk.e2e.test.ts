@@ -272,6 +272,9 @@ describe("SDK rich messaging against wrangler dev", () => {
     expect(await A.c.read(b, reply.mid)).toMatchObject({ unread: 0 });
     expect((await B.c.search("one?")).messages.map((m) => m.mid)).toEqual([ack.mid]);
     expect((await A.c.edits(ack.mid)).versions).toHaveLength(2);
+    // The typing signal expires by itself: the SDK emits `active: false` at its expiresAt.
+    await until(() => typing.length === 2, "the typing signal to expire", 10_000);
+    expect(typing).toEqual([true, false]);
 
     // A second client of B that was never connected: every event once, in order, current version.
     const later = client(b);
