@@ -1,4 +1,4 @@
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ConversationPage, HistoryEvent, MessageEvent, SendAck, SyncResult, UpdateEvent } from "../../src/protocol";
@@ -111,6 +111,29 @@ describe("retries and races", () => {
     const b = await connect(bob);
     expect(await copyOf(b, pendingMid)).toMatchObject({ body: { text: "keep for bob" } });
     expect((await copyOf(b, pendingMid))?.deleted).toBeUndefined();
+  });
+
+  it("delivers an edit and a reaction the peer could not store from the alarm, once each", async () => {
+    const [alice, bob] = await friends();
+    const a = await connect(alice);
+    const b0 = await connect(bob);
+    const sent = await a.ok<SendAck>(textTo(bob, "v0"));
+    await b0.next("message");
+    b0.close();
+    await b0.closed;
+    await breakInbox(bob, true);
+    // The change holds at once on Alice's side; Bob's copy follows when his inbox is back.
+    expect(await a.ok({ type: "edit", mid: sent.mid, body: { text: "v1" } })).toMatchObject({ changed: true, version: 1 });
+    expect(await a.ok({ type: "react", mid: sent.mid, emoji: "🎉" })).toMatchObject({ changed: true });
+    expect(await copyOf(a, sent.mid)).toMatchObject({ body: { text: "v1" }, reactions: { "🎉": [alice] } });
+    await breakInbox(bob, false);
+    const aliceStub = env.USERS.getByName(alice);
+    await runDurableObjectAlarm(aliceStub);
+    await runDurableObjectAlarm(aliceStub);
+    const b = await connect(bob);
+    const page = await b.ok<SyncResult>({ type: "sync", after: 0 });
+    expect(page.events.map((e) => (e.type === "update" ? `update:${e.op}` : e.type))).toEqual(["message", "update:edit", "update:react"]);
+    expect(await copyOf(b, sent.mid)).toMatchObject({ body: { text: "v1" }, edited: 1, reactions: { "🎉": [alice] } });
   });
 
   it("throttles typing that alternates start and stop", async () => {
