@@ -14,6 +14,7 @@ import { offline } from "./scenarios/offline.ts";
 import { privateChat } from "./scenarios/private.ts";
 import { reconnect } from "./scenarios/reconnect.ts";
 import { defaultStateDir, startTarget, type Target, type TargetName } from "./targets.ts";
+import { type Profiling, startProfile } from "./profile.ts";
 import { printTable, type Row } from "./table.ts";
 
 const SCENARIOS: Record<string, Scenario> = { connect, private: privateChat, group, offline, reconnect };
@@ -29,7 +30,9 @@ const QUICK: Flags = {
   /** Stop waiting for deliveries after this long without progress (then audit). */
   "settle-ms": 10_000, "scenario-timeout-s": 300,
   /** Parent dir of ours' fresh local state; "auto" = /dev/shm if writable, else the OS tmpdir. */
-  "state-dir": "auto"
+  "state-dir": "auto",
+  /** 1: record a CPU profile of ours' worker per scenario (bench/results/*.cpuprofile) and print its top functions. */
+  profile: 0
 };
 
 /** The issue's full sizes (takes much longer). */
@@ -139,6 +142,8 @@ for (const name of names) {
     console.log(`▶ ${name} on ${t.name}`);
     const timeoutMs = Number(flags["scenario-timeout-s"]) * 1000;
     let timer: NodeJS.Timeout | undefined;
+    const profiling: Profiling | undefined =
+      flags.profile === 1 && t.inspectorPort !== undefined ? await startProfile(t.inspectorPort) : undefined;
     try {
       const got = await Promise.race([
         SCENARIOS[name]!(t, ctx),
@@ -151,6 +156,12 @@ for (const name of names) {
       metrics.push({ scenario: name, case: "-", metric: "FAILED", unit: "", value: Number.NaN, target: t.name });
     } finally {
       clearTimeout(timer);
+    }
+    if (profiling) {
+      mkdirSync(path.join(ROOT, "bench/results"), { recursive: true });
+      const file = path.join(ROOT, "bench/results", `${name}-${new Date().toISOString().replaceAll(":", "-")}.cpuprofile`);
+      const top = await profiling.stop(file);
+      console.log(`  profile of ${name} (self time, whole scenario including setup): ${file}\n    ${top.join("\n    ")}`);
     }
     console.log(`  ${name} on ${t.name}: ${((performance.now() - s) / 1000).toFixed(1)} s`);
   }

@@ -14,6 +14,8 @@ export interface Target {
   wsUrl: string;
   /** Server process ids (for RSS and CPU); the first is the process-group leader. */
   pids(): number[];
+  /** The worker's DevTools inspector (ours only), for `--profile`. */
+  inspectorPort?: number;
   token(uid: string): string;
   admin(method: string, p: string, body?: unknown): Promise<{ status: number; body: unknown }>;
   stop(): Promise<void>;
@@ -58,6 +60,7 @@ async function startOurs(stateDir: string): Promise<Target> {
   return {
     name: "ours",
     wsUrl: s.wsUrl,
+    inspectorPort: s.inspectorPort,
     pids: () => s.pids(),
     token: (uid) => mintToken(s.jwtSecret, uid),
     admin,

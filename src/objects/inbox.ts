@@ -71,7 +71,7 @@ export const PAGE_BYTES = 1024 * 1024;
 export class Inbox {
   #head: number | undefined;
   #trimmed: number | undefined;
-  #delivered: string[] = [];
+  #delivered: number[] = [];
   /** Append time of the oldest retained event: null when empty, undefined when not read yet. */
   #oldestAt: number | null | undefined;
 
@@ -113,7 +113,6 @@ export class Inbox {
    * a received copy whose cmid is already taken is stored without it.
    */
   append(events: readonly UnsequencedEvent[], now: number): Appended[] {
-    this.flushDelivered();
     const out: Appended[] = [];
     try {
       for (const e of events) {
@@ -147,7 +146,6 @@ export class Inbox {
     now: number,
     pending: string
   ): { event: MessageEvent; fresh: boolean; pending: string | null } {
-    this.flushDelivered();
     const seq = this.head() + 1;
     const index = this.#insert(seq, e, e.cmid, pending, now);
     if (index) {
@@ -165,7 +163,6 @@ export class Inbox {
    * delivery to `pending`, or (null) for this user's devices only.
    */
   appendOwn<E extends UnsequencedEvent>(e: E, now: number, pending: string | null): E & { seq: number } {
-    this.flushDelivered();
     const seq = this.head() + 1;
     const index = this.#insert(seq, e, null, pending, now);
     if (!index) throw new Error(`inbox refused event ${eidOf(e)}`);
@@ -237,23 +234,23 @@ export class Inbox {
   }
 
   /**
-   * Records that these events were delivered. The mark only spares a
-   * redundant retry (the recipient dedupes), so it is kept in memory and
-   * written with the next write of this inbox instead of costing a commit of
-   * its own; `flushDelivered` writes it sooner.
+   * Records that the events at these seqs were delivered. The mark only
+   * spares a redundant retry (the recipient dedupes), so it is kept in memory
+   * and written in batches (by the caller's timer, or before anything reads
+   * the pending state) instead of costing a statement per message.
    */
-  delivered(eids: readonly string[]): void {
-    this.#delivered.push(...eids);
+  delivered(seqs: readonly number[]): void {
+    this.#delivered.push(...seqs);
   }
 
   /** Writes pending delivery marks (one statement per 90). */
   flushDelivered(): void {
-    const eids = this.#delivered;
-    if (eids.length === 0) return;
+    const seqs = this.#delivered;
+    if (seqs.length === 0) return;
     this.#delivered = [];
-    for (let i = 0; i < eids.length; i += 90) {
-      const chunk = eids.slice(i, i + 90);
-      this.sql.exec(`UPDATE inbox SET pending = NULL WHERE eid IN (${chunk.map(() => "?").join(",")})`, ...chunk);
+    for (let i = 0; i < seqs.length; i += 90) {
+      const chunk = seqs.slice(i, i + 90);
+      this.sql.exec(`UPDATE inbox SET pending = NULL WHERE seq IN (${chunk.map(() => "?").join(",")})`, ...chunk);
     }
   }
 

@@ -43,7 +43,7 @@ import { groupStub } from "../realtime/stubs";
 import type { PostRequest } from "../realtime/group-commands";
 import type { Deliverable, Delivered, UserHub } from "../realtime/hub";
 import { FriendCache } from "../realtime/friends";
-import { countSent, PRESENCE_REFRESH_MS, PresencePublisher } from "../realtime/presence";
+import { PRESENCE_REFRESH_MS, PresencePublisher, SentCounter } from "../realtime/presence";
 import { TokenBucket } from "../realtime/rate-limit";
 import { userTarget } from "../realtime/targets";
 import { type WebhookType, WebhookOutbox } from "../realtime/webhooks";
@@ -81,6 +81,9 @@ export class UserObject extends DurableObject<Env> {
   readonly #alarm: AlarmScheduler;
   readonly #presence: PresencePublisher;
   readonly #webhooks: WebhookOutbox;
+  readonly #sent: SentCounter;
+  /** Whether this user was deleted (cached: only this object changes it). */
+  #tombstone: boolean | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -98,6 +101,7 @@ export class UserObject extends DurableObject<Env> {
     this.#webhooks = new WebhookOutbox(ctx.storage.sql, webhookConfig(env));
     this.#friends = new FriendCache(() => loadPeers(this.#db, this.#uid), FRIENDS_TTL_MS);
     this.#outbound = new Outbound(env, this.#inbox, this.#friends, this.#alarm, this.#limits.strangerKinds);
+    this.#sent = new SentCounter(ctx.storage.kv);
     this.#presence = new PresencePublisher({
       env,
       kv: ctx.storage.kv,
@@ -106,7 +110,8 @@ export class UserObject extends DurableObject<Env> {
       sockets: (closing) => openSockets(ctx, closing).length,
       friends: async () => (await this.#friends.get()).friends,
       ensureAlarm: (at) => this.#alarm.ensure(at),
-      webhook: (online) => this.#webhook(online ? "online" : "offline", { uid: this.#uid })
+      webhook: (online) => this.#webhook(online ? "online" : "offline", { uid: this.#uid }),
+      sent: this.#sent
     });
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage.sql, INBOX_SCHEMA);
@@ -135,7 +140,7 @@ export class UserObject extends DurableObject<Env> {
       forward: (event, target) => this.#outbound.forward(event, target),
       post: (gid, request) => this.#posts.send(gid, request),
       appended: (now, pending) => this.#appended(now, pending),
-      countSent: () => countSent(ctx.storage.kv),
+      countSent: () => this.#sent.add(),
       webhook: (type, data) => this.#webhook(type, data)
     };
   }
@@ -308,6 +313,7 @@ export class UserObject extends DurableObject<Env> {
     // tombstone so deliveries still in flight are dropped, not stored.
     migrate(this.ctx.storage.sql, INBOX_SCHEMA);
     this.ctx.storage.kv.put(KV_DELETED, true);
+    this.#tombstone = true;
     this.#inbox.reset();
     this.#compat.queue.reset();
     this.#alarm.reset();
@@ -319,9 +325,11 @@ export class UserObject extends DurableObject<Env> {
    * shows the id was created again, so a new account starts clean.
    */
   async #deleted(): Promise<boolean> {
-    if (this.ctx.storage.kv.get(KV_DELETED) !== true) return false;
+    this.#tombstone ??= this.ctx.storage.kv.get(KV_DELETED) === true;
+    if (!this.#tombstone) return false;
     if (!(await getUser(this.#db, this.#uid))) return true;
     this.ctx.storage.kv.delete(KV_DELETED);
+    this.#tombstone = false;
     return false;
   }
 

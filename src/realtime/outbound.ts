@@ -1,5 +1,5 @@
 import type { AlarmScheduler } from "../objects/alarm";
-import { eidOf, type Inbox } from "../objects/inbox";
+import type { Inbox } from "../objects/inbox";
 import { ERRORS, type InboxEvent, ProtocolError, type UnsequencedEvent } from "../protocol";
 import { Courier } from "./courier";
 import { strangerMayPass } from "./message-state";
@@ -86,8 +86,8 @@ export class Outbound {
     const t = parseTarget(target);
     if (!t) throw new ProtocolError("internal", `unknown delivery target ${target}`);
     const results = await this.env.USERS.getByName(t.id).deliver(events.map(recipientCopy));
-    this.inbox.delivered(events.map(eidOf));
-    // Written with the next message; if none comes soon, on its own.
+    this.inbox.delivered(events.map((e) => e.seq));
+    // Written in one batch soon (and before anything reads the pending state).
     this.#flushTimer ??= setTimeout(() => {
       this.#flushTimer = undefined;
       this.inbox.flushDelivered();

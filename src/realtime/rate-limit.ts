@@ -26,4 +26,9 @@ export class TokenBucket {
     }
     return Math.ceil(((1 - this.#tokens) / this.ratePerSecond) * 1000);
   }
+
+  /** Gives back a token taken for something that turned out not to need one. */
+  refund(): void {
+    this.#tokens = Math.min(this.burst, this.#tokens + 1);
+  }
 }

@@ -17,10 +17,13 @@ async function breakInbox(uid: string, broken: boolean) {
   });
 }
 
-const pendingOf = (uid: string) =>
-  runInDurableObject(env.USERS.getByName(uid), (_o, state) =>
+/** What `uid`'s inbox still holds as undelivered (delivery marks are written lazily: `stats` writes them first). */
+const pendingOf = async (uid: string) => {
+  await env.USERS.getByName(uid).stats();
+  return runInDurableObject(env.USERS.getByName(uid), (_o, state) =>
     state.storage.sql.exec<{ eid: string }>("SELECT eid FROM inbox WHERE pending IS NOT NULL").toArray().map((r) => r.eid)
   );
+};
 
 describe("delivery under faults", () => {
   it("answers a retryable error when the recipient cannot store, then delivers exactly once from the alarm", async () => {

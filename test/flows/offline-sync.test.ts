@@ -152,10 +152,16 @@ describe("offline inbox and sync", () => {
     const [alice, bob] = await friends();
     const a = await connect(alice);
     const ack = await a.ok<SendAck>(textTo(bob, "once"));
-    const aliceStub = env.USERS.getByName(alice);
+    let aliceStub = env.USERS.getByName(alice);
     // Simulate a crash between storing and confirming: mark it pending again.
     await runInDurableObject(aliceStub, (_o, state) => {
       state.storage.sql.exec("UPDATE inbox SET pending = ? WHERE eid = ?", `u:${bob}`, ack.mid);
+    });
+    // The crash also loses the delivery mark still held in memory (and old stubs die with it).
+    await abortAllDurableObjects();
+    aliceStub = env.USERS.getByName(alice);
+    await runInDurableObject(aliceStub, (_o, state) => {
+      expect(state.storage.sql.exec("SELECT eid FROM inbox WHERE pending IS NOT NULL").toArray()).toHaveLength(1);
     });
     expect(await runDurableObjectAlarm(aliceStub)).toBe(true);
     const pending = await runInDurableObject(aliceStub, (_o, state) =>

@@ -11,7 +11,7 @@ import type { GroupCommand } from "../group-commands";
 import type { Conn, UserHub } from "../hub";
 import { groupStub } from "../stubs";
 import { assertSameMessage } from "./idempotency";
-import type { Outgoing } from "./messages";
+import type { Outgoing, SendOutcome } from "./messages";
 
 type GroupFrame = Extract<ClientFrame, { type: `group_${string}` }>;
 
@@ -22,9 +22,10 @@ type GroupFrame = Extract<ClientFrame, { type: `group_${string}` }>;
  * group's fan-out delivers everyone else's copies. A resend with the same
  * `cmid` is answered from either store without a second message.
  */
-export async function onGroupSend(hub: UserHub, conn: Conn, f: Outgoing): Promise<SendAck> {
+export async function onGroupSend(hub: UserHub, conn: Conn, f: Outgoing, outcome: SendOutcome): Promise<SendAck> {
   const own = hub.inbox.bySentCmid(f.cmid);
   if (own) {
+    outcome.existing = true;
     assertSameMessage(own.event, f);
     return { mid: own.event.mid, seq: own.event.seq, ts: own.event.ts, gseq: own.event.gseq };
   }

@@ -45,15 +45,28 @@ export async function onSend(hub: UserHub, conn: Conn, frame: Outgoing): Promise
     throw new ProtocolError("bad_request", `kind ${frame.kind} is reserved: the seed's clients read it as a server frame`, { kind: "reserved" });
   }
   let f = frame;
-  // Only new messages spend the send budget: a resend of a stored `cmid` just recovers its ack.
-  if (!hub.inbox.bySentCmid(f.cmid)) {
-    if (f.replyTo !== undefined) f = { ...f, reply: quoteIn(hub, f) };
-    const wait = hub.sends.take();
-    if (wait > 0) {
-      throw new ProtocolError("rate_limited", `sending too fast; retry in ${wait} ms with the same cmid`, undefined, wait);
-    }
+  if (f.replyTo !== undefined && !hub.inbox.bySentCmid(f.cmid)) f = { ...f, reply: quoteIn(hub, f) };
+  // Only new messages spend the send budget: a resend of a stored `cmid` just
+  // recovers its ack. Looking for one first would cost a query per send, so a
+  // token is taken first and given back when the message was stored already.
+  const wait = hub.sends.take();
+  if (wait > 0 && !hub.inbox.bySentCmid(f.cmid)) {
+    throw new ProtocolError("rate_limited", `sending too fast; retry in ${wait} ms with the same cmid`, undefined, wait);
   }
-  if (f.chat === "group") return onGroupSend(hub, conn, f);
+  const outcome = { existing: false };
+  try {
+    return f.chat === "group" ? await onGroupSend(hub, conn, f, outcome) : await sendDirect(hub, conn, f, outcome);
+  } finally {
+    if (wait === 0 && outcome.existing) hub.sends.refund();
+  }
+}
+
+/** Whether a send found its `cmid` stored already (a resend). */
+export interface SendOutcome {
+  existing: boolean;
+}
+
+async function sendDirect(hub: UserHub, conn: Conn, f: Outgoing, outcome: SendOutcome): Promise<SendAck> {
   if (f.mentions) throw new ProtocolError("bad_request", "mentions are for group messages");
   if (f.to === hub.uid) {
     throw new ProtocolError("bad_request", "cannot send a message to yourself");
@@ -86,6 +99,7 @@ export async function onSend(hub: UserHub, conn: Conn, frame: Outgoing): Promise
     const { cmid: _c, device: _d, seq: _s, ...message } = sent.event;
     hub.webhook("message", message);
   } else {
+    outcome.existing = true;
     assertSameMessage(sent.event, f);
   }
   if (sent.pending !== null) await hub.forward(sent.event, sent.pending);
