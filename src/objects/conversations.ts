@@ -40,6 +40,13 @@ export const CONVERSATIONS_SCHEMA = `
     PRIMARY KEY (mid, version)
   );`;
 
+/**
+ * The per-conversation index cost every stored message a third B-tree write
+ * (a third of group fan-out throughput): unread counts are kept by deltas
+ * instead, and the rare queries by conversation scan by seq.
+ */
+export const CONVERSATIONS_SCHEMA_2 = "DROP INDEX IF EXISTS inbox_conv;";
+
 const GONE = { no: 0, recalled: 1, deleted: 2 } as const;
 /** Set once messages stored before the index existed were indexed. */
 const INDEXED_KEY = "convs.indexed";
@@ -157,7 +164,7 @@ export class Conversations {
     this.sql.exec(
       `UPDATE convs SET read_seq = max(read_seq, coalesce((SELECT seq FROM reads WHERE 'd:' || reads.peer = convs.conv), 0))`
     );
-    this.trimmed();
+    this.#recountAll();
     this.kv.put(INDEXED_KEY, true);
   }
 
@@ -192,7 +199,10 @@ export class Conversations {
     const conv = convKey(u.chat, peerOf(this.uid(), u));
     if (u.op === "recall") this.#scrub(u.mid, conv);
     const row = this.sql
-      .exec<{ seq: number; event: string; conv: string | null }>("SELECT seq, event, conv FROM inbox WHERE eid = ?", u.mid)
+      .exec<{ seq: number; event: string; conv: string | null; mine: number; gone: number }>(
+        "SELECT seq, event, conv, mine, gone FROM inbox WHERE eid = ?",
+        u.mid
+      )
       .toArray()[0];
     if (!row) return;
     const msg = { ...(JSON.parse(row.event) as MessageEvent), seq: row.seq };
@@ -223,12 +233,16 @@ export class Conversations {
     );
     // The seed's control frames have no conversation entry to keep in step.
     if (gone !== GONE.no && row.conv !== null) {
-      this.#recount(row.conv);
+      // An unread message from someone else that is gone now stops counting.
+      if (row.gone === GONE.no && row.mine === 0) {
+        this.sql.exec("UPDATE convs SET unread = max(0, unread - 1) WHERE conv = ? AND read_seq < ?", row.conv, row.seq);
+      }
       if (gone === GONE.deleted) {
         // "Last message" skips what this user deleted; recalled ones still show (as recalled).
         this.sql.exec(
           `UPDATE convs SET last_seq = coalesce(
-             (SELECT max(seq) FROM inbox WHERE conv = ?1 AND gone < 2), 0) WHERE conv = ?1 AND last_seq = ?2`,
+             (SELECT seq FROM inbox WHERE seq < ?2 AND conv = ?1 AND gone < 2 ORDER BY seq DESC LIMIT 1), 0)
+           WHERE conv = ?1 AND last_seq = ?2`,
           row.conv,
           row.seq
         );
@@ -257,13 +271,29 @@ export class Conversations {
     );
   }
 
-  /** After retention dropped rows (or a backfill): forget edit history of messages gone, recount what is unread. */
-  trimmed(): void {
+  /**
+   * Retention is about to drop every row up to `cut`: what was unread among
+   * them stops counting, and their edit history goes.
+   */
+  trimming(cut: number): void {
     this.flush();
-    this.sql.exec("DELETE FROM edits WHERE mid NOT IN (SELECT eid FROM inbox)");
     this.sql.exec(
-      `UPDATE convs SET unread = (SELECT count(*) FROM inbox
-         WHERE inbox.conv = convs.conv AND inbox.seq > convs.read_seq AND mine = 0 AND gone = 0)`
+      `UPDATE convs SET unread = max(0, unread - (SELECT count(*) FROM inbox
+         WHERE inbox.seq > convs.read_seq AND inbox.seq <= ?1 AND inbox.conv = convs.conv AND mine = 0 AND gone = 0))
+       WHERE read_seq < ?1`,
+      cut
+    );
+    this.sql.exec("DELETE FROM edits WHERE mid IN (SELECT eid FROM inbox WHERE seq <= ?)", cut);
+  }
+
+  /** Counts every conversation's unread messages from scratch (one pass; only the backfill needs it). */
+  #recountAll(): void {
+    this.flush();
+    this.sql.exec(
+      `UPDATE convs SET unread = coalesce((SELECT n FROM
+         (SELECT i.conv AS conv, count(*) AS n FROM inbox i JOIN convs c ON c.conv = i.conv
+          WHERE i.seq > c.read_seq AND i.mine = 0 AND i.gone = 0 GROUP BY i.conv) t
+         WHERE t.conv = convs.conv), 0)`
     );
   }
 
@@ -273,16 +303,6 @@ export class Conversations {
     return this.sql.exec("SELECT 1 FROM convs WHERE conv = ?", convKey(chat, peer)).toArray().length > 0;
   }
 
-  #recount(conv: string): number {
-    this.sql.exec(
-      `UPDATE convs SET unread = (SELECT count(*) FROM inbox
-         WHERE inbox.conv = convs.conv AND inbox.seq > convs.read_seq AND mine = 0 AND gone = 0)
-       WHERE conv = ?`,
-      conv
-    );
-    return this.sql.exec<{ unread: number }>("SELECT unread FROM convs WHERE conv = ?", conv).toArray()[0]?.unread ?? 0;
-  }
-
   /**
    * Moves the read mark of a conversation up to `seq`. Returns what is left
    * unread, or undefined when the mark was already there or beyond.
@@ -290,13 +310,27 @@ export class Conversations {
   markRead(chat: Chat, peer: string, seq: number): number | undefined {
     this.flush();
     const conv = convKey(chat, peer);
-    const moved = this.sql.exec(
-      `INSERT INTO convs (conv, last_seq, last_at, read_seq) VALUES (?1, 0, 0, ?2)
-       ON CONFLICT (conv) DO UPDATE SET read_seq = excluded.read_seq WHERE read_seq < excluded.read_seq`,
+    const cur = this.sql.exec<{ read_seq: number; unread: number }>("SELECT read_seq, unread FROM convs WHERE conv = ?", conv).toArray()[0];
+    if (cur && cur.read_seq >= seq) return undefined;
+    const from = cur?.read_seq ?? 0;
+    // Messages from others now read: a scan of the seqs between the old mark and the new one.
+    const read = this.sql
+      .exec<{ n: number }>(
+        "SELECT count(*) AS n FROM inbox WHERE seq > ? AND seq <= ? AND conv = ? AND mine = 0 AND gone = 0",
+        from,
+        seq,
+        conv
+      )
+      .one().n;
+    const unread = Math.max(0, (cur?.unread ?? 0) - read);
+    this.sql.exec(
+      `INSERT INTO convs (conv, last_seq, last_at, read_seq, unread) VALUES (?1, 0, 0, ?2, ?3)
+       ON CONFLICT (conv) DO UPDATE SET read_seq = excluded.read_seq, unread = excluded.unread`,
       conv,
-      seq
-    ).rowsWritten;
-    return moved > 0 ? this.#recount(conv) : undefined;
+      seq,
+      unread
+    );
+    return unread;
   }
 
   isMuted(chat: Chat, peer: string): boolean {

@@ -1,6 +1,6 @@
 import { WEBHOOK_SCHEMA } from "../realtime/webhooks";
 import { COMPAT_HANDED_SCHEMA, COMPAT_QUEUE_SCHEMA } from "./compat-queue";
-import { CONVERSATIONS_SCHEMA, type Conversations, type RowIndex } from "./conversations";
+import { CONVERSATIONS_SCHEMA, CONVERSATIONS_SCHEMA_2, type Conversations, type RowIndex } from "./conversations";
 import type {
   InboxEvent,
   MessageEvent,
@@ -35,7 +35,8 @@ export const INBOX_SCHEMA = [
   WEBHOOK_SCHEMA,
   COMPAT_QUEUE_SCHEMA,
   COMPAT_HANDED_SCHEMA,
-  CONVERSATIONS_SCHEMA
+  CONVERSATIONS_SCHEMA,
+  CONVERSATIONS_SCHEMA_2
 ] as const;
 
 /** One appended event and whether this call stored it (false: it was a duplicate). */
@@ -333,8 +334,8 @@ export class Inbox {
       .one().m;
     const cut = Math.min(Math.max(byAge, byCount), firstPending === null ? Infinity : firstPending - 1);
     if (cut <= this.trimmed()) return 0;
+    this.conversations.trimming(cut);
     const deleted = this.sql.exec("DELETE FROM inbox WHERE seq <= ?", cut).rowsWritten;
-    this.conversations.trimmed();
     this.kv.put(TRIMMED_KEY, cut);
     this.#trimmed = cut;
     this.#oldestAt = undefined;

@@ -193,6 +193,24 @@ describe("what counts as a conversation", () => {
     expect((await api("GET", `/api/v1/users/${alice}/search?q=x&chat=dm`)).status).toBe(400);
   });
 
+  it("drops what retention removed from the unread counts", async () => {
+    const [alice, bob] = await friends();
+    const a = await connect(alice);
+    const acks: SendAck[] = [];
+    for (const t of ["old 1", "old 2", "new"]) acks.push(await a.ok<SendAck>(textTo(bob, t)));
+    const b = await connect(bob);
+    expect((await b.ok<ConversationPage>({ type: "conversations" })).conversations[0]?.unread).toBe(3);
+    const stub = env.USERS.getByName(bob);
+    await runInDurableObject(stub, (_o, state) => {
+      state.storage.sql.exec("UPDATE inbox SET at = ? WHERE seq <= 2", Date.now() - 30 * 24 * 3600 * 1000);
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const after = await b.ok<ConversationPage>({ type: "conversations" });
+    expect(after.conversations[0]).toMatchObject({ unread: 1, last: expect.objectContaining({ mid: acks[2]!.mid }) });
+    expect(after.totalUnread).toBe(1);
+    expect(await b.ok({ type: "read", peer: alice, mid: acks[2]!.mid })).toMatchObject({ unread: 0 });
+  });
+
   it("indexes messages stored before the index existed, carrying their read marks over", async () => {
     const [alice, bob] = await friends();
     const stub = env.USERS.getByName(bob);
