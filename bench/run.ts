@@ -16,6 +16,7 @@ import { reconnect } from "./scenarios/reconnect.ts";
 import { defaultStateDir, startTarget, type Target, type TargetName } from "./targets.ts";
 import { type Profiling, startProfile } from "./profile.ts";
 import { printTable, type Row } from "./table.ts";
+import { CpuMeter } from "./stats.ts";
 
 const SCENARIOS: Record<string, Scenario> = { connect, private: privateChat, group, offline, reconnect };
 
@@ -34,6 +35,22 @@ const QUICK: Flags = {
   /** 1: record a CPU profile of ours' worker per scenario (bench/results/*.cpuprofile) and print its top functions. */
   profile: 0
 };
+
+/**
+ * Waits (up to 60 s) until the server is idle: under 10 % of a core over one
+ * second. The previous scenario's clean-up (a thousand users going offline,
+ * their presence updates) would otherwise be measured as the next one's cost.
+ */
+async function settle(t: Target, log: (m: string) => void): Promise<void> {
+  const t0 = performance.now();
+  for (;;) {
+    const meter = new CpuMeter(t.pids());
+    await new Promise((r) => setTimeout(r, 1000));
+    const { server } = meter.stop();
+    if (server < 10) return;
+    if (performance.now() - t0 > 60_000) return log(`server still busy (${server.toFixed(0)} % of a core) after 60 s; starting anyway`);
+  }
+}
 
 /** The issue's full sizes (takes much longer). */
 const FULL: Flags = {
@@ -138,6 +155,7 @@ for (const name of names) {
   for (const t of targets) {
     const abort = new AbortController();
     const ctx: Ctx = { flags, log: (m) => log(`${t.name}: ${m}`), signal: abort.signal };
+    await settle(t, ctx.log);
     const s = performance.now();
     console.log(`▶ ${name} on ${t.name}`);
     const timeoutMs = Number(flags["scenario-timeout-s"]) * 1000;
