@@ -26,6 +26,7 @@ import { type BackoffOptions, backoffDelay } from "./backoff";
 import { Emitter } from "./emitter";
 import { ImError } from "./errors";
 import { Outbox } from "./outbox";
+import { TypingExpiry } from "./typing";
 import { MemoryStore, type SeqStore } from "./store";
 import { batchFrames, randomId, type SocketFactory, type SocketLike, stopTimer, SUBPROTOCOL } from "./wire";
 
@@ -117,8 +118,7 @@ export class EdgeImClient {
   readonly #store: SeqStore;
   readonly #outbox: Outbox;
   readonly #requests = new Map<string, Pending>();
-  /** Who is typing where: the timer that emits their expiry. */
-  readonly #typing = new Map<string, ReturnType<typeof setTimeout>>();
+  readonly #typing = new TypingExpiry((t) => this.#events.emit("typing", t));
   #ws: SocketLike | undefined;
   #state: ConnectionState = "idle";
   #attempt = 0;
@@ -186,7 +186,6 @@ export class EdgeImClient {
     this.#teardown(1000, "bye");
     stopTimer(this.#timers.ack);
     this.#timers.ack = undefined;
-    for (const t of this.#typing.values()) stopTimer(t);
     this.#typing.clear();
     const err = new ImError("closed", "the client was closed");
     this.#outbox.clear(err);
@@ -394,7 +393,7 @@ export class EdgeImClient {
         this.#events.emit("presence", frame as unknown as PresenceFrame);
         return;
       case "typing":
-        this.#onTyping(frame as unknown as TypingEvent);
+        this.#typing.seen(frame as unknown as TypingEvent);
         return;
       default:
         if (typeof frame.seq === "number") this.#applyLive(frame as unknown as InboxEvent);
@@ -425,21 +424,6 @@ export class EdgeImClient {
       // Already closed.
     }
     this.#onClose(ws, 4000, reason);
-  }
-
-  /** Emits a typing signal and, unless it is renewed or stopped, its expiry (`active: false`) at `expiresAt`. */
-  #onTyping(t: TypingEvent): void {
-    const key = `${t.chat}:${t.from}:${t.to}`;
-    stopTimer(this.#typing.get(key));
-    this.#typing.delete(key);
-    if (t.active) {
-      const expire = () => {
-        this.#typing.delete(key);
-        this.#events.emit("typing", { ...t, active: false, ts: t.expiresAt });
-      };
-      this.#typing.set(key, setTimeout(expire, Math.max(0, t.expiresAt - Date.now())));
-    }
-    this.#events.emit("typing", t);
   }
 
   #teardown(code?: number, reason?: string): void {

@@ -48,8 +48,6 @@ export const CONVERSATIONS_SCHEMA = `
 export const CONVERSATIONS_SCHEMA_2 = "DROP INDEX IF EXISTS inbox_conv;";
 
 const GONE = { no: 0, recalled: 1, deleted: 2 } as const;
-/** Set once messages stored before the index existed were indexed. */
-const INDEXED_KEY = "convs.indexed";
 
 /** Index columns of an inbox row (all null/0 for events that are not messages). */
 export interface RowIndex {
@@ -80,7 +78,6 @@ export class Conversations {
 
   constructor(
     private readonly sql: SqlStorage,
-    private readonly kv: SyncKvStorage,
     private readonly uid: () => string,
     /** The seed's control kinds (friend requests, read marks): not conversation messages. */
     private readonly strangerKinds: ReadonlySet<string>
@@ -127,45 +124,6 @@ export class Conversations {
         e.muted ? 1 : 0
       );
     }
-  }
-
-  /**
-   * Indexes messages stored before this index existed, once per inbox, and
-   * carries over the read marks of direct chats kept before (`reads`). Set
-   * based SQL (no rows in memory), synchronous, so it commits as one.
-   */
-  backfill(): void {
-    if (this.kv.get(INDEXED_KEY) === true) return;
-    const control = [...this.strangerKinds];
-    this.sql.exec(
-      `UPDATE inbox SET
-         conv = CASE
-           WHEN json_extract(event, '$.chat') = 'group' THEN 'g:' || json_extract(event, '$.to')
-           WHEN json_extract(event, '$.from') = ?1 THEN 'd:' || json_extract(event, '$.to')
-           ELSE 'd:' || json_extract(event, '$.from') END,
-         mine = json_extract(event, '$.from') = ?1,
-         gone = CASE WHEN json_extract(event, '$.deleted') THEN 2 WHEN json_extract(event, '$.recalled') IS NOT NULL THEN 1 ELSE 0 END,
-         text = CASE json_type(event, '$.body')
-           WHEN 'text' THEN json_extract(event, '$.body')
-           WHEN 'object' THEN CASE json_type(event, '$.body.text') WHEN 'text' THEN json_extract(event, '$.body.text') END
-         END
-       WHERE conv IS NULL AND json_extract(event, '$.type') = 'message'
-         AND NOT (json_extract(event, '$.kind') IN (SELECT value FROM json_each(?2))
-                  AND json_extract(event, '$.body.type') = json_extract(event, '$.kind')
-                  AND json_type(event, '$.body.fromUid') IS NOT NULL AND json_type(event, '$.body.toUid') IS NOT NULL)`,
-      this.uid(),
-      JSON.stringify(control)
-    );
-    this.sql.exec(
-      `INSERT INTO convs (conv, last_seq, last_at)
-       SELECT conv, max(seq), max(json_extract(event, '$.ts')) FROM inbox WHERE conv IS NOT NULL AND gone < 2 GROUP BY conv
-       ON CONFLICT (conv) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq), last_at = max(last_at, excluded.last_at)`
-    );
-    this.sql.exec(
-      `UPDATE convs SET read_seq = max(read_seq, coalesce((SELECT seq FROM reads WHERE 'd:' || reads.peer = convs.conv), 0))`
-    );
-    this.#recountAll();
-    this.kv.put(INDEXED_KEY, true);
   }
 
   /** Writes the gathered activity: last message, time and new unread messages per conversation. */
@@ -286,22 +244,7 @@ export class Conversations {
     this.sql.exec("DELETE FROM edits WHERE mid IN (SELECT eid FROM inbox WHERE seq <= ?)", cut);
   }
 
-  /** Counts every conversation's unread messages from scratch (one pass; only the backfill needs it). */
-  #recountAll(): void {
-    this.flush();
-    this.sql.exec(
-      `UPDATE convs SET unread = coalesce((SELECT n FROM
-         (SELECT i.conv AS conv, count(*) AS n FROM inbox i JOIN convs c ON c.conv = i.conv
-          WHERE i.seq > c.read_seq AND i.mine = 0 AND i.gone = 0 GROUP BY i.conv) t
-         WHERE t.conv = convs.conv), 0)`
-    );
-  }
 
-  /** Whether this user has a conversation entry with `peer` (even one they left). */
-  has(chat: Chat, peer: string): boolean {
-    this.flush();
-    return this.sql.exec("SELECT 1 FROM convs WHERE conv = ?", convKey(chat, peer)).toArray().length > 0;
-  }
 
   /**
    * Moves the read mark of a conversation up to `seq`. Returns what is left
@@ -333,12 +276,13 @@ export class Conversations {
     return unread;
   }
 
-  isMuted(chat: Chat, peer: string): boolean {
+  /** Whether the conversation is muted; undefined when this user has no entry for it (even one they left has one). */
+  muted(chat: Chat, peer: string): boolean | undefined {
     this.flush();
-    return (
-      this.sql.exec<{ muted: number }>("SELECT muted FROM convs WHERE conv = ?", convKey(chat, peer)).toArray()[0]?.muted === 1
-    );
+    const row = this.sql.exec<{ muted: number }>("SELECT muted FROM convs WHERE conv = ?", convKey(chat, peer)).toArray()[0];
+    return row === undefined ? undefined : row.muted === 1;
   }
+
 
   /** Conversations by latest activity, `limit` per page, after `cursor`. */
   list(cursor: string | undefined, limit: number): ConversationPage {

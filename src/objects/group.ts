@@ -40,7 +40,7 @@ const MIRROR_BATCH = 50;
 const MIRROR_RETRY_MS = 30_000;
 const FANOUT_WATCHDOG_MS = 10_000;
 /** Typing is relayed in groups up to this size (each relay is a call per online member). */
-export const TYPING_GROUP_MAX = 200;
+const TYPING_GROUP_MAX = 200;
 /** History `sender` of backend pushes (not a valid user id, so it never collides). */
 const API_SENDER = "~api";
 

@@ -10,7 +10,7 @@ import type {
 
 /**
  * DDL of a user's inbox (see {@link migrate}). `reads` is superseded by
- * `convs.read_seq` (conversations.ts) and only read by its one-time backfill.
+ * `convs.read_seq` (conversations.ts) and only read by its one-time backfill (conversations-backfill.ts).
  */
 export const INBOX_SCHEMA = [
   `CREATE TABLE inbox (
@@ -351,12 +351,12 @@ export class Inbox {
     return this.#oldestAt ?? undefined;
   }
 
-  /** Number of retained events. */
   /** Stored events still waiting for confirmed delivery. */
   pendingCount(): number {
     return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM inbox WHERE pending IS NOT NULL").one().n;
   }
 
+  /** Number of retained events. */
   size(): number {
     return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM inbox").one().n;
   }

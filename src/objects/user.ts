@@ -52,6 +52,7 @@ import { Logger } from "../lib/log";
 import { CompatQueue } from "./compat-queue";
 import { INBOX_SCHEMA, Inbox } from "./inbox";
 import { Conversations } from "./conversations";
+import { backfillConversations } from "./conversations-backfill";
 import { TypingGate } from "../realtime/typing";
 import { migrate } from "./storage";
 
@@ -92,7 +93,7 @@ export class UserObject extends DurableObject<Env> {
     this.#inbox = new Inbox(
       ctx.storage.sql,
       ctx.storage.kv,
-      new Conversations(ctx.storage.sql, ctx.storage.kv, () => this.#uid, this.#limits.strangerKinds)
+      new Conversations(ctx.storage.sql, () => this.#uid, this.#limits.strangerKinds)
     );
     this.#compat = new CompatSockets(ctx, new CompatQueue(ctx.storage.sql, ctx.storage.kv));
     this.#db = createDb(env.DB);
@@ -115,7 +116,8 @@ export class UserObject extends DurableObject<Env> {
     });
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage.sql, INBOX_SCHEMA);
-      if (ctx.id.name ?? ctx.storage.kv.get<string>(KV_UID)) this.#inbox.conversations.backfill();
+      const uid = ctx.id.name ?? ctx.storage.kv.get<string>(KV_UID);
+      if (uid) backfillConversations(ctx.storage.sql, ctx.storage.kv, uid, this.#limits.strangerKinds);
     });
     ctx.setWebSocketAutoResponse(
       new WebSocketRequestResponsePair(HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE)
@@ -333,9 +335,9 @@ export class UserObject extends DurableObject<Env> {
     return false;
   }
 
-  /** An ephemeral signal (typing) for this user's open devices; never stored. Returns how many it reached. */
-  async signal(frame: TypingEvent): Promise<number> {
-    return this.#push(frame).devices;
+  /** An ephemeral signal (typing) for this user's open devices; never stored. */
+  async signal(frame: TypingEvent): Promise<void> {
+    this.#push(frame);
   }
 
   /** One page of this user's conversations (`GET /api/v1/users/{uid}/conversations`). */

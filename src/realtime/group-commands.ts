@@ -12,6 +12,7 @@ import {
   type Role
 } from "../protocol";
 import type { GroupState, MemberRow } from "../objects/group-state";
+import { bodyChanged } from "./message-state";
 
 /** Who acts: a user, or null for the app's backend over HTTP (owner authority). */
 export type Actor = string | null;
@@ -300,7 +301,7 @@ export function post(ctx: GroupContext, req: PostRequest): HistoryEvent {
   if (!member) throw new ProtocolError("not_member", "you are not a member of this group");
   const prior = state.byCmid(req.sender, req.cmid);
   if (prior) {
-    const changed = prior.type === "message" && (prior.edited !== undefined || prior.recalled !== undefined);
+    const changed = prior.type === "message" && bodyChanged(prior);
     if (prior.type !== "message" || prior.kind !== req.kind || (!changed && JSON.stringify(prior.body) !== JSON.stringify(req.body))) {
       throw new ProtocolError("conflict", `cmid ${req.cmid} was already used for a different message`);
     }

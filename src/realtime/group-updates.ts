@@ -1,7 +1,7 @@
 import { newEventId } from "../lib/ids";
 import { MAX_EDITS, type MessageEvent, ProtocolError, type UpdateEvent, type UpdateResult } from "../protocol";
 import type { GroupContext } from "./group-commands";
-import { applyUpdate, assertReactionRoom } from "./message-state";
+import { applyUpdate, assertNotRecalled, assertReactionRoom } from "./message-state";
 
 /** A change to a group message, as the member's user object hands it over. */
 export type AmendRequest =
@@ -33,10 +33,8 @@ export function amend(ctx: GroupContext & { recallWindowMs: number }, req: Amend
     throw new ProtocolError("unknown_message", `no message ${req.mid} in this group`);
   }
   const msg = found.event as StoredMessage;
-  if (msg.recalled) {
-    if (req.op === "recall") return { mid: req.mid, changed: false };
-    throw new ProtocolError("message_recalled", `message ${req.mid} was recalled`);
-  }
+  if (msg.recalled && req.op === "recall") return { mid: req.mid, changed: false };
+  assertNotRecalled(msg);
   const fields: Partial<UpdateEvent> = {};
   switch (req.op) {
     case "edit":

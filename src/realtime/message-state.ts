@@ -23,7 +23,7 @@ export function applyUpdate<M extends Message>(msg: M, u: Update): M | undefined
     case "edit":
       // No body: the message was recalled since (its edits were scrubbed); the recall follows.
       if (u.version === undefined || u.body === undefined || u.version <= (msg.edited ?? 0) || msg.deleted) return undefined;
-      return { ...msg, body: u.body ?? null, edited: u.version, editedAt: u.ts };
+      return { ...msg, body: u.body, edited: u.version, editedAt: u.ts };
     case "recall": {
       const { body: _b, reactions: _r, edited: _e, editedAt: _a, reply: _q, ...rest } = msg;
       return { ...rest, body: null, recalled: { by: u.from, at: u.ts } } as M;
@@ -58,9 +58,18 @@ export function assertReactionRoom(msg: Message, emoji: string): void {
   }
 }
 
-/** A message is gone for its viewer once recalled or deleted: nothing more may be done to it. */
-export function isGone(msg: Message): boolean {
-  return msg.recalled !== undefined || msg.deleted === true;
+/** Nothing but delete-for-me may be done to a recalled message (`message_recalled`). */
+export function assertNotRecalled(msg: Message): void {
+  if (msg.recalled) throw new ProtocolError("message_recalled", `message ${msg.mid} was recalled`);
+}
+
+/**
+ * Whether a stored message no longer carries the body it was sent with
+ * (edited, recalled, deleted): a resend of its `cmid` is then matched on its
+ * address and kind only.
+ */
+export function bodyChanged(msg: Message): boolean {
+  return msg.edited !== undefined || msg.recalled !== undefined || msg.deleted === true;
 }
 
 /**

@@ -14,6 +14,7 @@ import type { Conn, UserHub } from "../hub";
 import { convKey } from "../message-state";
 import { groupStub } from "../stubs";
 import { TYPING_TTL_MS } from "../typing";
+import { assertFriend } from "./messages";
 
 /** One page of this user's conversations, most recently active first. */
 export function onConversations(hub: UserHub, _conn: Conn, f: ConversationsFrame): ConversationPage {
@@ -35,8 +36,9 @@ export async function onMuteConversation(
   f: MuteConversationFrame
 ): Promise<{ muted: boolean; changed: boolean }> {
   // A conversation you have (even with someone no longer a friend, or a group you left) may be muted.
-  if (!hub.inbox.conversations.has(f.chat, f.peer)) await assertConversation(hub, f.chat, f.peer);
-  if (hub.inbox.conversations.isMuted(f.chat, f.peer) === f.muted) return { muted: f.muted, changed: false };
+  const current = hub.inbox.conversations.muted(f.chat, f.peer);
+  if (current === undefined) await assertConversation(hub, f.chat, f.peer);
+  if ((current ?? false) === f.muted) return { muted: f.muted, changed: false };
   const ts = Date.now();
   const stored = hub.inbox.appendOwn(
     { type: "conversation", eid: newEventId(ts), chat: f.chat, peer: f.peer, muted: f.muted, ts },
@@ -70,10 +72,5 @@ async function assertConversation(hub: UserHub, chat: "dm" | "group", peer: stri
     return;
   }
   if (peer === hub.uid) throw new ProtocolError("bad_request", "that is you");
-  const peers = hub.peersNow() ?? (await hub.peers());
-  if (peers.friends.has(peer)) return;
-  if (peers.blocked.has(peer)) throw new ProtocolError("blocked", `you and ${peer} are blocked`);
-  throw (await hub.userExists(peer))
-    ? new ProtocolError("stranger", `${peer} is not your friend`)
-    : new ProtocolError("unknown_user", `no user ${peer}`);
+  await assertFriend(hub, peer);
 }

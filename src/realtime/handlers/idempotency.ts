@@ -1,4 +1,5 @@
 import { type MessageEvent, ProtocolError, type SendFrame } from "../../protocol";
+import { bodyChanged } from "../message-state";
 
 /**
  * A `cmid` names one message: reusing it for different content is a client
@@ -6,7 +7,7 @@ import { type MessageEvent, ProtocolError, type SendFrame } from "../../protocol
  * no longer matches a resend, so only its address and kind are compared.
  */
 export function assertSameMessage(sent: MessageEvent, f: SendFrame): void {
-  const changed = sent.edited !== undefined || sent.recalled !== undefined || sent.deleted === true;
+  const changed = bodyChanged(sent);
   if (
     sent.to !== f.to ||
     sent.chat !== f.chat ||

@@ -10,7 +10,7 @@ import {
   type SendFrame
 } from "../../protocol";
 import type { Conn, UserHub } from "../hub";
-import { originOf, peerOf, quoteOf, strangerMayPass } from "../message-state";
+import { assertNotRecalled, originOf, peerOf, quoteOf, strangerMayPass } from "../message-state";
 import { onGroupSend } from "./groups";
 import { assertSameMessage } from "./idempotency";
 import { visibleMessage } from "./updates";
@@ -112,7 +112,7 @@ function quoteIn(hub: UserHub, f: SendFrame): Quote {
   if (msg.chat !== f.chat || peerOf(hub.uid, msg) !== f.to) {
     throw new ProtocolError("unknown_message", `no message ${f.replyTo} in this conversation`, { replyTo: "not in this conversation" });
   }
-  if (msg.recalled) throw new ProtocolError("message_recalled", `message ${msg.mid} was recalled`);
+  assertNotRecalled(msg);
   return quoteOf(msg);
 }
 
@@ -123,7 +123,7 @@ function quoteIn(hub: UserHub, f: SendFrame): Quote {
 export async function onForward(hub: UserHub, conn: Conn, f: ForwardFrame): Promise<SendAck> {
   const own = hub.inbox.bySentCmid(f.cmid);
   const msg = own ? undefined : visibleMessage(hub, f.mid);
-  if (msg?.recalled) throw new ProtocolError("message_recalled", `message ${msg.mid} was recalled`);
+  if (msg) assertNotRecalled(msg);
   const source = own?.event ?? msg!;
   return onSend(hub, conn, {
     type: "send",
@@ -143,11 +143,19 @@ export async function onForward(hub: UserHub, conn: Conn, f: ForwardFrame): Prom
  * the seed's `friend_request`), and never across a block.
  */
 export async function assertMayMessage(hub: UserHub, to: string, kind: string, body: unknown): Promise<void> {
+  await assertFriend(hub, to, strangerMayPass(hub.limits.strangerKinds, kind, body));
+}
+
+/**
+ * Friends only (`stranger`, or `unknown_user` for no such user), never across
+ * a block; `strangerOk` lets an existing non-friend through (the seed's kinds).
+ */
+export async function assertFriend(hub: UserHub, to: string, strangerOk = false): Promise<void> {
   const peers = hub.peersNow() ?? (await hub.peers());
   if (peers.friends.has(to)) return;
   if (peers.blocked.has(to)) throw new ProtocolError("blocked", `messages between you and ${to} are blocked`);
   const exists = await hub.userExists(to);
-  if (exists && strangerMayPass(hub.limits.strangerKinds, kind, body)) return;
+  if (exists && strangerOk) return;
   throw exists
     ? new ProtocolError("stranger", `${to} is not your friend`)
     : new ProtocolError("unknown_user", `no user ${to}`);

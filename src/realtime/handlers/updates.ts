@@ -16,10 +16,10 @@ import {
 } from "../../protocol";
 import type { AmendRequest } from "../group-updates";
 import type { Conn, UserHub } from "../hub";
-import { assertReactionRoom, peerOf } from "../message-state";
+import { assertNotRecalled, assertReactionRoom, peerOf } from "../message-state";
 import { groupStub } from "../stubs";
 import { userTarget } from "../targets";
-import { assertBodySize, assertMayMessage } from "./messages";
+import { assertBodySize, assertFriend } from "./messages";
 
 /**
  * The message `mid` as this user sees it: one their inbox holds and they
@@ -32,19 +32,15 @@ export function visibleMessage(hub: UserHub, mid: string): MessageEvent {
   return e;
 }
 
-function notRecalled(msg: MessageEvent): void {
-  if (msg.recalled) throw new ProtocolError("message_recalled", `message ${msg.mid} was recalled`);
-}
-
 /** Edit your own message: a new version for every copy; the old one goes to its edit history. */
 export async function onEdit(hub: UserHub, _conn: Conn, f: EditFrame): Promise<UpdateResult> {
   const msg = visibleMessage(hub, f.mid);
-  notRecalled(msg);
+  assertNotRecalled(msg);
   if (msg.from !== hub.uid) throw new ProtocolError("not_author", "only its author may edit a message");
   assertBodySize(hub, f.body);
   if (msg.chat === "group") return amendInGroup(hub, msg, { op: "edit", mid: f.mid, body: f.body });
   const fields = await directUpdate(hub, msg, (now) => {
-    notRecalled(now);
+    assertNotRecalled(now);
     if ((now.edited ?? 0) >= MAX_EDITS) throw new ProtocolError("bad_request", `a message may be edited at most ${MAX_EDITS} times`);
     return { op: "edit", body: f.body, version: (now.edited ?? 0) + 1 };
   });
@@ -100,11 +96,11 @@ export async function onDelete(hub: UserHub, _conn: Conn, f: DeleteFrame): Promi
 /** Add or remove your reaction; a repeat changes nothing and tells nobody. */
 export async function onReact(hub: UserHub, _conn: Conn, f: ReactFrame): Promise<UpdateResult> {
   const msg = visibleMessage(hub, f.mid);
-  notRecalled(msg);
+  assertNotRecalled(msg);
   const op = f.remove ? "unreact" : "react";
   if (msg.chat === "group") return amendInGroup(hub, msg, { op, mid: f.mid, emoji: f.emoji });
   const fields = await directUpdate(hub, msg, (now) => {
-    notRecalled(now);
+    assertNotRecalled(now);
     const has = now.reactions?.[f.emoji]?.includes(hub.uid) ?? false;
     if (has !== f.remove) return undefined;
     if (op === "react") assertReactionRoom(now, f.emoji);
@@ -116,7 +112,7 @@ export async function onReact(hub: UserHub, _conn: Conn, f: ReactFrame): Promise
 /** Every version of a message you can see, oldest first. */
 export function onEdits(hub: UserHub, _conn: Conn, f: EditsFrame): EditsResult {
   const msg = visibleMessage(hub, f.mid);
-  notRecalled(msg);
+  assertNotRecalled(msg);
   return hub.inbox.conversations.edits(msg);
 }
 
@@ -137,7 +133,7 @@ async function directUpdate(
   decide: (now: MessageEvent) => DirectFields | undefined
 ): Promise<DirectFields | undefined> {
   const peer = peerOf(hub.uid, msg);
-  await assertMayMessage(hub, peer, "update", null);
+  await assertFriend(hub, peer);
   const fields = decide(visibleMessage(hub, msg.mid));
   if (!fields) return undefined;
   const ts = Date.now();
