@@ -60,6 +60,15 @@ const TRIMMED_KEY = "inbox.trimmed";
 /** Soft byte budget of one sync page (JSON of the events). */
 export const PAGE_BYTES = 1024 * 1024;
 
+/** Most rows one INSERT carries: ten values each, and DO SQLite binds at most 100 per statement. */
+const ROWS_PER_INSERT = 10;
+const INSERTS = Array.from({ length: ROWS_PER_INSERT + 1 }, (_, n) =>
+  `INSERT INTO inbox (seq, eid, cmid, pending, at, event, conv, mine, gone, text) VALUES ${Array(n).fill("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}
+   ON CONFLICT DO NOTHING`
+);
+/** The INSERT of `n` inbox rows (1..{@link ROWS_PER_INSERT}), ignoring rows whose eid or cmid is taken. */
+const insertRows = (n: number): string => INSERTS[n]!;
+
 /**
  * A user's durable, ordered event log (DO SQLite). Every method is
  * synchronous, so a caller's sequence of calls without an `await` in between
@@ -116,25 +125,59 @@ export class Inbox {
   append(events: readonly UnsequencedEvent[], now: number): Appended[] {
     const out: Appended[] = [];
     try {
-      for (const e of events) {
-        const seq = this.head() + 1;
-        const cmid = e.type === "message" ? (e.cmid ?? null) : null;
-        let index = this.#insert(seq, e, cmid, null, now);
-        if (!index) {
-          const existing = this.byEventId(eidOf(e));
-          if (existing) {
-            out.push({ event: existing, fresh: false });
-            continue;
-          }
-          index = this.#insert(seq, e, null, null, now);
-          if (!index) throw new Error(`inbox refused event ${eidOf(e)}`);
+      for (let i = 0; i < events.length; ) {
+        let run = 0;
+        while (run < ROWS_PER_INSERT && events[i + run]?.type === "message") run++;
+        if (run > 1 && this.#appendRun(events.slice(i, i + run), now, out)) {
+          i += run;
+          continue;
         }
-        out.push({ event: this.#stored(seq, e, index, now), fresh: true });
+        for (const e of events.slice(i, i + Math.max(run, 1))) out.push(this.#appendOne(e, now));
+        i += Math.max(run, 1);
       }
     } finally {
       this.conversations.flush();
     }
     return out;
+  }
+
+  #appendOne(e: UnsequencedEvent, now: number): Appended {
+    const seq = this.head() + 1;
+    const cmid = e.type === "message" ? (e.cmid ?? null) : null;
+    let index = this.#insert(seq, e, cmid, null, now);
+    if (!index) {
+      const existing = this.byEventId(eidOf(e));
+      if (existing) return { event: existing, fresh: false };
+      index = this.#insert(seq, e, null, null, now);
+      if (!index) throw new Error(`inbox refused event ${eidOf(e)}`);
+    }
+    return { event: this.#stored(seq, e, index, now), fresh: true };
+  }
+
+  /**
+   * Stores consecutive messages with one statement (a group member's or a
+   * peer's batch), the common case of {@link append}: nothing in the run is
+   * stored yet. Otherwise (a redelivery, a taken cmid) it undoes its rows and
+   * returns false, and the run goes through {@link #appendOne}, which sorts out
+   * each conflict. Messages only: their index work is in-memory until flush.
+   */
+  #appendRun(run: readonly UnsequencedEvent[], now: number, out: Appended[]): boolean {
+    const first = this.head() + 1;
+    const indexes = run.map((e) => this.conversations.columns(e));
+    const params: SqlStorageValue[] = [];
+    run.forEach((e, k) => {
+      const index = indexes[k]!;
+      const cmid = e.type === "message" ? (e.cmid ?? null) : null;
+      params.push(first + k, eidOf(e), cmid, null, now, JSON.stringify(e), index.conv, index.mine, index.gone, index.text);
+    });
+    this.sql.exec(insertRows(run.length), ...params);
+    const stored = this.sql.exec<{ n: number }>("SELECT changes() AS n").one().n;
+    if (stored !== run.length) {
+      if (stored > 0) this.sql.exec("DELETE FROM inbox WHERE seq >= ?", first);
+      return false;
+    }
+    run.forEach((e, k) => out.push({ event: this.#stored(first + k, e, indexes[k]!, now), fresh: true }));
+    return true;
   }
 
   /**
@@ -185,8 +228,7 @@ export class Inbox {
   ): RowIndex | undefined {
     const index = this.conversations.columns(e);
     const written = this.sql.exec(
-      `INSERT INTO inbox (seq, eid, cmid, pending, at, event, conv, mine, gone, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT DO NOTHING`,
+      insertRows(1),
       seq,
       eidOf(e),
       cmid,

@@ -180,3 +180,43 @@ describe("sessions", () => {
     expect((await c.closed).code).toBe(4001);
   });
 });
+
+describe("batched delivery", () => {
+  const dm = (from: string, to: string, text: string) => ({
+    type: "message" as const, mid: newEventId(Date.now()), chat: "dm" as const, from, to, kind: "text", body: text, ts: Date.now()
+  });
+  const seqsOf = (uid: string) =>
+    runInDurableObject(env.USERS.getByName(uid), (_o, state) =>
+      state.storage.sql.exec<{ seq: number; eid: string }>("SELECT seq, eid FROM inbox ORDER BY seq").toArray()
+    );
+
+  it("stores a batch in order with consecutive seqs, and a redelivered batch stores only what is new", async () => {
+    const [alice, bob] = await friends();
+    const first = [dm(alice, bob, "1"), dm(alice, bob, "2"), dm(alice, bob, "3")];
+    const bobObj = env.USERS.getByName(bob);
+    expect(await bobObj.deliver(first)).toEqual([1, 2, 3].map((seq) => ({ seq, devices: 0, duplicate: false })));
+    // A retry of the same batch with one message more: the first three are duplicates, the new one follows them.
+    const retry = [...first, dm(alice, bob, "4")];
+    expect(await bobObj.deliver(retry)).toEqual([
+      ...[1, 2, 3].map((seq) => ({ seq, devices: 0, duplicate: true })),
+      { seq: 4, devices: 0, duplicate: false }
+    ]);
+    // A batch with a duplicate in the middle keeps the seqs gapless.
+    expect((await bobObj.deliver([dm(alice, bob, "5"), first[1]!, dm(alice, bob, "6")])).map((d) => [d.seq, d.duplicate])).toEqual([
+      [5, false], [2, true], [6, false]
+    ]);
+    expect((await seqsOf(bob)).map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    const b = await connect(bob);
+    const page = await b.ok<SyncResult>({ type: "sync", after: 0 });
+    expect(page.events.map((e) => (e as MessageEvent).body)).toEqual(["1", "2", "3", "4", "5", "6"]);
+    expect((await b.ok<{ conversations: { unread: number }[] }>({ type: "conversations" })).conversations[0]?.unread).toBe(6);
+  });
+
+  it("stores more messages than one statement carries, in order", async () => {
+    const [alice, bob] = await friends();
+    const batch = Array.from({ length: 25 }, (_, i) => dm(alice, bob, `m${i}`));
+    const out = await env.USERS.getByName(bob).deliver(batch);
+    expect(out.map((d) => d.seq)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    expect((await seqsOf(bob)).map((r) => r.eid)).toEqual(batch.map((m) => m.mid));
+  });
+});
