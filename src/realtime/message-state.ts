@@ -1,5 +1,6 @@
 import {
   isSeedFrame,
+  MAX_EDITS,
   MAX_REACTION_KINDS,
   type MessageEvent,
   type Origin,
@@ -50,11 +51,56 @@ export function applyUpdate<M extends Message>(msg: M, u: Update): M | undefined
   }
 }
 
-/** Refuses a reaction that would give a message more than MAX_REACTION_KINDS distinct emoji. */
-export function assertReactionRoom(msg: Message, emoji: string): void {
-  const kinds = Object.keys(msg.reactions ?? {});
-  if (!kinds.includes(emoji) && kinds.length >= MAX_REACTION_KINDS) {
-    throw new ProtocolError("too_many_reactions", `a message carries at most ${MAX_REACTION_KINDS} different reactions`);
+/** A change an actor asks for; the message is named by the caller. */
+export type UpdateRequest =
+  | { op: "edit"; body: unknown }
+  | { op: "recall" }
+  | { op: "react" | "unreact"; emoji: string };
+
+/** The fields of the update event a request stores. */
+export type UpdateFields = Pick<UpdateEvent, "op"> & Partial<Pick<UpdateEvent, "body" | "version" | "emoji">>;
+
+/** Who asks, and when: `moderator` (a group's owner or admin) may recall anyone's message at any time. */
+export interface UpdateActor {
+  uid: string;
+  moderator: boolean;
+  now: number;
+  recallWindowMs: number;
+}
+
+/**
+ * The rules of edit, recall and reactions, one for direct and group chats:
+ * the update to store, undefined when the request changes nothing (a
+ * repeat), or the refusal thrown. Only the author edits, at most MAX_EDITS
+ * times; the author recalls within the window; nothing but a repeated recall
+ * may be asked of a recalled message; at most MAX_REACTION_KINDS emoji.
+ */
+export function decideUpdate(msg: Message, req: UpdateRequest, who: UpdateActor): UpdateFields | undefined {
+  if (req.op === "recall" && msg.recalled) return undefined;
+  assertNotRecalled(msg);
+  switch (req.op) {
+    case "edit":
+      if (msg.from !== who.uid) throw new ProtocolError("not_author", "only its author may edit a message");
+      if ((msg.edited ?? 0) >= MAX_EDITS) throw new ProtocolError("bad_request", `a message may be edited at most ${MAX_EDITS} times`);
+      return { op: "edit", body: req.body as UpdateEvent["body"], version: (msg.edited ?? 0) + 1 };
+    case "recall":
+      if (!who.moderator) {
+        if (msg.from !== who.uid) throw new ProtocolError("not_author", "only its author (in a group, also its owner and admins) may recall a message");
+        if (who.now - msg.ts > who.recallWindowMs) {
+          throw new ProtocolError("recall_expired", `a message may be recalled within ${who.recallWindowMs / 1000} s of sending`);
+        }
+      }
+      return { op: "recall" };
+    case "react":
+    case "unreact": {
+      const has = msg.reactions?.[req.emoji]?.includes(who.uid) ?? false;
+      if ((req.op === "react") === has) return undefined;
+      const kinds = Object.keys(msg.reactions ?? {});
+      if (req.op === "react" && !kinds.includes(req.emoji) && kinds.length >= MAX_REACTION_KINDS) {
+        throw new ProtocolError("too_many_reactions", `a message carries at most ${MAX_REACTION_KINDS} different reactions`);
+      }
+      return { op: req.op, emoji: req.emoji };
+    }
   }
 }
 

@@ -99,16 +99,31 @@ export class SentCounter {
 
   add(): void {
     this.#pending++;
-    this.#timer ??= setTimeout(() => this.flush(), SENT_FLUSH_MS);
+    this.#timer ??= setTimeout(() => this.#flush(), SENT_FLUSH_MS);
   }
 
-  /** Stores what was counted; called before a report reads it. */
-  flush(): void {
+  /** Stores what was counted. */
+  #flush(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#pending === 0) return;
-    this.kv.put(KV_UNREPORTED, (this.kv.get<number>(KV_UNREPORTED) ?? 0) + this.#pending);
+    this.kv.put(KV_UNREPORTED, this.#stored() + this.#pending);
     this.#pending = 0;
+  }
+
+  /** Everything counted and not reported yet (stored first). */
+  unreported(): number {
+    this.#flush();
+    return this.#stored();
+  }
+
+  /** `n` of the counts reached the registry. */
+  reported(n: number): void {
+    if (n > 0) this.kv.put(KV_UNREPORTED, this.#stored() - n);
+  }
+
+  #stored(): number {
+    return this.kv.get<number>(KV_UNREPORTED) ?? 0;
   }
 }
 
@@ -146,8 +161,7 @@ export class PresencePublisher {
     const now = Date.now();
     const registry = registryFor(env, uid, shards);
     // Sent messages ride along; counted at most once more if this object dies right after the call.
-    this.host.sent.flush();
-    const sent = kv.get<number>(KV_UNREPORTED) ?? 0;
+    const sent = this.host.sent.unreported();
     if (online) {
       // Intent and alarm first: if the object dies mid-way, the alarm finds
       // the lease it may have taken and clears it.
@@ -158,7 +172,7 @@ export class PresencePublisher {
       await registry.setOffline(uid, sent);
       kv.put(KV_LEASED, false);
     }
-    if (sent > 0) kv.put(KV_UNREPORTED, (kv.get<number>(KV_UNREPORTED) ?? 0) - sent);
+    this.host.sent.reported(sent);
     if ((kv.get(KV_ONLINE) === true) === online) return;
     await notifyFriends(env, await this.host.friends(), { type: "presence", uid, online, ts: now }, shards);
     // Recorded only once friends were told: if this run dies, the alarm repeats it.

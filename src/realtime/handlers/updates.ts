@@ -6,17 +6,15 @@ import {
   type EditFrame,
   type EditsFrame,
   type EditsResult,
-  MAX_EDITS,
   type MessageEvent,
   ProtocolError,
   type ReactFrame,
   type RecallFrame,
-  type UpdateEvent,
   type UpdateResult
 } from "../../protocol";
 import type { AmendRequest } from "../group-updates";
 import type { Conn, UserHub } from "../hub";
-import { assertNotRecalled, assertReactionRoom, peerOf } from "../message-state";
+import { assertNotRecalled, decideUpdate, peerOf, type UpdateRequest } from "../message-state";
 import { groupStub } from "../stubs";
 import { userTarget } from "../targets";
 import { assertBodySize, assertFriend } from "./messages";
@@ -35,30 +33,14 @@ export function visibleMessage(hub: UserHub, mid: string): MessageEvent {
 /** Edit your own message: a new version for every copy; the old one goes to its edit history. */
 export async function onEdit(hub: UserHub, _conn: Conn, f: EditFrame): Promise<UpdateResult> {
   const msg = visibleMessage(hub, f.mid);
-  assertNotRecalled(msg);
-  if (msg.from !== hub.uid) throw new ProtocolError("not_author", "only its author may edit a message");
-  assertBodySize(hub, f.body);
-  if (msg.chat === "group") return amendInGroup(hub, msg, { op: "edit", mid: f.mid, body: f.body });
-  const fields = await directUpdate(hub, msg, (now) => {
-    assertNotRecalled(now);
-    if ((now.edited ?? 0) >= MAX_EDITS) throw new ProtocolError("bad_request", `a message may be edited at most ${MAX_EDITS} times`);
-    return { op: "edit", body: f.body, version: (now.edited ?? 0) + 1 };
-  });
-  return { mid: f.mid, changed: true, version: fields!.version };
+  // Anyone else's edit is refused as `not_author`, whatever its size.
+  if (msg.from === hub.uid) assertBodySize(hub, f.body);
+  return change(hub, msg, { op: "edit", body: f.body });
 }
 
 /** Recall for everyone: your own message within the window (in groups, owners and admins: any). */
 export async function onRecall(hub: UserHub, _conn: Conn, f: RecallFrame): Promise<UpdateResult> {
-  const msg = visibleMessage(hub, f.mid);
-  if (msg.recalled) return { mid: f.mid, changed: false };
-  // In a group the group decides (its owner and admins may recall anyone's message).
-  if (msg.chat === "group") return amendInGroup(hub, msg, { op: "recall", mid: f.mid });
-  if (msg.from !== hub.uid) throw new ProtocolError("not_author", "only its author may recall a message");
-  if (Date.now() - msg.ts > hub.limits.recallWindowMs) {
-    throw new ProtocolError("recall_expired", `a message may be recalled within ${hub.limits.recallWindowMs / 1000} s of sending`);
-  }
-  const fields = await directUpdate(hub, msg, (now) => (now.recalled ? undefined : { op: "recall" }));
-  return { mid: f.mid, changed: fields !== undefined };
+  return change(hub, visibleMessage(hub, f.mid), { op: "recall" });
 }
 
 /**
@@ -95,18 +77,7 @@ export async function onDelete(hub: UserHub, _conn: Conn, f: DeleteFrame): Promi
 
 /** Add or remove your reaction; a repeat changes nothing and tells nobody. */
 export async function onReact(hub: UserHub, _conn: Conn, f: ReactFrame): Promise<UpdateResult> {
-  const msg = visibleMessage(hub, f.mid);
-  assertNotRecalled(msg);
-  const op = f.remove ? "unreact" : "react";
-  if (msg.chat === "group") return amendInGroup(hub, msg, { op, mid: f.mid, emoji: f.emoji });
-  const fields = await directUpdate(hub, msg, (now) => {
-    assertNotRecalled(now);
-    const has = now.reactions?.[f.emoji]?.includes(hub.uid) ?? false;
-    if (has !== f.remove) return undefined;
-    if (op === "react") assertReactionRoom(now, f.emoji);
-    return { op, emoji: f.emoji };
-  });
-  return { mid: f.mid, changed: fields !== undefined };
+  return change(hub, visibleMessage(hub, f.mid), { op: f.remove ? "unreact" : "react", emoji: f.emoji });
 }
 
 /** Every version of a message you can see, oldest first. */
@@ -116,26 +87,28 @@ export function onEdits(hub: UserHub, _conn: Conn, f: EditsFrame): EditsResult {
   return hub.inbox.conversations.edits(msg);
 }
 
-type DirectFields = Pick<UpdateEvent, "op"> & Partial<Pick<UpdateEvent, "body" | "version" | "emoji">>;
+/** A group message changes in the group's object, a direct one here (both by {@link decideUpdate}'s rules). */
+function change(hub: UserHub, msg: MessageEvent, req: UpdateRequest): Promise<UpdateResult> {
+  return msg.chat === "group" ? amendInGroup(hub, msg, { ...req, mid: msg.mid }) : directUpdate(hub, msg, req);
+}
 
 /**
- * A change to a direct message. Friends only (no exemption for the
- * seed's stranger kinds). After the friendship check `decide` sees the
- * message as it is now (another change may have landed meanwhile) and says
- * what to store, or undefined for no change. The update is stored in this
+ * A change to a direct message. Friends only (no exemption for the seed's
+ * stranger kinds). A refusal or a repeat is answered before the friendship
+ * check; after it the decision is taken again on the message as it is now
+ * (another change may have landed meanwhile). The update is stored in this
  * user's inbox (which rewrites this copy) pending delivery to the peer,
  * pushed to every device of this user, then delivered; if the peer cannot be
  * reached the alarm delivers it later, and the change already holds.
  */
-async function directUpdate(
-  hub: UserHub,
-  msg: MessageEvent,
-  decide: (now: MessageEvent) => DirectFields | undefined
-): Promise<DirectFields | undefined> {
+async function directUpdate(hub: UserHub, msg: MessageEvent, req: UpdateRequest): Promise<UpdateResult> {
+  const who = () => ({ uid: hub.uid, moderator: false, now: Date.now(), recallWindowMs: hub.limits.recallWindowMs });
+  const unchanged = { mid: msg.mid, changed: false };
+  if (!decideUpdate(msg, req, who())) return unchanged;
   const peer = peerOf(hub.uid, msg);
   await assertFriend(hub, peer);
-  const fields = decide(visibleMessage(hub, msg.mid));
-  if (!fields) return undefined;
+  const fields = decideUpdate(visibleMessage(hub, msg.mid), req, who());
+  if (!fields) return unchanged;
   const ts = Date.now();
   const target = userTarget(peer);
   const stored = hub.inbox.appendOwn(
@@ -151,7 +124,7 @@ async function directUpdate(
   } catch (err) {
     hub.log.warn("update_deferred", { uid: hub.uid, to: peer, mid: msg.mid, error: String(err) });
   }
-  return fields;
+  return { mid: msg.mid, changed: true, ...(fields.version !== undefined ? { version: fields.version } : {}) };
 }
 
 /** Group messages change in the group's object, which is authoritative and fans the update out. */
