@@ -315,6 +315,15 @@ export class Inbox {
       .map((row) => ({ target: row.pending, event: toEvent(row) }));
   }
 
+  /** Events still waiting for `target` with a seq below `before`, oldest first. */
+  pendingFor(target: string, before: number, limit: number): InboxEvent[] {
+    this.flushDelivered();
+    return this.sql
+      .exec<Row>("SELECT seq, event FROM inbox WHERE pending = ? AND seq < ? ORDER BY seq LIMIT ?", target, before, limit)
+      .toArray()
+      .map(toEvent);
+  }
+
   /**
    * Up to `limit` events after `after`, in order, with an explicit gap if some
    * were trimmed. A page also stops at about {@link PAGE_BYTES} of events (at

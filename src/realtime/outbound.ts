@@ -14,14 +14,29 @@ const RETRY_BATCH = 200;
 /** Longest a delivery mark waits in memory for a write to ride along with. */
 const DELIVERED_FLUSH_MS = 2_000;
 
+/** Most earlier events a call to a target that fell behind carries before its own. */
+const CATCH_UP_MAX = 200;
+
 /**
  * A user's outgoing direct deliveries: pending events in their inbox go to
  * the recipient's object, batched per recipient, re-gated on friendship and
  * blocks on every attempt, and retried from the alarm until confirmed.
+ *
+ * Each recipient gets this user's events in the order they were stored: a
+ * call to a target that failed before (or that this object has not called
+ * since it started) carries what is still pending for it first (the
+ * recipient drops what it already has), so a later message or reaction
+ * never overtakes an earlier one waiting for a retry.
  */
 export class Outbound {
   readonly #courier: Courier<InboxEvent, Delivered>;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Targets with nothing pending from before the next batch: their last call
+   * succeeded. Any other target (after a failure, or first seen since this
+   * object started) is checked for older pending events first.
+   */
+  readonly #inOrder = new Set<string>();
 
   constructor(
     private readonly env: Env,
@@ -85,14 +100,41 @@ export class Outbound {
   async #call(target: string, events: InboxEvent[]): Promise<Delivered[]> {
     const t = parseTarget(target);
     if (!t) throw new ProtocolError("internal", `unknown delivery target ${target}`);
-    const results = await this.env.USERS.getByName(t.id).deliver(events.map(recipientCopy));
-    this.inbox.delivered(events.map((e) => e.seq));
+    const { batch, complete } = this.#inOrder.has(target) ? { batch: events, complete: true } : this.#withEarlier(target, events);
+    let results: Delivered[];
+    try {
+      results = await this.env.USERS.getByName(t.id).deliver(batch.map(recipientCopy));
+    } catch (err) {
+      this.#inOrder.delete(target);
+      throw err;
+    }
+    this.inbox.delivered(batch.map((e) => e.seq));
     // Written in one batch soon (and before anything reads the pending state).
     this.#flushTimer ??= setTimeout(() => {
       this.#flushTimer = undefined;
       this.inbox.flushDelivered();
     }, DELIVERED_FLUSH_MS);
-    return results;
+    if (!complete) {
+      // Only the backlog went: this batch waits for the alarm, which sends in order.
+      void this.alarm.ensure(Date.now());
+      throw new ProtocolError("unavailable", "earlier messages to this recipient are still being delivered; resend with the same cmid");
+    }
+    this.#inOrder.add(target);
+    if (batch === events) return results;
+    const at = new Map(batch.map((e, i) => [e.seq, i]));
+    return events.map((e) => results[at.get(e.seq)!]!);
+  }
+
+  /**
+   * `events` after what is still pending for `target` from before them, in
+   * seq order. When the backlog alone fills a call ({@link CATCH_UP_MAX}), it
+   * goes without `events` (`complete: false`).
+   */
+  #withEarlier(target: string, events: InboxEvent[]): { batch: InboxEvent[]; complete: boolean } {
+    const first = Math.min(...events.map((e) => e.seq));
+    const earlier = this.inbox.pendingFor(target, first, CATCH_UP_MAX);
+    if (earlier.length === CATCH_UP_MAX) return { batch: earlier, complete: false };
+    return { batch: [...earlier, ...[...events].sort((a, b) => a.seq - b.seq)], complete: true };
   }
 }
 

@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { MessageEvent, ReplyFrame, SendAck, SyncResult } from "../../src/protocol";
 import { newEventId } from "../../src/lib/ids";
-import { api, connect, createUser, friends, textTo } from "../helpers/fixtures";
+import { api, connect, copyOf, createUser, friends, textTo } from "../helpers/fixtures";
 
 /** Makes bob's inbox unwritable (a storage fault), or heals it. */
 async function breakInbox(uid: string, broken: boolean) {
@@ -218,5 +218,83 @@ describe("batched delivery", () => {
     const out = await env.USERS.getByName(bob).deliver(batch);
     expect(out.map((d) => d.seq)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
     expect((await seqsOf(bob)).map((r) => r.eid)).toEqual(batch.map((m) => m.mid));
+  });
+});
+
+describe("delivery order after a failure", () => {
+  const texts = (page: SyncResult) =>
+    page.events.filter((e): e is MessageEvent => e.type === "message").map((m) => (m.body as { text: string }).text);
+
+  it("a message sent after one that failed reaches the peer after it, once", async () => {
+    const [alice, bob] = await friends();
+    const a = await connect(alice);
+    await breakInbox(bob, true);
+    expect(await a.request(textTo(bob, "first"))).toMatchObject({ ok: false, error: { code: "unavailable" } });
+    await breakInbox(bob, false);
+    await a.ok<SendAck>(textTo(bob, "second"));
+    expect(await pendingOf(alice)).toEqual([]);
+    const b = await connect(bob);
+    expect(texts(await b.ok<SyncResult>({ type: "sync", after: 0 }))).toEqual(["first", "second"]);
+    // The alarm finds nothing left to retry; nothing arrives twice.
+    await runDurableObjectAlarm(env.USERS.getByName(alice));
+    expect(texts(await b.ok<SyncResult>({ type: "sync", after: 0 }))).toEqual(["first", "second"]);
+  });
+
+  it("an unreaction cannot overtake the reaction it undoes", async () => {
+    const [alice, bob] = await friends();
+    const a = await connect(alice);
+    const sent = await a.ok<SendAck>(textTo(bob, "react to me"));
+    await breakInbox(bob, true);
+    expect(await a.ok({ type: "react", mid: sent.mid, emoji: "👍" })).toMatchObject({ changed: true });
+    await breakInbox(bob, false);
+    expect(await a.ok({ type: "react", mid: sent.mid, emoji: "👍", remove: true })).toMatchObject({ changed: true });
+    await runDurableObjectAlarm(env.USERS.getByName(alice));
+    const b = await connect(bob);
+    expect((await copyOf(b, sent.mid))?.reactions).toBeUndefined();
+    expect((await copyOf(a, sent.mid))?.reactions).toBeUndefined();
+  });
+
+  it("a fresh object checks for older pending events before its first delivery", async () => {
+    const [alice, bob] = await friends();
+    const a = await connect(alice);
+    await breakInbox(bob, true);
+    expect(await a.request(textTo(bob, "before the restart"))).toMatchObject({ ok: false, error: { code: "unavailable" } });
+    await breakInbox(bob, false);
+    a.close();
+    await a.closed;
+    await evictDurableObject(env.USERS.getByName(alice));
+    const a2 = await connect(alice);
+    await a2.ok<SendAck>(textTo(bob, "after the restart"));
+    const b = await connect(bob);
+    expect(texts(await b.ok<SyncResult>({ type: "sync", after: 0 }))).toEqual(["before the restart", "after the restart"]);
+  });
+  it("a backlog larger than one call goes first; the new message follows from the alarm, in order", async () => {
+    const [alice, bob] = await friends();
+    const aliceStub = env.USERS.getByName(alice);
+    // 200 messages stored and still pending for bob, as after a long outage.
+    await runInDurableObject(aliceStub, (_o, state) => {
+      const now = Date.now();
+      for (let i = 1; i <= 200; i++) {
+        const m = { type: "message", mid: newEventId(now), chat: "dm", from: alice, to: bob, kind: "text", body: { text: `b${i}` }, ts: now, cmid: `c${i}`, device: "d" };
+        state.storage.sql.exec(
+          "INSERT INTO inbox (seq, eid, cmid, pending, at, event, conv, mine, gone, text) VALUES (?, ?, ?, ?, ?, ?, ?, 1, 0, ?)",
+          i, m.mid, m.cmid, `u:${bob}`, now, JSON.stringify(m), `d:${bob}`, `b${i}`
+        );
+      }
+    });
+    await evictDurableObject(aliceStub);
+    const a = await connect(alice);
+    const frame = textTo(bob, "new", "new-1");
+    expect(await a.request(frame)).toMatchObject({ ok: false, error: { code: "unavailable", retryable: true } });
+    const b = await connect(bob);
+    const first = texts(await b.ok<SyncResult>({ type: "sync", after: 0, limit: 500 }));
+    expect(first).toEqual(Array.from({ length: 200 }, (_, i) => `b${i + 1}`));
+    await runDurableObjectAlarm(aliceStub);
+    expect(await pendingOf(alice)).toEqual([]);
+    const all = texts(await b.ok<SyncResult>({ type: "sync", after: 0, limit: 500 }));
+    expect(all).toEqual([...first, "new"]);
+    const ack = await a.ok<SendAck>(frame);
+    expect(texts(await b.ok<SyncResult>({ type: "sync", after: 200, limit: 500 }))).toEqual(["new"]);
+    expect(ack.seq).toBe(201);
   });
 });
