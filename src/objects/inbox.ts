@@ -127,7 +127,7 @@ export class Inbox {
     try {
       for (let i = 0; i < events.length; ) {
         let run = 0;
-        while (run < ROWS_PER_INSERT && events[i + run]?.type === "message") run++;
+        while (run < ROWS_PER_INSERT && isReceived(events[i + run])) run++;
         if (run > 1 && this.#appendRun(events.slice(i, i + run), now, out)) {
           i += run;
           continue;
@@ -155,9 +155,9 @@ export class Inbox {
   }
 
   /**
-   * Stores consecutive messages with one statement (a group member's or a
-   * peer's batch), the common case of {@link append}: nothing in the run is
-   * stored yet. Otherwise (a redelivery, a taken cmid) it undoes its rows and
+   * Stores consecutive messages from others with one statement (a group
+   * member's or a peer's batch), the common case of {@link append}: nothing in
+   * the run is stored yet. Otherwise (a redelivery) it undoes its rows and
    * returns false, and the run goes through {@link #appendOne}, which sorts out
    * each conflict. Messages only: their index work is in-memory until flush.
    */
@@ -167,8 +167,7 @@ export class Inbox {
     const params: SqlStorageValue[] = [];
     run.forEach((e, k) => {
       const index = indexes[k]!;
-      const cmid = e.type === "message" ? (e.cmid ?? null) : null;
-      params.push(first + k, eidOf(e), cmid, null, now, JSON.stringify(e), index.conv, index.mine, index.gone, index.text);
+      params.push(first + k, eidOf(e), null, null, now, JSON.stringify(e), index.conv, index.mine, index.gone, index.text);
     });
     this.sql.exec(insertRows(run.length), ...params);
     const stored = this.sql.exec<{ n: number }>("SELECT changes() AS n").one().n;
@@ -315,6 +314,15 @@ export class Inbox {
       .map((row) => ({ target: row.pending, event: toEvent(row) }));
   }
 
+  /** Seqs of the oldest events still waiting for `target`. */
+  pendingSeqs(target: string, limit: number): number[] {
+    this.flushDelivered();
+    return this.sql
+      .exec<{ seq: number }>("SELECT seq FROM inbox WHERE pending = ? ORDER BY seq LIMIT ?", target, limit)
+      .toArray()
+      .map((r) => r.seq);
+  }
+
   /** Events still waiting for `target` with a seq below `before`, oldest first. */
   pendingFor(target: string, before: number, limit: number): InboxEvent[] {
     this.flushDelivered();
@@ -411,6 +419,15 @@ export class Inbox {
   size(): number {
     return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM inbox").one().n;
   }
+}
+
+/**
+ * A message as others' objects hand it over: no `cmid`. A user's own group
+ * message carries its cmid and was stored when it was posted, so its fan-out
+ * copy is a duplicate and goes row by row.
+ */
+function isReceived(e: UnsequencedEvent | undefined): boolean {
+  return e?.type === "message" && e.cmid === undefined;
 }
 
 export function eidOf(e: UnsequencedEvent | InboxEvent): string {

@@ -24,6 +24,11 @@ export class Courier<T, R> {
     });
   }
 
+  /** Items waiting for `target` behind the call in flight, in the order they were sent. */
+  queued(target: string): readonly T[] {
+    return this.#queues.get(target)?.items ?? [];
+  }
+
   async #drain(target: string): Promise<void> {
     this.#busy.add(target);
     try {

@@ -3,6 +3,7 @@ import type { Inbox } from "../objects/inbox";
 import { ERRORS, type InboxEvent, ProtocolError, type UnsequencedEvent } from "../protocol";
 import { Courier } from "./courier";
 import { strangerMayPass } from "./message-state";
+import type { Peers } from "../db/friendships";
 import type { FriendCache } from "./friends";
 import type { Delivered } from "./hub";
 import { parseTarget } from "./targets";
@@ -32,9 +33,10 @@ export class Outbound {
   readonly #courier: Courier<InboxEvent, Delivered>;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   /**
-   * Targets with nothing pending from before the next batch: their last call
-   * succeeded. Any other target (after a failure, or first seen since this
-   * object started) is checked for older pending events first.
+   * Targets whose last call succeeded with nothing else waiting for them but
+   * what was queued behind it. Any other target (after a failure, an alarm
+   * run over part of a backlog, or first seen since this object started) is
+   * checked for older pending events first.
    */
   readonly #inOrder = new Set<string>();
 
@@ -57,24 +59,32 @@ export class Outbound {
    */
   async forward(event: InboxEvent, target: string, scheduleRetry = true): Promise<void> {
     const t = parseTarget(target);
-    if (t?.kind === "user") {
-      const peers = this.friends.peek() ?? (await this.friends.get());
-      const open = event.type === "message" && strangerMayPass(this.strangerKinds, event.kind, event.body) && !peers.blocked.has(t.id);
-      if (!open && !peers.friends.has(t.id)) {
-        this.inbox.abandon(target);
-        throw peers.blocked.has(t.id)
-          ? new ProtocolError("blocked", `messages between you and ${t.id} are blocked`)
-          : new ProtocolError("stranger", `${t.id} is not your friend`);
-      }
-    }
     try {
+      if (t?.kind === "user") {
+        const peers = this.friends.peek() ?? (await this.friends.get());
+        if (!this.#admits(event, t.id, peers)) {
+          this.inbox.abandon(target);
+          throw peers.blocked.has(t.id)
+            ? new ProtocolError("blocked", `messages between you and ${t.id} are blocked`)
+            : new ProtocolError("stranger", `${t.id} is not your friend`);
+        }
+      }
       await this.#courier.send(target, event);
     } catch (err) {
+      if (err instanceof ProtocolError && (err.code === "stranger" || err.code === "blocked")) throw err;
+      // Still pending: the next call to this target sends it first.
+      this.#inOrder.delete(target);
       if (scheduleRetry) void this.alarm.ensure(Date.now() + RETRY_MIN_MS);
       if (err instanceof ProtocolError) throw err;
       console.warn("delivery failed; will retry", target, err);
       throw new ProtocolError("unavailable", "recipient unreachable; resend with the same cmid");
     }
+  }
+
+  /** Whether `uid` may be sent `event`: a friend, or a stranger kind to someone who has not blocked. */
+  #admits(event: InboxEvent, uid: string, peers: Peers): boolean {
+    if (peers.friends.has(uid)) return true;
+    return event.type === "message" && strangerMayPass(this.strangerKinds, event.kind, event.body) && !peers.blocked.has(uid);
   }
 
   /**
@@ -100,7 +110,8 @@ export class Outbound {
   async #call(target: string, events: InboxEvent[]): Promise<Delivered[]> {
     const t = parseTarget(target);
     if (!t) throw new ProtocolError("internal", `unknown delivery target ${target}`);
-    const { batch, complete } = this.#inOrder.has(target) ? { batch: events, complete: true } : this.#withEarlier(target, events);
+    const checked = !this.#inOrder.has(target);
+    const { batch, complete } = checked ? await this.#withEarlier(target, t.id, events) : { batch: bySeq(events), complete: true };
     let results: Delivered[];
     try {
       results = await this.env.USERS.getByName(t.id).deliver(batch.map(recipientCopy));
@@ -119,23 +130,41 @@ export class Outbound {
       void this.alarm.ensure(Date.now());
       throw new ProtocolError("unavailable", "earlier messages to this recipient are still being delivered; resend with the same cmid");
     }
-    this.#inOrder.add(target);
+    if (!checked || this.#caughtUp(target)) this.#inOrder.add(target);
     if (batch === events) return results;
     const at = new Map(batch.map((e, i) => [e.seq, i]));
     return events.map((e) => results[at.get(e.seq)!]!);
   }
 
   /**
-   * `events` after what is still pending for `target` from before them, in
-   * seq order. When the backlog alone fills a call ({@link CATCH_UP_MAX}), it
-   * goes without `events` (`complete: false`).
+   * Whether everything still waiting for `target` is queued behind this call
+   * (the next call sends it in order). Otherwise (an alarm run that covered
+   * only part of a backlog) the next call looks for older events again.
    */
-  #withEarlier(target: string, events: InboxEvent[]): { batch: InboxEvent[]; complete: boolean } {
+  #caughtUp(target: string): boolean {
+    const queued = new Set(this.#courier.queued(target).map((e) => e.seq));
+    return this.inbox.pendingSeqs(target, queued.size + 1).every((seq) => queued.has(seq));
+  }
+
+  /**
+   * `events` after what is still pending for `target` from before them (what
+   * the target may be sent now), in seq order. When the backlog alone fills a
+   * call ({@link CATCH_UP_MAX}), it goes without `events` (`complete: false`).
+   */
+  async #withEarlier(target: string, uid: string, events: InboxEvent[]): Promise<{ batch: InboxEvent[]; complete: boolean }> {
     const first = Math.min(...events.map((e) => e.seq));
     const earlier = this.inbox.pendingFor(target, first, CATCH_UP_MAX);
-    if (earlier.length === CATCH_UP_MAX) return { batch: earlier, complete: false };
-    return { batch: [...earlier, ...[...events].sort((a, b) => a.seq - b.seq)], complete: true };
+    if (earlier.length === 0) return { batch: bySeq(events), complete: true };
+    const peers = this.friends.peek() ?? (await this.friends.get());
+    const admitted = earlier.filter((e) => this.#admits(e, uid, peers));
+    if (earlier.length === CATCH_UP_MAX) return { batch: admitted, complete: false };
+    return { batch: [...admitted, ...bySeq(events)], complete: true };
   }
+}
+
+/** `events` in seq order (usually already so: the same array then). */
+function bySeq(events: InboxEvent[]): InboxEvent[] {
+  return events.every((e, i) => i === 0 || events[i - 1]!.seq < e.seq) ? events : [...events].sort((a, b) => a.seq - b.seq);
 }
 
 /** The recipient's copy: no sender seq; the sender's client id, device and unread count stay private. */

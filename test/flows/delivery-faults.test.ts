@@ -9,6 +9,8 @@ import { describe, expect, it } from "vitest";
 import type { MessageEvent, ReplyFrame, SendAck, SyncResult } from "../../src/protocol";
 import { newEventId } from "../../src/lib/ids";
 import { api, connect, copyOf, createUser, friends, textTo } from "../helpers/fixtures";
+import { connectSeed } from "../helpers/compat";
+import type { UserObject } from "../../src/objects/user";
 
 /** Makes bob's inbox unwritable (a storage fault), or heals it. */
 async function breakInbox(uid: string, broken: boolean) {
@@ -24,6 +26,20 @@ const pendingOf = async (uid: string) => {
     state.storage.sql.exec<{ eid: string }>("SELECT eid FROM inbox WHERE pending IS NOT NULL").toArray().map((r) => r.eid)
   );
 };
+
+/** Stores `n` text messages from `from` to `to` in `from`'s inbox, still pending, as after a long outage. */
+async function storePending(stub: DurableObjectStub<UserObject>, from: string, to: string, n: number) {
+  await runInDurableObject(stub, (_o, state) => {
+    const now = Date.now();
+    for (let i = 1; i <= n; i++) {
+      const m = { type: "message", mid: newEventId(now), chat: "dm", from, to, kind: "text", body: { text: `b${i}` }, ts: now, cmid: `c${i}`, device: "d" };
+      state.storage.sql.exec(
+        "INSERT INTO inbox (seq, eid, cmid, pending, at, event, conv, mine, gone, text) VALUES (?, ?, ?, ?, ?, ?, ?, 1, 0, ?)",
+        i, m.mid, m.cmid, `u:${to}`, now, JSON.stringify(m), `d:${to}`, `b${i}`
+      );
+    }
+  });
+}
 
 describe("delivery under faults", () => {
   it("answers a retryable error when the recipient cannot store, then delivers exactly once from the alarm", async () => {
@@ -271,17 +287,7 @@ describe("delivery order after a failure", () => {
   it("a backlog larger than one call goes first; the new message follows from the alarm, in order", async () => {
     const [alice, bob] = await friends();
     const aliceStub = env.USERS.getByName(alice);
-    // 200 messages stored and still pending for bob, as after a long outage.
-    await runInDurableObject(aliceStub, (_o, state) => {
-      const now = Date.now();
-      for (let i = 1; i <= 200; i++) {
-        const m = { type: "message", mid: newEventId(now), chat: "dm", from: alice, to: bob, kind: "text", body: { text: `b${i}` }, ts: now, cmid: `c${i}`, device: "d" };
-        state.storage.sql.exec(
-          "INSERT INTO inbox (seq, eid, cmid, pending, at, event, conv, mine, gone, text) VALUES (?, ?, ?, ?, ?, ?, ?, 1, 0, ?)",
-          i, m.mid, m.cmid, `u:${bob}`, now, JSON.stringify(m), `d:${bob}`, `b${i}`
-        );
-      }
-    });
+    await storePending(aliceStub, alice, bob, 200);
     await evictDurableObject(aliceStub);
     const a = await connect(alice);
     const frame = textTo(bob, "new", "new-1");
@@ -296,5 +302,33 @@ describe("delivery order after a failure", () => {
     const ack = await a.ok<SendAck>(frame);
     expect(texts(await b.ok<SyncResult>({ type: "sync", after: 200, limit: 500 }))).toEqual(["new"]);
     expect(ack.seq).toBe(201);
+  });
+  it("after an alarm run over part of a backlog, a new message still waits for the rest", async () => {
+    const [alice, bob] = await friends();
+    const aliceStub = env.USERS.getByName(alice);
+    await storePending(aliceStub, alice, bob, 250);
+    await evictDurableObject(aliceStub);
+    const a = await connect(alice);
+    await runDurableObjectAlarm(aliceStub); // retries the oldest 200
+    await a.ok<SendAck>(textTo(bob, "new"));
+    const b = await connect(bob);
+    expect(texts(await b.ok<SyncResult>({ type: "sync", after: 0, limit: 500 }))).toEqual([
+      ...Array.from({ length: 250 }, (_, i) => `b${i + 1}`),
+      "new"
+    ]);
+  });
+
+  it("an earlier message goes along only if the recipient may still be sent it", async () => {
+    const alice = await createUser();
+    const bob = await createUser();
+    const aliceStub = env.USERS.getByName(alice);
+    await storePending(aliceStub, alice, bob, 1); // from before they stopped being friends
+    await evictDurableObject(aliceStub);
+    const b = await connect(bob);
+    const seed = await connectSeed(alice);
+    seed.send({ type: "friend_request", toUid: bob, isGroup: 0, id: "fr1", content: "hi again" });
+    await b.next("message", (m) => m.kind === "friend_request");
+    const page = await b.ok<SyncResult>({ type: "sync", after: 0 });
+    expect(page.events.map((e) => (e as MessageEvent).kind)).toEqual(["friend_request"]);
   });
 });
