@@ -205,8 +205,11 @@ export class GroupObject extends DurableObject<Env> {
         throw new ProtocolError("group_dismissed", "this group was dismissed");
       }
       const now = Date.now();
-      const result = amend({ ...this.#context(actor, now), recallWindowMs: this.#limits.recallWindowMs }, req);
-      if (result.changed) await this.#kickFanout();
+      const { result, update } = amend({ ...this.#context(actor, now), recallWindowMs: this.#limits.recallWindowMs }, req);
+      if (!update) return result;
+      this.#webhooks.enqueue("update", update, now);
+      await this.#kickFanout();
+      if (this.#webhooks.enabled) this.ctx.waitUntil(this.#flushWebhooks());
       return result;
     });
   }

@@ -16,8 +16,12 @@ type StoredMessage = Omit<MessageEvent, "seq">;
  *
  * Any member who received the message may react; the owner and admins
  * may recall any message at any time; a muted author may not edit.
+ * Returns the answer and, when something changed, the stored update.
  */
-export function amend(ctx: GroupContext & { recallWindowMs: number }, req: AmendRequest): UpdateResult {
+export function amend(
+  ctx: GroupContext & { recallWindowMs: number },
+  req: AmendRequest
+): { result: UpdateResult; update?: Omit<UpdateEvent, "seq"> } {
   const { state, actor, now } = ctx;
   if (actor === null) throw new ProtocolError("forbidden", "the backend does not change messages");
   const member = state.member(actor);
@@ -29,7 +33,7 @@ export function amend(ctx: GroupContext & { recallWindowMs: number }, req: Amend
   }
   const msg = found.event as StoredMessage;
   const fields = decideUpdate(msg, req, { uid: actor, moderator: member.role !== "member", now, recallWindowMs: ctx.recallWindowMs });
-  if (!fields) return { mid: req.mid, changed: false };
+  if (!fields) return { result: { mid: req.mid, changed: false } };
   // A muted member may still react and recall, but not edit.
   if (fields.op === "edit" && member.mutedUntil !== null && member.mutedUntil > now) {
     throw new ProtocolError("muted", `you are muted until ${new Date(member.mutedUntil).toISOString()}`);
@@ -49,9 +53,7 @@ export function amend(ctx: GroupContext & { recallWindowMs: number }, req: Amend
   if (next) state.rewrite(found.gseq, next);
   if (req.op === "recall") state.scrub(req.mid);
   return {
-    mid: req.mid,
-    changed: true,
-    gseq: update.gseq,
-    ...(fields.version !== undefined ? { version: fields.version } : {})
+    result: { mid: req.mid, changed: true, gseq: update.gseq, ...(fields.version !== undefined ? { version: fields.version } : {}) },
+    update
   };
 }

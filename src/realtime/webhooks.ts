@@ -9,7 +9,7 @@ export const WEBHOOK_SCHEMA = `CREATE TABLE webhooks (
    );`;
 
 /** Events sent to WEBHOOK_URL. */
-export type WebhookType = "message" | "online" | "offline";
+export type WebhookType = "message" | "update" | "online" | "offline";
 
 /** Give up on a delivery after this many attempts (about a day of backoff). */
 const MAX_ATTEMPTS = 12;

@@ -60,7 +60,7 @@ async function until<T>(what: string, f: () => T | undefined, ms = 15_000): Prom
 }
 
 describe("webhooks (wrangler dev → a local receiver)", () => {
-  it("POSTs signed online, message and offline events, retrying a failed delivery", async () => {
+  it("POSTs signed online, message, update and offline events, retrying a failed delivery", async () => {
     const admin = adminClient(server);
     const [a, b] = [`wa_${Date.now()}`, `wb_${Date.now()}`];
     for (const id of [a, b]) expect((await admin("POST", "/api/v1/users", { id })).status).toBe(201);
@@ -83,11 +83,21 @@ describe("webhooks (wrangler dev → a local receiver)", () => {
     expect(attempts[1]).toMatchObject({ data: { from: a, to: b, body: { text: "hooked" }, chat: "dm" } });
     expect(attempts[1]!.data).not.toHaveProperty("cmid");
 
+    // An edit of a direct message is an `update` event, as stored (no seq).
+    await ca.ok({ type: "edit", mid: ack.mid, body: { text: "hooked, edited" } });
+    const edit = await until("an edit", () => received.find((h) => h.type === "update" && h.data.mid === ack.mid));
+    expect(edit.data).toMatchObject({ type: "update", op: "edit", chat: "dm", from: a, to: b, version: 1, body: { text: "hooked, edited" } });
+    expect(edit.data).not.toHaveProperty("seq");
+
     const gid = `wg_${Date.now()}`;
     expect((await admin("POST", "/api/v1/groups", { id: gid, name: "hooks", owner: a, members: [b] })).status).toBe(201);
     const gack = await ca.ok<SendAck>({ type: "send", chat: "group", to: gid, cmid: "wh-g", body: "to the group" });
     await until("a group message", () => received.find((h) => h.type === "message" && h.data.mid === gack.mid));
     expect(received.find((h) => h.data.mid === gack.mid)).toMatchObject({ data: { chat: "group", to: gid, gseq: 2 } });
+    // A reaction in a group comes from the group's object, with its gseq.
+    await ca.ok({ type: "react", mid: gack.mid, emoji: "👍" });
+    const reaction = await until("a group reaction", () => received.find((h) => h.type === "update" && h.data.mid === gack.mid));
+    expect(reaction.data).toMatchObject({ op: "react", chat: "group", from: a, to: gid, emoji: "👍", gseq: 3, mgseq: 2 });
 
     ca.close();
     await until("offline", () => received.find((h) => h.type === "offline" && h.data.uid === a));

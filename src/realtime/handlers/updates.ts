@@ -118,6 +118,8 @@ async function directUpdate(hub: UserHub, msg: MessageEvent, req: UpdateRequest)
   );
   hub.push(stored);
   hub.appended(ts, true);
+  const { seq: _seq, ...update } = stored;
+  hub.webhook("update", update);
   hub.log.info("update", { uid: hub.uid, op: fields.op, chat: "dm", to: peer, mid: msg.mid, seq: stored.seq });
   try {
     await hub.forward(stored, target);
