@@ -71,8 +71,8 @@ export interface UpdateActor {
 /**
  * The rules of edit, recall and reactions, one for direct and group chats:
  * the update to store, undefined when the request changes nothing (a
- * repeat), or the refusal thrown. Only the author edits, at most MAX_EDITS
- * times; the author recalls within the window; nothing but a repeated recall
+ * repeat, an edit to the body it has), or the refusal thrown. Only the
+ * author edits, at most MAX_EDITS times; the author recalls within the window; nothing but a repeated recall
  * may be asked of a recalled message; at most MAX_REACTION_KINDS emoji.
  */
 export function decideUpdate(msg: Message, req: UpdateRequest, who: UpdateActor): UpdateFields | undefined {
@@ -81,6 +81,8 @@ export function decideUpdate(msg: Message, req: UpdateRequest, who: UpdateActor)
   switch (req.op) {
     case "edit":
       if (msg.from !== who.uid) throw new ProtocolError("not_author", "only its author may edit a message");
+      // The body it already has: nothing changes, so a retried edit is not a new version.
+      if (JSON.stringify(msg.body) === JSON.stringify(req.body)) return undefined;
       if ((msg.edited ?? 0) >= MAX_EDITS) throw new ProtocolError("bad_request", `a message may be edited at most ${MAX_EDITS} times`);
       return { op: "edit", body: req.body as UpdateEvent["body"], version: (msg.edited ?? 0) + 1 };
     case "recall":

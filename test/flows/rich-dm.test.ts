@@ -10,6 +10,7 @@ import type {
   UpdateResult
 } from "../../src/protocol";
 import { befriend, connect, copyOf, createUser, friends, textTo } from "../helpers/fixtures";
+import { groupText, makeGroup } from "../helpers/groups";
 
 /** Makes message `mid` in `uid`'s inbox look `ageMs` old (the recall window is measured from `ts`). */
 async function age(uid: string, mid: string, ageMs: number): Promise<void> {
@@ -85,6 +86,26 @@ describe("edit (direct)", () => {
     expect(await copyOf(b, sent.mid)).toMatchObject({ body: { text: "mine" } });
     expect((await copyOf(b, sent.mid))?.edited).toBeUndefined();
     expect(b.seen((f) => f.type === "update")).toEqual([]);
+  });
+});
+
+describe("a repeated edit (direct and group)", () => {
+  it("changes nothing when the body is the one the message has: a retried edit is not a new version", async () => {
+    const [alice, bob] = await friends();
+    const a = await connect(alice);
+    const b = await connect(bob);
+    const sent = await a.ok<SendAck>(textTo(bob, "draft"));
+    const edit = { type: "edit", mid: sent.mid, body: { text: "final" } };
+    expect(await a.ok<UpdateResult>(edit)).toMatchObject({ changed: true, version: 1 });
+    expect(await a.ok<UpdateResult>(edit)).toEqual({ mid: sent.mid, changed: false });
+    expect((await b.ok<EditsResult>({ type: "edits", mid: sent.mid })).versions).toHaveLength(2);
+    expect(await copyOf(b, sent.mid)).toMatchObject({ body: { text: "final" }, edited: 1 });
+
+    const gid = (await makeGroup(a, [bob])).id;
+    const posted = await a.ok<SendAck>(groupText(gid, "group draft"));
+    const gedit = { type: "edit", mid: posted.mid, body: { text: "group final" } };
+    expect(await a.ok<UpdateResult>(gedit)).toMatchObject({ changed: true, version: 1 });
+    expect(await a.ok<UpdateResult>(gedit)).toEqual({ mid: posted.mid, changed: false });
   });
 });
 
