@@ -329,11 +329,20 @@ export class GroupState {
   }
 
   // ---- fan-out retries: a member whose delivery of (from, to] failed ----
+  // One row per member: later batches extend it (see Fanout), so the member
+  // gets the group's events in gseq order once the retry goes through.
 
+  /** Records that `uid` still needs (from, to]; a member already behind has its range extended instead. */
   addRetry(uid: string, from: number, to: number, nextAt: number): void {
+    const extended = this.sql.exec(
+      "UPDATE retries SET to_gseq = max(to_gseq, ?) WHERE uid = ? AND from_gseq = (SELECT min(from_gseq) FROM retries WHERE uid = ?)",
+      to,
+      uid,
+      uid
+    ).rowsWritten;
+    if (extended > 0) return;
     this.sql.exec(
-      `INSERT INTO retries (uid, from_gseq, to_gseq, attempts, next_at) VALUES (?, ?, ?, 1, ?)
-       ON CONFLICT (uid, from_gseq) DO UPDATE SET to_gseq = max(to_gseq, excluded.to_gseq)`,
+      "INSERT INTO retries (uid, from_gseq, to_gseq, attempts, next_at) VALUES (?, ?, ?, 1, ?)",
       uid,
       from,
       to,
@@ -341,15 +350,28 @@ export class GroupState {
     );
   }
 
+  /** Members with a retry pending: the fan-out adds to their range instead of delivering past it. */
+  behind(): Set<string> {
+    return new Set(this.sql.exec<{ uid: string }>("SELECT DISTINCT uid FROM retries").toArray().map((r) => r.uid));
+  }
+
+  /** Due retries, the oldest range of each member only (so one member's ranges never run at once). */
   dueRetries(now: number, limit: number): { uid: string; from: number; to: number; attempts: number }[] {
     return this.sql
       .exec<{ uid: string; from_gseq: number; to_gseq: number; attempts: number }>(
-        "SELECT uid, from_gseq, to_gseq, attempts FROM retries WHERE next_at <= ? ORDER BY next_at LIMIT ?",
+        `SELECT uid, min(from_gseq) AS from_gseq, to_gseq, attempts, next_at FROM retries
+         GROUP BY uid HAVING next_at <= ? ORDER BY next_at LIMIT ?`,
         now,
         limit
       )
       .toArray()
       .map((r) => ({ uid: r.uid, from: r.from_gseq, to: r.to_gseq, attempts: r.attempts }));
+  }
+
+  /** The retry of `uid` delivered (from, reached] of (from, to]; the rest is due now. */
+  retryAdvanced(uid: string, from: number, reached: number, to: number, now: number): void {
+    this.retryDone(uid, from);
+    this.addRetry(uid, reached, to, now);
   }
 
   retryDone(uid: string, from: number): void {

@@ -37,7 +37,9 @@ export type Deliver = (uid: string, events: Deliverable[]) => Promise<unknown>;
  * how far through the current batch we are (recipients in uid order), so a
  * restart resumes mid-batch. Re-sending is harmless: user objects dedupe by
  * event id. A recipient whose object fails gets its own retry row and never
- * holds up the others; it is retried with backoff until it succeeds.
+ * holds up the others; it is retried with backoff until it succeeds, and
+ * later batches join its retry instead of overtaking what it missed, so
+ * every member gets the group's events in gseq order.
  */
 export class Fanout {
   #running: Promise<number | undefined> | undefined;
@@ -89,7 +91,14 @@ export class Fanout {
         this.kv.put(PROGRESS, prog);
       }
       const rows = this.state.range(prog.from, prog.to, FANOUT.batch);
-      const plan = planDeliveries(this.state.windows(), rows).filter(([uid]) => uid > prog!.after);
+      // A member with a retry pending gets this batch through the retry, after what it missed.
+      const behind = this.state.behind();
+      const plan = planDeliveries(this.state.windows(), rows).filter(([uid]) => {
+        if (uid <= prog!.after) return false;
+        if (!behind.has(uid)) return true;
+        this.state.addRetry(uid, prog!.from, prog!.to, Date.now());
+        return false;
+      });
       for (let i = 0; i < plan.length; ) {
         if (budget.calls <= 0) return false;
         const chunk = plan.slice(i, i + Math.min(this.concurrency, budget.calls));
@@ -123,7 +132,9 @@ export class Fanout {
         const events = planDeliveries(windows, rows, r.uid)[0]?.[1] ?? [];
         try {
           if (events.length > 0) await this.deliver(r.uid, events);
-          this.state.retryDone(r.uid, r.from);
+          const reached = rows.length === FANOUT.batch ? (rows.at(-1)!.event.gseq ?? r.to) : r.to;
+          if (reached >= r.to) this.state.retryDone(r.uid, r.from);
+          else this.state.retryAdvanced(r.uid, r.from, reached, r.to, Date.now());
         } catch (err) {
           const delay = Math.min(FANOUT.retryMaxMs, FANOUT.retryMinMs * 2 ** r.attempts);
           console.warn("group delivery retry failed", r.uid, r.from, r.to, r.attempts, err);
