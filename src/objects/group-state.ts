@@ -37,7 +37,17 @@ export const GROUP_SCHEMA = [
      left_gseq INTEGER NOT NULL,
      PRIMARY KEY (uid, left_gseq)
    );`,
-  WEBHOOK_SCHEMA
+  WEBHOOK_SCHEMA,
+  // One retry row per member (the fan-out keeps gseq order through it):
+  // earlier versions kept a row per failed batch. A range merged over a batch
+  // that did arrive is sent again and deduped by the member's inbox.
+  `CREATE TABLE retries_merged AS
+     SELECT uid, min(from_gseq) AS from_gseq, max(to_gseq) AS to_gseq, min(attempts) AS attempts, min(next_at) AS next_at
+     FROM retries GROUP BY uid;
+   DELETE FROM retries;
+   INSERT INTO retries (uid, from_gseq, to_gseq, attempts, next_at)
+     SELECT uid, from_gseq, to_gseq, attempts, next_at FROM retries_merged;
+   DROP TABLE retries_merged;`
 ] as const;
 
 /** Events with from < gseq <= to are `uid`'s to receive (to = Infinity while a member). */
@@ -332,11 +342,16 @@ export class GroupState {
   // One row per member: later batches extend it (see Fanout), so the member
   // gets the group's events in gseq order once the retry goes through.
 
-  /** Records that `uid` still needs (from, to]; a member already behind has its range extended instead. */
+  /**
+   * Records that `uid` still needs (from, to], due at `nextAt`. A member
+   * already behind has its range extended instead, and is due no later than
+   * `nextAt`: new traffic is a reason to try again soon.
+   */
   addRetry(uid: string, from: number, to: number, nextAt: number): void {
     const extended = this.sql.exec(
-      "UPDATE retries SET to_gseq = max(to_gseq, ?) WHERE uid = ? AND from_gseq = (SELECT min(from_gseq) FROM retries WHERE uid = ?)",
+      "UPDATE retries SET to_gseq = max(to_gseq, ?), next_at = min(next_at, ?) WHERE uid = ? AND from_gseq = (SELECT min(from_gseq) FROM retries WHERE uid = ?)",
       to,
+      nextAt,
       uid,
       uid
     ).rowsWritten;

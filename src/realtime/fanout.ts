@@ -70,11 +70,13 @@ export class Fanout {
   async #loop(): Promise<number | undefined> {
     const budget = { calls: this.callsPerRun };
     let next = await this.#retry(budget, Math.min(FANOUT.retryShare, budget.calls));
-    while (this.#again) {
-      this.#again = false;
-      if (!(await this.#pump(budget))) return Date.now();
-    }
-    if (budget.calls > 0) next = await this.#retry(budget, budget.calls);
+    do {
+      while (this.#again) {
+        this.#again = false;
+        if (!(await this.#pump(budget))) return Date.now();
+      }
+      if (budget.calls > 0) next = await this.#retry(budget, budget.calls);
+    } while (this.#again); // a post that arrived during the retries
     return budget.calls <= 0 && this.state.dueRetries(Date.now(), 1).length > 0 ? Date.now() : next;
   }
 
@@ -96,7 +98,7 @@ export class Fanout {
       const plan = planDeliveries(this.state.windows(), rows).filter(([uid]) => {
         if (uid <= prog!.after) return false;
         if (!behind.has(uid)) return true;
-        this.state.addRetry(uid, prog!.from, prog!.to, Date.now());
+        this.state.addRetry(uid, prog!.from, prog!.to, Date.now() + FANOUT.retryMinMs);
         return false;
       });
       for (let i = 0; i < plan.length; ) {
@@ -122,9 +124,23 @@ export class Fanout {
     }
   }
 
-  /** Retries up to `max` due failed deliveries; returns the next retry time. */
+  /**
+   * Makes up to `max` retry calls, `concurrency` at a time, while any are due
+   * (a member catching up on a long range stays due until it has it all);
+   * returns the next retry time.
+   */
   async #retry(budget: { calls: number }, max: number): Promise<number | undefined> {
-    const due = this.state.dueRetries(Date.now(), Math.max(0, Math.min(max, this.concurrency)));
+    for (let made = 0; made < max; ) {
+      const n = await this.#retryRound(budget, Math.min(max - made, this.concurrency));
+      if (n === 0) break;
+      made += n;
+    }
+    return this.state.nextRetryAt();
+  }
+
+  /** One round of at most `max` due retries, in parallel (one per member); returns how many. */
+  async #retryRound(budget: { calls: number }, max: number): Promise<number> {
+    const due = this.state.dueRetries(Date.now(), Math.max(0, max));
     await Promise.all(
       due.map(async (r) => {
         const rows = this.state.range(r.from, r.to, FANOUT.batch);
@@ -144,7 +160,7 @@ export class Fanout {
     );
     budget.calls -= due.length;
     if (due.length > 0) this.state.pruneDeparted(this.kv.get<number>(CURSOR) ?? 0);
-    return this.state.nextRetryAt();
+    return due.length;
   }
 }
 

@@ -1,4 +1,4 @@
-import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { GroupEvent, HistoryEvent, InboxEvent, MessageEvent, SendAck, SyncResult } from "../../src/protocol";
@@ -200,18 +200,40 @@ describe("group delivery order after a failure", () => {
     await drainFanout(g.id);
     expect((await retriesOf(g.id)).map((r) => r.uid)).toEqual([m2!.uid]);
     await runInDurableObject(broken, (_o, s) => s.storage.sql.exec("ALTER TABLE inbox_off RENAME TO inbox"));
+    // As after many failed attempts: the next try is far off.
+    await runInDurableObject(env.GROUPS.getByName(g.id), (_o, s) => s.storage.sql.exec("UPDATE retries SET next_at = ?", Date.now() + 600_000));
 
     const second = await owner!.c.ok<SendAck>(groupText(g.id, "second"));
     await m1!.c.next("message", (m) => m.mid === second.mid);
     await drainFanout(g.id);
-    // Not delivered past the message m2 is missing: the retry now covers both.
+    // Not delivered past the message m2 is missing: the retry now covers both, and new traffic brought it forward.
     expect(groupMessages(await inboxOf(m2!.uid), g.id)).toEqual([]);
     expect(await retriesOf(g.id)).toEqual([{ uid: m2!.uid, from_gseq: 1, to_gseq: second.gseq }]);
+    const nextAt = await runInDurableObject(env.GROUPS.getByName(g.id), (_o, s) => s.storage.sql.exec<{ n: number }>("SELECT next_at AS n FROM retries").one().n);
+    expect(nextAt).toBeLessThanOrEqual(Date.now() + 5_000);
 
     await runInDurableObject(env.GROUPS.getByName(g.id), (_o, s) => s.storage.sql.exec("UPDATE retries SET next_at = 0"));
     expect(await runDurableObjectAlarm(env.GROUPS.getByName(g.id))).toBe(true);
     expect(groupMessages(await inboxOf(m2!.uid), g.id).map((m) => m.mid)).toEqual([first.mid, second.mid]);
     expect(await retriesOf(g.id)).toEqual([]);
+  });
+
+  it("merges the per-batch retry rows of earlier versions into one per member", async () => {
+    const [owner, m1] = await connectedUsers(2);
+    const g = await makeGroup(owner!.c, [m1!.uid]);
+    const group = env.GROUPS.getByName(g.id);
+    await runInDurableObject(group, (_o, s) => {
+      s.storage.sql.exec("INSERT INTO retries VALUES ('legacy_a', 0, 64, 5, 9000), ('legacy_a', 64, 128, 1, 7000), ('legacy_b', 10, 20, 2, 8000)");
+      s.storage.sql.exec("UPDATE _schema SET version = version - 1");
+    });
+    await evictDurableObject(group);
+    await group.stats(); // any call starts the object, which migrates
+    expect(
+      await runInDurableObject(group, (_o, s) => s.storage.sql.exec("SELECT uid, from_gseq, to_gseq, attempts, next_at FROM retries ORDER BY uid").toArray())
+    ).toEqual([
+      { uid: "legacy_a", from_gseq: 0, to_gseq: 128, attempts: 1, next_at: 7000 },
+      { uid: "legacy_b", from_gseq: 10, to_gseq: 20, attempts: 2, next_at: 8000 }
+    ]);
   });
 
   it("a retry longer than one batch is delivered in batches, in order", async () => {
