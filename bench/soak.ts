@@ -3,9 +3,11 @@
  * between friends and posts to a group) while clients drop at random (some
  * abruptly, some politely) and reconnect with `?since=`. At the end every
  * user syncs their whole inbox and the run is audited: every acked message
- * must be in every entitled inbox exactly once (lost 0, duplicated 0).
- * Not a test: `npm run soak -- --minutes 3`. Exit code 1 if anything was lost
- * or duplicated.
+ * must be in every entitled inbox exactly once (lost 0, duplicated 0), and
+ * in order: a recipient stores one sender's direct messages in the order the
+ * sender stored them, and a group's messages in gseq order (out of order 0).
+ * Not a test: `npm run soak -- --minutes 3`. Exit code 1 if anything was lost,
+ * duplicated or out of order.
  *
  *   --minutes 2  --users 24  --group 12  --rate 40 (messages/s in total)  --drop 0.03 (chance per client per second)
  */
@@ -36,6 +38,8 @@ interface Sent {
   cmid: string;
   body: { k: number };
   mid?: string;
+  /** From the ack: the sender's inbox seq (direct) or the group's gseq. */
+  order?: number;
   attempts: number;
 }
 
@@ -80,7 +84,9 @@ function attempt(s: Sent): void {
   const frame = s.to < 0 ? { type: "send", chat: "group", to: gid, cmid: s.cmid, body: s.body } : { type: "send", to: uids[s.to], cmid: s.cmid, body: s.body };
   c.request(frame, (r) => {
     if (r.ok) {
-      s.mid = (r.result as { mid: string }).mid;
+      const ack = r.result as { mid: string; seq: number; gseq?: number };
+      s.mid = ack.mid;
+      s.order = s.to < 0 ? ack.gseq : ack.seq;
       counts.acked++;
     } else if (r.error?.retryable) {
       counts.retried++;
@@ -164,11 +170,45 @@ try {
       }
     }
   }
+  const { outOfOrder, orderChecked } = auditOrder();
   const unacked = messages.filter((s) => !s.mid).length;
-  const summary = { ...counts, unacked, expectedDeliveries: expected, delivered, lost, duplicated };
+  const summary = { ...counts, unacked, expectedDeliveries: expected, delivered, lost, duplicated, outOfOrder, orderChecked };
   console.log(JSON.stringify(summary, null, 2));
   for (const c of clients) c?.close();
-  process.exitCode = lost === 0 && duplicated === 0 && unacked === 0 && counts.refused === 0 ? 0 : 1;
+  process.exitCode = lost === 0 && duplicated === 0 && outOfOrder === 0 && unacked === 0 && counts.refused === 0 ? 0 : 1;
 } finally {
   await target.stop();
+}
+
+/**
+ * Messages a recipient stored before one that its sender stored earlier (per
+ * sender for direct messages; by gseq for the group, the recipient's own
+ * posts aside, which are stored when posted), and how many consecutive pairs
+ * were compared.
+ */
+function auditOrder(): { outOfOrder: number; orderChecked: number } {
+  let bad = 0;
+  let checked = 0;
+  for (let i = 0; i < USERS; i++) {
+    const streams = new Map<string, { order: number; seq: number; k: number }[]>();
+    for (const s of messages) {
+      if (!s.mid || s.order === undefined || s.from === i || (s.to >= 0 && s.to !== i)) continue;
+      if (s.to < 0 && i >= GROUP) continue;
+      const seq = seen[i]!.get(s.mid)?.values().next().value;
+      if (seq === undefined) continue; // lost: counted above
+      const key = s.to < 0 ? "group" : `dm:${s.from}`;
+      streams.set(key, [...(streams.get(key) ?? []), { order: s.order, seq, k: s.body.k }]);
+    }
+    for (const [key, list] of streams) {
+      list.sort((a, b) => a.order - b.order);
+      for (let j = 1; j < list.length; j++) {
+        checked++;
+        if (list[j]!.seq < list[j - 1]!.seq) {
+          bad++;
+          if (bad <= 5) console.error(`out of order: ${uids[i]} stored k=${list[j]!.k} (${key}) before k=${list[j - 1]!.k}`);
+        }
+      }
+    }
+  }
+  return { outOfOrder: bad, orderChecked: checked };
 }

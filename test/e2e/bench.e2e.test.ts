@@ -44,7 +44,7 @@ describe("benchmark harness", () => {
 });
 
 describe("soak script", () => {
-  it("runs a short soak with random disconnects and loses or duplicates nothing", () => {
+  it("runs a short soak with random disconnects and loses, duplicates or reorders nothing", () => {
     const run = spawnSync("npm", ["run", "soak", "--", "--minutes", "0.15", "--users", "8", "--group", "5", "--rate", "30", "--drop", "0.2"], {
       cwd: ROOT,
       encoding: "utf8",
@@ -52,9 +52,10 @@ describe("soak script", () => {
     });
     expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
     const summary = JSON.parse(run.stdout.slice(run.stdout.indexOf("{\n"))) as Record<string, number>;
-    expect(summary).toMatchObject({ lost: 0, duplicated: 0, unacked: 0, refused: 0 });
+    expect(summary).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0, unacked: 0, refused: 0 });
     expect(summary.delivered).toBe(summary.expectedDeliveries);
     expect(summary.sent).toBeGreaterThan(100);
     expect(summary.drops).toBeGreaterThan(0);
+    expect(summary.orderChecked).toBeGreaterThan(100);
   });
 });
