@@ -1,6 +1,8 @@
 import { WEBHOOK_SCHEMA } from "../realtime/webhooks";
 import { COMPAT_HANDED_SCHEMA, COMPAT_QUEUE_SCHEMA } from "./compat-queue";
 import { CONVERSATIONS_SCHEMA, CONVERSATIONS_SCHEMA_2, type Conversations, type RowIndex } from "./conversations";
+import { type Row, toEvent } from "./inbox-row";
+import { PendingDeliveries } from "./pending";
 import type {
   InboxEvent,
   MessageEvent,
@@ -45,17 +47,6 @@ export interface Appended {
   fresh: boolean;
 }
 
-/** A stored event awaiting confirmed delivery to `target`. */
-export interface Pending {
-  target: string;
-  event: InboxEvent;
-}
-
-interface Row extends Record<string, SqlStorageValue> {
-  seq: number;
-  event: string;
-}
-
 const TRIMMED_KEY = "inbox.trimmed";
 /** Soft byte budget of one sync page (JSON of the events). */
 export const PAGE_BYTES = 1024 * 1024;
@@ -81,23 +72,27 @@ const insertRows = (n: number): string => INSERTS[n]!;
 export class Inbox {
   #head: number | undefined;
   #trimmed: number | undefined;
-  #delivered: number[] = [];
   /** Append time of the oldest retained event: null when empty, undefined when not read yet. */
   #oldestAt: number | null | undefined;
+
+  /** The events of this inbox still waiting for confirmed delivery elsewhere. */
+  readonly pending: PendingDeliveries;
 
   constructor(
     private readonly sql: SqlStorage,
     private readonly kv: SyncKvStorage,
     /** Kept in step with every stored event, in the same commit. */
     readonly conversations: Conversations
-  ) {}
+  ) {
+    this.pending = new PendingDeliveries(sql);
+  }
 
   /** Forgets cached state (after the storage was erased). */
   reset(): void {
     this.#head = undefined;
     this.#trimmed = undefined;
     this.#oldestAt = undefined;
-    this.#delivered = [];
+    this.pending.reset();
     this.conversations.reset();
   }
 
@@ -259,7 +254,7 @@ export class Inbox {
 
   /** The message this user sent with client id `cmid`, and whether delivery is unconfirmed. */
   bySentCmid(cmid: string): { event: MessageEvent; pending: string | null } | undefined {
-    this.flushDelivered();
+    this.pending.flush();
     const row = this.sql
       .exec<Row & { pending: string | null }>(
         "SELECT seq, event, pending FROM inbox WHERE cmid = ?",
@@ -267,69 +262,6 @@ export class Inbox {
       )
       .toArray()[0];
     return row && { event: toEvent(row) as MessageEvent, pending: row.pending };
-  }
-
-  /** Where the event `eid` still waits to be delivered, or null if it does not. */
-  pendingTarget(eid: string): string | null {
-    this.flushDelivered();
-    return this.sql.exec<{ pending: string | null }>("SELECT pending FROM inbox WHERE eid = ?", eid).toArray()[0]?.pending ?? null;
-  }
-
-  /**
-   * Records that the events at these seqs were delivered. The mark only
-   * spares a redundant retry (the recipient dedupes), so it is kept in memory
-   * and written in batches (by the caller's timer, or before anything reads
-   * the pending state) instead of costing a statement per message.
-   */
-  delivered(seqs: readonly number[]): void {
-    this.#delivered.push(...seqs);
-  }
-
-  /** Writes pending delivery marks (one statement per 90). */
-  flushDelivered(): void {
-    const seqs = this.#delivered;
-    if (seqs.length === 0) return;
-    this.#delivered = [];
-    for (let i = 0; i < seqs.length; i += 90) {
-      const chunk = seqs.slice(i, i + 90);
-      this.sql.exec(`UPDATE inbox SET pending = NULL WHERE seq IN (${chunk.map(() => "?").join(",")})`, ...chunk);
-    }
-  }
-
-  /** Drops the pending mark of every event waiting for `target` (e.g. no longer a friend). */
-  abandon(target: string): void {
-    this.flushDelivered();
-    this.sql.exec("UPDATE inbox SET pending = NULL WHERE pending = ?", target);
-  }
-
-  /** Events whose delivery is unconfirmed, oldest first. */
-  pending(limit: number): Pending[] {
-    this.flushDelivered();
-    return this.sql
-      .exec<Row & { pending: string }>(
-        "SELECT seq, event, pending FROM inbox WHERE pending IS NOT NULL ORDER BY seq LIMIT ?",
-        limit
-      )
-      .toArray()
-      .map((row) => ({ target: row.pending, event: toEvent(row) }));
-  }
-
-  /** Seqs of the oldest events still waiting for `target`. */
-  pendingSeqs(target: string, limit: number): number[] {
-    this.flushDelivered();
-    return this.sql
-      .exec<{ seq: number }>("SELECT seq FROM inbox WHERE pending = ? ORDER BY seq LIMIT ?", target, limit)
-      .toArray()
-      .map((r) => r.seq);
-  }
-
-  /** Events still waiting for `target` with a seq below `before`, oldest first. */
-  pendingFor(target: string, before: number, limit: number): InboxEvent[] {
-    this.flushDelivered();
-    return this.sql
-      .exec<Row>("SELECT seq, event FROM inbox WHERE pending = ? AND seq < ? ORDER BY seq LIMIT ?", target, before, limit)
-      .toArray()
-      .map(toEvent);
   }
 
   /**
@@ -382,7 +314,7 @@ export class Inbox {
    * highest dropped seq so later syncs from before it report a gap.
    */
   trim(now: number, ttlMs: number, max: number): number {
-    this.flushDelivered();
+    this.pending.flush();
     const byAge = this.sql
       .exec<{ m: number | null }>("SELECT max(seq) AS m FROM inbox WHERE at < ?", now - ttlMs)
       .one().m ?? 0;
@@ -410,11 +342,6 @@ export class Inbox {
     return this.#oldestAt ?? undefined;
   }
 
-  /** Stored events still waiting for confirmed delivery. */
-  pendingCount(): number {
-    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM inbox WHERE pending IS NOT NULL").one().n;
-  }
-
   /** Number of retained events. */
   size(): number {
     return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM inbox").one().n;
@@ -432,8 +359,4 @@ function isReceived(e: UnsequencedEvent | undefined): boolean {
 
 export function eidOf(e: UnsequencedEvent | InboxEvent): string {
   return e.type === "message" ? e.mid : e.eid;
-}
-
-function toEvent(row: Row): InboxEvent {
-  return { ...(JSON.parse(row.event) as UnsequencedEvent), seq: row.seq } as InboxEvent;
 }

@@ -272,13 +272,12 @@ export class UserObject extends DurableObject<Env> {
 
   /** Counters for operators (`GET /api/v1/users/{uid}/stats`). */
   async stats(): Promise<UserStats> {
-    this.#inbox.flushDelivered(); // delivery marks ride with the next write; count what is really pending
-    return {
+        return {
       uid: this.#uid,
       connections: openSockets(this.ctx).length,
       head: this.#inbox.head(),
       retained: this.#inbox.size(),
-      pendingDeliveries: this.#inbox.pendingCount()
+      pendingDeliveries: this.#inbox.pending.count()
     };
   }
 
@@ -362,7 +361,7 @@ export class UserObject extends DurableObject<Env> {
    */
   async invalidateFriends(removed?: string): Promise<void> {
     this.#friends.invalidate();
-    if (removed !== undefined) this.#inbox.abandon(userTarget(removed));
+    if (removed !== undefined) this.#inbox.pending.abandon(userTarget(removed));
   }
 
   /**

@@ -63,7 +63,7 @@ export class Outbound {
       if (t?.kind === "user") {
         const peers = this.friends.peek() ?? (await this.friends.get());
         if (!this.#admits(event, t.id, peers)) {
-          this.inbox.abandon(target);
+          this.inbox.pending.abandon(target);
           throw peers.blocked.has(t.id)
             ? new ProtocolError("blocked", `messages between you and ${t.id} are blocked`)
             : new ProtocolError("stranger", `${t.id} is not your friend`);
@@ -92,7 +92,7 @@ export class Outbound {
    * that keeps failing never blocks the others. Returns when to try again.
    */
   async retryPending(now: number): Promise<number | undefined> {
-    const pending = this.inbox.pending(RETRY_BATCH);
+    const pending = this.inbox.pending.oldest(RETRY_BATCH);
     if (pending.length === 0) return undefined;
     const results = await Promise.allSettled(pending.map((p) => this.forward(p.event, p.target, false)));
     const failed = pending.filter((_, i) => {
@@ -119,11 +119,11 @@ export class Outbound {
       this.#inOrder.delete(target);
       throw err;
     }
-    this.inbox.delivered(batch.map((e) => e.seq));
+    this.inbox.pending.delivered(batch.map((e) => e.seq));
     // Written in one batch soon (and before anything reads the pending state).
     this.#flushTimer ??= setTimeout(() => {
       this.#flushTimer = undefined;
-      this.inbox.flushDelivered();
+      this.inbox.pending.flush();
     }, DELIVERED_FLUSH_MS);
     if (!complete) {
       // Only the backlog went: this batch waits for the alarm, which sends in order.
@@ -143,7 +143,7 @@ export class Outbound {
    */
   #caughtUp(target: string): boolean {
     const queued = new Set(this.#courier.queued(target).map((e) => e.seq));
-    return this.inbox.pendingSeqs(target, queued.size + 1).every((seq) => queued.has(seq));
+    return this.inbox.pending.seqsFor(target, queued.size + 1).every((seq) => queued.has(seq));
   }
 
   /**
@@ -153,7 +153,7 @@ export class Outbound {
    */
   async #withEarlier(target: string, uid: string, events: InboxEvent[]): Promise<{ batch: InboxEvent[]; complete: boolean }> {
     const first = Math.min(...events.map((e) => e.seq));
-    const earlier = this.inbox.pendingFor(target, first, CATCH_UP_MAX);
+    const earlier = this.inbox.pending.before(target, first, CATCH_UP_MAX);
     if (earlier.length === 0) return { batch: bySeq(events), complete: true };
     const peers = this.friends.peek() ?? (await this.friends.get());
     const admitted = earlier.filter((e) => this.#admits(e, uid, peers));

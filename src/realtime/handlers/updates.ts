@@ -52,7 +52,7 @@ export async function onDelete(hub: UserHub, _conn: Conn, f: DeleteFrame): Promi
   const found = hub.inbox.byEventId(f.mid);
   if (!found || found.type !== "message") throw new ProtocolError("unknown_message", `no message ${f.mid}`);
   if (found.deleted) return { mid: f.mid, changed: false };
-  const pending = hub.inbox.pendingTarget(f.mid);
+  const pending = hub.inbox.pending.targetOf(f.mid);
   if (pending !== null) {
     try {
       await hub.forward(found, pending);

@@ -1,0 +1,97 @@
+import type { InboxEvent } from "../protocol";
+import { type Row, toEvent } from "./inbox-row";
+
+/** A stored event awaiting confirmed delivery to `target`. */
+export interface Pending {
+  target: string;
+  event: InboxEvent;
+}
+
+/** Most seqs one statement clears (DO SQLite binds at most 100 values). */
+const MARKS_PER_STATEMENT = 90;
+
+/**
+ * The events of a user's inbox still waiting for confirmed delivery to
+ * another object (the `pending` column: the target, or null once delivered).
+ * Delivery marks are kept in memory and written in batches; every read here
+ * writes them first, so nothing reads a stale pending state.
+ */
+export class PendingDeliveries {
+  #delivered: number[] = [];
+
+  constructor(private readonly sql: SqlStorage) {}
+
+  /** Forgets marks not written yet (the storage was erased). */
+  reset(): void {
+    this.#delivered = [];
+  }
+
+  /**
+   * Records that the events at these seqs were delivered. The mark only
+   * spares a redundant retry (the recipient dedupes), so it is kept in memory
+   * and written in batches (by the caller's timer, or before anything reads
+   * the pending state) instead of costing a statement per message.
+   */
+  delivered(seqs: readonly number[]): void {
+    this.#delivered.push(...seqs);
+  }
+
+  /** Writes the delivery marks gathered so far. */
+  flush(): void {
+    const seqs = this.#delivered;
+    if (seqs.length === 0) return;
+    this.#delivered = [];
+    for (let i = 0; i < seqs.length; i += MARKS_PER_STATEMENT) {
+      const chunk = seqs.slice(i, i + MARKS_PER_STATEMENT);
+      this.sql.exec(`UPDATE inbox SET pending = NULL WHERE seq IN (${chunk.map(() => "?").join(",")})`, ...chunk);
+    }
+  }
+
+  /** Drops the pending mark of every event waiting for `target` (e.g. no longer a friend). */
+  abandon(target: string): void {
+    this.flush();
+    this.sql.exec("UPDATE inbox SET pending = NULL WHERE pending = ?", target);
+  }
+
+  /** Where the event `eid` still waits to be delivered, or null if it does not. */
+  targetOf(eid: string): string | null {
+    this.flush();
+    return this.sql.exec<{ pending: string | null }>("SELECT pending FROM inbox WHERE eid = ?", eid).toArray()[0]?.pending ?? null;
+  }
+
+  /** Events whose delivery is unconfirmed, oldest first, whatever their target. */
+  oldest(limit: number): Pending[] {
+    this.flush();
+    return this.sql
+      .exec<Row & { pending: string }>(
+        "SELECT seq, event, pending FROM inbox WHERE pending IS NOT NULL ORDER BY seq LIMIT ?",
+        limit
+      )
+      .toArray()
+      .map((row) => ({ target: row.pending, event: toEvent(row) }));
+  }
+
+  /** Seqs of the oldest events still waiting for `target`. */
+  seqsFor(target: string, limit: number): number[] {
+    this.flush();
+    return this.sql
+      .exec<{ seq: number }>("SELECT seq FROM inbox WHERE pending = ? ORDER BY seq LIMIT ?", target, limit)
+      .toArray()
+      .map((r) => r.seq);
+  }
+
+  /** Events still waiting for `target` with a seq below `before`, oldest first. */
+  before(target: string, before: number, limit: number): InboxEvent[] {
+    this.flush();
+    return this.sql
+      .exec<Row>("SELECT seq, event FROM inbox WHERE pending = ? AND seq < ? ORDER BY seq LIMIT ?", target, before, limit)
+      .toArray()
+      .map(toEvent);
+  }
+
+  /** How many stored events still wait for confirmed delivery. */
+  count(): number {
+    this.flush();
+    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM inbox WHERE pending IS NOT NULL").one().n;
+  }
+}
