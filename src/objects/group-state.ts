@@ -1,5 +1,6 @@
 import type { GroupSettings, HistoryEvent, Role } from "../protocol";
 import { WEBHOOK_SCHEMA } from "../realtime/webhooks";
+import { FanoutRetries } from "./fanout-retries";
 
 /** DDL of a group's object (see {@link migrate}). */
 export const GROUP_SCHEMA = [
@@ -109,8 +110,8 @@ interface SqlMember extends Record<string, SqlStorageValue> {
 
 /**
  * A group's durable state in its object's SQLite: record, members (cached in
- * memory after first use), invites, history with gseq, and the D1 mirror
- * outbox. All methods are synchronous so callers compose them atomically.
+ * memory after first use), invites, history with gseq, the fan-out's retries
+ * and the D1 mirror outbox. All methods are synchronous so callers compose them atomically.
  */
 export class GroupState {
   #meta: GroupMeta | null | undefined;
@@ -118,10 +119,15 @@ export class GroupState {
   #windows: Window[] | undefined;
   #head: number | undefined;
 
+  /** Members whose fan-out delivery failed, and what they still need. */
+  readonly retries: FanoutRetries;
+
   constructor(
     private readonly sql: SqlStorage,
     private readonly kv: SyncKvStorage
-  ) {}
+  ) {
+    this.retries = new FanoutRetries(sql);
+  }
 
   meta(): GroupMeta | undefined {
     if (this.#meta === undefined) this.#meta = this.kv.get<GroupMeta>(META) ?? null;
@@ -243,11 +249,6 @@ export class GroupState {
 
   // ---- history ----
 
-  /** Members with a fan-out retry pending. */
-  retryingCount(): number {
-    return this.sql.exec<{ n: number }>("SELECT count(DISTINCT uid) AS n FROM retries").one().n;
-  }
-
   head(): number {
     this.#head ??= this.sql.exec<{ m: number | null }>("SELECT max(gseq) AS m FROM history").one().m ?? 0;
     return this.#head;
@@ -336,75 +337,6 @@ export class GroupState {
       .toArray()
       .map((r) => JSON.parse(r.event) as HistoryEvent)
       .reverse();
-  }
-
-  // ---- fan-out retries: a member whose delivery of (from, to] failed ----
-  // One row per member: later batches extend it (see Fanout), so the member
-  // gets the group's events in gseq order once the retry goes through.
-
-  /**
-   * Records that `uid` still needs (from, to], due at `nextAt`. A member
-   * already behind has its range extended instead, and is due no later than
-   * `nextAt`: new traffic is a reason to try again soon.
-   */
-  addRetry(uid: string, from: number, to: number, nextAt: number): void {
-    const extended = this.sql.exec(
-      "UPDATE retries SET to_gseq = max(to_gseq, ?), next_at = min(next_at, ?) WHERE uid = ? AND from_gseq = (SELECT min(from_gseq) FROM retries WHERE uid = ?)",
-      to,
-      nextAt,
-      uid,
-      uid
-    ).rowsWritten;
-    if (extended > 0) return;
-    this.sql.exec(
-      "INSERT INTO retries (uid, from_gseq, to_gseq, attempts, next_at) VALUES (?, ?, ?, 1, ?)",
-      uid,
-      from,
-      to,
-      nextAt
-    );
-  }
-
-  /** Members with a retry pending: the fan-out adds to their range instead of delivering past it. */
-  behind(): Set<string> {
-    return new Set(this.sql.exec<{ uid: string }>("SELECT DISTINCT uid FROM retries").toArray().map((r) => r.uid));
-  }
-
-  /** Due retries, the oldest range of each member only (so one member's ranges never run at once). */
-  dueRetries(now: number, limit: number): { uid: string; from: number; to: number; attempts: number }[] {
-    return this.sql
-      .exec<{ uid: string; from_gseq: number; to_gseq: number; attempts: number }>(
-        `SELECT uid, min(from_gseq) AS from_gseq, to_gseq, attempts, next_at FROM retries
-         GROUP BY uid HAVING next_at <= ? ORDER BY next_at LIMIT ?`,
-        now,
-        limit
-      )
-      .toArray()
-      .map((r) => ({ uid: r.uid, from: r.from_gseq, to: r.to_gseq, attempts: r.attempts }));
-  }
-
-  /** The retry of `uid` delivered (from, reached] of (from, to]; the rest is due now. */
-  retryAdvanced(uid: string, from: number, reached: number, to: number, now: number): void {
-    this.retryDone(uid, from);
-    this.addRetry(uid, reached, to, now);
-  }
-
-  retryDone(uid: string, from: number): void {
-    this.sql.exec("DELETE FROM retries WHERE uid = ? AND from_gseq = ?", uid, from);
-  }
-
-  retryLater(uid: string, from: number, attempts: number, nextAt: number): void {
-    this.sql.exec(
-      "UPDATE retries SET attempts = ?, next_at = ? WHERE uid = ? AND from_gseq = ?",
-      attempts,
-      nextAt,
-      uid,
-      from
-    );
-  }
-
-  nextRetryAt(): number | undefined {
-    return this.sql.exec<{ m: number | null }>("SELECT min(next_at) AS m FROM retries").one().m ?? undefined;
   }
 
   // ---- D1 mirror outbox ----

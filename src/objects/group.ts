@@ -142,7 +142,7 @@ export class GroupObject extends DurableObject<Env> {
         head,
         fanoutCursor: cursor,
         fanoutPending: head - cursor,
-        retryingMembers: this.#state.retryingCount()
+        retryingMembers: this.#state.retries.count()
       };
     });
   }

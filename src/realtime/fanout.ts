@@ -77,7 +77,7 @@ export class Fanout {
       }
       if (budget.calls > 0) next = await this.#retry(budget, budget.calls);
     } while (this.#again); // a post that arrived during the retries
-    return budget.calls <= 0 && this.state.dueRetries(Date.now(), 1).length > 0 ? Date.now() : next;
+    return budget.calls <= 0 && this.state.retries.due(Date.now(), 1).length > 0 ? Date.now() : next;
   }
 
   /** Delivers batches until caught up (true) or out of budget (false). */
@@ -94,11 +94,11 @@ export class Fanout {
       }
       const rows = this.state.range(prog.from, prog.to, FANOUT.batch);
       // A member with a retry pending gets this batch through the retry, after what it missed.
-      const behind = this.state.behind();
+      const behind = this.state.retries.behind();
       const plan = planDeliveries(this.state.windows(), rows).filter(([uid]) => {
         if (uid <= prog!.after) return false;
         if (!behind.has(uid)) return true;
-        this.state.addRetry(uid, prog!.from, prog!.to, Date.now() + FANOUT.retryMinMs);
+        this.state.retries.add(uid, prog!.from, prog!.to, Date.now() + FANOUT.retryMinMs);
         return false;
       });
       for (let i = 0; i < plan.length; ) {
@@ -110,7 +110,7 @@ export class Fanout {
         results.forEach((r, j) => {
           if (r.status === "rejected") {
             console.warn("group delivery failed; will retry", chunk[j]![0], r.reason);
-            this.state.addRetry(chunk[j]![0], prog!.from, prog!.to, now + FANOUT.retryMinMs);
+            this.state.retries.add(chunk[j]![0], prog!.from, prog!.to, now + FANOUT.retryMinMs);
           }
         });
         prog = { ...prog, after: chunk.at(-1)![0] };
@@ -135,12 +135,12 @@ export class Fanout {
       if (n === 0) break;
       made += n;
     }
-    return this.state.nextRetryAt();
+    return this.state.retries.nextAt();
   }
 
   /** One round of at most `max` due retries, in parallel (one per member); returns how many. */
   async #retryRound(budget: { calls: number }, max: number): Promise<number> {
-    const due = this.state.dueRetries(Date.now(), Math.max(0, max));
+    const due = this.state.retries.due(Date.now(), Math.max(0, max));
     await Promise.all(
       due.map(async (r) => {
         const rows = this.state.range(r.from, r.to, FANOUT.batch);
@@ -149,12 +149,12 @@ export class Fanout {
         try {
           if (events.length > 0) await this.deliver(r.uid, events);
           const reached = rows.length === FANOUT.batch ? (rows.at(-1)!.event.gseq ?? r.to) : r.to;
-          if (reached >= r.to) this.state.retryDone(r.uid, r.from);
-          else this.state.retryAdvanced(r.uid, r.from, reached, r.to, Date.now());
+          if (reached >= r.to) this.state.retries.done(r.uid, r.from);
+          else this.state.retries.advanced(r.uid, r.from, reached, r.to, Date.now());
         } catch (err) {
           const delay = Math.min(FANOUT.retryMaxMs, FANOUT.retryMinMs * 2 ** r.attempts);
           console.warn("group delivery retry failed", r.uid, r.from, r.to, r.attempts, err);
-          this.state.retryLater(r.uid, r.from, r.attempts + 1, Date.now() + delay);
+          this.state.retries.later(r.uid, r.from, r.attempts + 1, Date.now() + delay);
         }
       })
     );
