@@ -8,7 +8,8 @@ import {
   ProtocolError,
   type SearchPage,
   type UnsequencedEvent,
-  type UpdateEvent
+  type UpdateEvent,
+  type SearchQuery
 } from "../protocol";
 import { applyUpdate, convKey, peerOf, strangerMayPass, textOf } from "../realtime/message-state";
 
@@ -308,7 +309,7 @@ export class Conversations {
   }
 
   /** Messages this inbox holds (not gone) whose text contains `q`, newest first. */
-  search(q: { q: string; chat?: Chat; peer?: string; before?: number; limit: number }): SearchPage {
+  search(q: SearchQuery): SearchPage {
     if (q.chat !== undefined && q.peer === undefined) throw new ProtocolError("bad_request", "chat needs peer", { peer: "required with chat" });
     const like = `%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     const conv = q.peer !== undefined ? convKey(q.chat ?? "dm", q.peer) : null;

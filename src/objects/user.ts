@@ -19,7 +19,8 @@ import {
   type ServerFrame,
   type TypingEvent,
   type UnsequencedEvent,
-  encodeServerFrame
+  encodeServerFrame,
+  type SearchQuery
 } from "../protocol";
 import {
   acceptSocket,
@@ -345,7 +346,7 @@ export class UserObject extends DurableObject<Env> {
   }
 
   /** Search this user's messages (`GET /api/v1/users/{uid}/search`). */
-  async search(q: { q: string; chat?: "dm" | "group"; peer?: string; before?: number; limit: number }): Promise<Result<SearchPage>> {
+  async search(q: SearchQuery): Promise<Result<SearchPage>> {
     return attempt(() => this.#inbox.conversations.search(q));
   }
 

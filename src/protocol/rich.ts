@@ -167,6 +167,8 @@ export type TypingFrame = z.infer<typeof typingFrameSchema>;
 export type ConversationsFrame = z.infer<typeof conversationsFrameSchema>;
 export type MuteConversationFrame = z.infer<typeof muteConversationFrameSchema>;
 export type SearchFrame = z.infer<typeof searchFrameSchema>;
+/** What a search asks, over the socket or HTTP. */
+export type SearchQuery = Omit<SearchFrame, "type" | "id">;
 
 // ---- server events ----
 
