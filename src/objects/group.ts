@@ -48,6 +48,8 @@ const API_SENDER = "~api";
 export interface CreateGroupInput {
   name: string;
   members: string[];
+  /** Invited rather than added (they may join): the users a creator may not add. */
+  invites?: string[];
   joinPolicy: "open" | "invite";
   imported?: true;
 }
@@ -97,7 +99,7 @@ export class GroupObject extends DurableObject<Env> {
 
   // ---- RPC surface ----
 
-  /** Creates the group with `creator` as owner and `members` as members. */
+  /** Creates the group with `creator` as owner, `members` as members and `invites` invited. */
   async create(creator: string, input: CreateGroupInput): Promise<Result<GroupInfo>> {
     return attempt(async () => {
       const gid = this.ctx.id.name!;
@@ -105,10 +107,11 @@ export class GroupObject extends DurableObject<Env> {
         throw new ProtocolError("conflict", `group ${gid} already exists`);
       }
       const members = [...new Set(input.members)].filter((u) => u !== creator);
+      const invites = [...new Set(input.invites ?? [])].filter((u) => u !== creator && !members.includes(u));
       if (members.length + 1 > this.#limits.maxGroupMembers) {
         throw new ProtocolError("group_full", `groups are limited to ${this.#limits.maxGroupMembers} members`);
       }
-      await this.#requireUsers([creator, ...members]);
+      await this.#requireUsers([creator, ...members, ...invites]);
       if (this.#state.meta()) throw new ProtocolError("conflict", `group ${gid} already exists`);
       this.#schema();
       const now = Date.now();
@@ -123,7 +126,12 @@ export class GroupObject extends DurableObject<Env> {
       const row = { joinedAt: now, joinedGseq: 0, mutedUntil: null };
       this.#state.putMember({ uid: creator, role: "owner", ...row });
       for (const uid of members) this.#state.putMember({ uid, role: "member", ...row });
-      emit(this.#context(creator, now), "created", { name: input.name });
+      const ctx = this.#context(creator, now);
+      emit(ctx, "created", { name: input.name });
+      for (const uid of invites) {
+        this.#state.invite(uid, creator, now);
+        emit(ctx, "invited", { target: uid }, [uid]);
+      }
       await this.#afterChange();
       return groupInfo(this.#state);
     });

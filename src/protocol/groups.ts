@@ -65,7 +65,11 @@ export const HISTORY_PAGE_MAX = 200;
 const withId = { id: requestIdSchema };
 const gid = { gid: groupIdSchema };
 
-/** Create a group; the sender becomes its owner. `members` are added as members. */
+/**
+ * Create a group; the sender becomes its owner. Of `members`, the sender's
+ * friends are added at once and anyone else is invited (they may join);
+ * naming someone either side has blocked is refused (`blocked`).
+ */
 export const groupCreateFrameSchema = z.object({
   type: z.literal("group_create"),
   ...withId,

@@ -13,6 +13,7 @@ import { onConversations, onMuteConversation, onSearch, onTyping } from "./handl
 import { onDelete, onEdit, onEdits, onReact, onRecall } from "./handlers/updates";
 import { onAck, onOnline, onPing, onSync } from "./handlers/session";
 import type { Conn, UserHub } from "./hub";
+import { charge } from "./rate-limit";
 
 type Handler<F> = (hub: UserHub, conn: Conn, frame: F) => unknown;
 type HandlerTable = {
@@ -52,6 +53,18 @@ const HANDLERS: HandlerTable = {
 };
 
 /**
+ * Frames that store events for other users, each spending a token of the
+ * sender's budget (`send` and `forward` spend theirs in onSend, where a
+ * resend of a stored message is refunded). Reads, deletes-for-me, typing
+ * (throttled on its own) and receipts (one per message read at most) do not.
+ */
+const CHARGED: ReadonlySet<ClientFrame["type"]> = new Set<ClientFrame["type"]>([
+  "edit", "recall", "react",
+  "group_create", "group_join", "group_leave", "group_invite", "group_kick", "group_dismiss",
+  "group_role", "group_transfer", "group_mute", "group_settings"
+]);
+
+/**
  * Decodes one WebSocket message (one frame or a newline-separated batch) and
  * runs each frame's handler, started in order. Every frame that has a request
  * id gets exactly one reply; a frame that cannot be read gets an error reply
@@ -78,6 +91,7 @@ async function dispatchFrame(hub: UserHub, conn: Conn, decoded: Decoded): Promis
     if ("from" in frame && frame.from !== undefined && frame.from !== hub.uid) {
       throw new ProtocolError("forged_sender", "from must be your own user id or omitted");
     }
+    if (CHARGED.has(frame.type)) charge(hub.sends, frame.type);
     const handler = HANDLERS[frame.type] as Handler<ClientFrame>;
     const result = await handler(hub, conn, frame);
     if (id !== undefined) replyOk(conn.ws, id, result ?? {});

@@ -1,3 +1,5 @@
+import { ProtocolError } from "../protocol";
+
 /**
  * A token bucket: `burst` tokens, refilled at `ratePerSecond`. In memory:
  * an object that is evicted starts full again, which only ever errs on the
@@ -31,4 +33,16 @@ export class TokenBucket {
   refund(): void {
     this.#tokens = Math.min(this.burst, this.#tokens + 1);
   }
+}
+
+/**
+ * Spends one token of the user's budget on an action that stores events for
+ * other users (an edit, a reaction, a group change); `rate_limited` with the
+ * wait when it is spent. Without it a client could append to a peer's or a
+ * group's inboxes as fast as it can write frames, and the count-based
+ * retention would then drop the peer's older messages.
+ */
+export function charge(bucket: TokenBucket, what: string): void {
+  const wait = bucket.take();
+  if (wait > 0) throw new ProtocolError("rate_limited", `${what} too fast; retry in ${wait} ms`, undefined, wait);
 }

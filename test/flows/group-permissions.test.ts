@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { GroupInfo, Member, ReplyFrame } from "../../src/protocol";
 import type { ImClient } from "../helpers/client";
 import { api, connect, createUser, uniqueId } from "../helpers/fixtures";
-import { connectedUsers, groupText, makeGroup } from "../helpers/groups";
+import { befriendAll, connectedUsers, groupText, makeGroup } from "../helpers/groups";
 
 type Role = "owner" | "admin" | "member" | "outsider";
 const ROLES: Role[] = ["owner", "admin", "member", "outsider"];
@@ -24,6 +24,7 @@ beforeAll(async () => {
 });
 
 async function freshGroup(): Promise<string> {
+  await befriendAll(cast.O.uid, [cast.A.uid, cast.A2.uid, cast.M.uid, cast.T.uid]);
   const g = await cast.O.c.ok<GroupInfo>({
     type: "group_create",
     gid: uniqueId("g"),
@@ -110,6 +111,7 @@ describe("group permission matrix", () => {
   });
 
   it("lets anyone join an open group and tells every member", async () => {
+    await befriendAll(cast.O.uid, [cast.M.uid]);
     const g = await cast.O.c.ok<GroupInfo>({ type: "group_create", gid: uniqueId("g"), name: "open", members: [cast.M.uid], joinPolicy: "open" });
     await cast.X.c.ok({ type: "group_join", gid: g.id });
     for (const who of [cast.O, cast.M, cast.X]) {

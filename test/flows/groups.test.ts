@@ -1,9 +1,9 @@
 import { abortAllDurableObjects, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { GroupEvent, HistoryEvent, InboxEvent, MessageEvent, SendAck, SyncResult } from "../../src/protocol";
-import { connect, createUser } from "../helpers/fixtures";
-import { bulkUsers, connectedUsers, drainFanout, fanoutState, groupText, makeGroup } from "../helpers/groups";
+import type { GroupEvent, GroupInfo, HistoryEvent, InboxEvent, MessageEvent, SendAck, SyncResult } from "../../src/protocol";
+import { api, connect, createUser, friends, uniqueId } from "../helpers/fixtures";
+import { befriendAll, bulkUsers, connectedUsers, drainFanout, fanoutState, groupText, makeGroup } from "../helpers/groups";
 
 /** Every inbox event of `uid`, by syncing over a real socket. */
 async function inboxOf(uid: string): Promise<InboxEvent[]> {
@@ -305,6 +305,30 @@ describe("group membership changes", () => {
   });
 });
 
+describe("group creation needs consent", () => {
+  it("adds the creator's friends, invites anyone else, and refuses to name someone across a block", async () => {
+    const [owner, friend] = await friends();
+    const stranger = await createUser();
+    const blocker = await createUser();
+    const o = await connect(owner);
+    const s = await connect(stranger);
+    const blocked = await api("POST", "/api/v1/blocks", { blocker, blocked: owner });
+    expect(blocked.status).toBe(201);
+    const gid = uniqueId("g");
+    expect(await o.request({ type: "group_create", gid, name: "n", members: [friend, stranger, blocker] })).toMatchObject({
+      ok: false, error: { code: "blocked" }
+    });
+    expect(await o.request({ type: "group_info", gid })).toMatchObject({ ok: false, error: { code: "unknown_group" } });
+
+    const g = await o.ok<GroupInfo>({ type: "group_create", gid, name: "n", members: [friend, stranger] });
+    expect(g.memberCount).toBe(2);
+    expect(await s.next("group", (e) => e.gid === gid)).toMatchObject({ action: "invited", target: stranger });
+    expect(await s.request(groupText(gid, "not yet"))).toMatchObject({ ok: false, error: { code: "not_member" } });
+    expect((await s.ok<GroupInfo>({ type: "group_join", gid })).memberCount).toBe(3);
+    expect(await s.ok<SendAck>(groupText(gid, "joined by choice"))).toHaveProperty("gseq");
+  });
+});
+
 describe("group lifecycle", () => {
   it("tells every member when the group is dismissed and refuses posts and joins afterwards", async () => {
     const [owner, m1] = await connectedUsers(2);
@@ -364,6 +388,7 @@ describe("group lifecycle", () => {
     const owner = await createUser();
     const o = await connect(owner);
     const tooMany = await bulkUsers(205);
+    await befriendAll(owner, tooMany);
     expect(await o.request({ type: "group_create", name: "big", members: tooMany })).toMatchObject({
       ok: false,
       error: { code: "group_full" }

@@ -30,6 +30,36 @@ describe("per-user send rate limit (token bucket)", () => {
   });
 });
 
+describe("the same budget for everything that writes to others' inboxes", () => {
+  it("refuses reaction toggles and group changes past the burst, so nobody can flood a peer's inbox", async () => {
+    const [a, b] = await friends();
+    const ca = await connect(a);
+    const sent = await ca.ok<SendAck>(textTo(b, "react to this"));
+    const headBefore = (await connect(b)).welcome.head;
+    // Each toggle that gets through appends an update to b's inbox.
+    const toggles = await Promise.all(
+      Array.from({ length: 250 }, (_, i) => ca.request({ type: "react", mid: sent.mid, emoji: "x", remove: i % 2 === 1 }))
+    );
+    const through = toggles.filter((r) => r.ok).length;
+    const refused = toggles.filter((r) => !r.ok);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const r of refused) {
+      expect(r).toMatchObject({ ok: false, error: { code: "rate_limited", retryable: true, retryAfterMs: expect.any(Number) } });
+    }
+    // What b's inbox grew by is bounded by the budget (the burst and what refilled meanwhile), not by what a wrote.
+    const headAfter = (await connect(b)).welcome.head;
+    expect(headAfter - headBefore).toBeGreaterThan(0);
+    expect(headAfter - headBefore).toBeLessThanOrEqual(through); // a toggle to what already was answers changed: false
+    expect(through).toBeLessThan(150);
+    // Group changes spend the same, spent budget; the socket stays usable.
+    const g = await ca.request({ type: "group_create", name: "over budget", members: [b] });
+    if (!g.ok) expect(g).toMatchObject({ error: { code: "rate_limited" } });
+    const wait = Math.max(...refused.map((r) => (r.ok ? 0 : r.error.retryAfterMs ?? 0)));
+    await new Promise((r) => setTimeout(r, wait + 50));
+    expect((await ca.request({ type: "react", mid: sent.mid, emoji: "y" })).ok).toBe(true);
+  });
+});
+
 describe("caps, each with its own code", () => {
   it("message_too_large, too_many_mentions and page_too_large, leaving the socket usable", async () => {
     const [a, b] = await friends();

@@ -2,12 +2,14 @@ import type { GroupInfo } from "../../src/protocol";
 import type { ImClient } from "./client";
 import { connect, createUser, uniqueId } from "./fixtures";
 
-/** Creates a group over the owner's socket with the given members. */
+/** Creates a group over the owner's socket with the given members (befriended first, so they are added, not invited). */
 export async function makeGroup(
   owner: ImClient,
   members: string[],
   opts: { joinPolicy?: "open" | "invite"; gid?: string } = {}
 ): Promise<GroupInfo> {
+  // A creator adds friends; anyone else named would only be invited.
+  await befriendAll((owner as ImClient & { welcome?: { uid: string } }).welcome!.uid, members);
   return owner.ok<GroupInfo>({
     type: "group_create",
     gid: opts.gid ?? uniqueId("g"),
@@ -15,6 +17,16 @@ export async function makeGroup(
     members,
     joinPolicy: opts.joinPolicy ?? "invite"
   });
+}
+
+/** Makes `uid` friends with each of `others` in one D1 batch (fast for hundreds), then drops uid's cached friend list. */
+export async function befriendAll(uid: string, others: readonly string[]): Promise<void> {
+  if (others.length === 0) return;
+  const { env } = await import("cloudflare:workers");
+  const stmt = env.DB.prepare("INSERT INTO friendships (user_id, friend_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING");
+  const now = Date.now();
+  await env.DB.batch(others.flatMap((o) => [stmt.bind(uid, o, now), stmt.bind(o, uid, now)]));
+  await env.USERS.getByName(uid).invalidateFriends();
 }
 
 /** `n` new users, each connected once. */

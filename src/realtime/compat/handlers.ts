@@ -16,6 +16,7 @@ import type { GroupCommand } from "../group-commands";
 import { onSend } from "../handlers/messages";
 import { onlineFriends } from "../handlers/session";
 import type { Conn, UserHub } from "../hub";
+import { charge } from "../rate-limit";
 import { groupStub } from "../stubs";
 import { renderForCompat } from "./render";
 
@@ -180,6 +181,7 @@ function onPull(hub: UserHub, conn: Conn): void {
 /** `create_group`: `toUid` is the new group's id; the sender owns it; open to `join_group`. */
 async function onCreateGroup(hub: UserHub, _conn: Conn, f: CompatFrame, raw: Raw): Promise<void> {
   const gid = requireGroupId(f);
+  charge(hub.sends, f.type);
   const name = typeof raw.name === "string" && raw.name.length > 0 ? raw.name.slice(0, 128) : gid;
   const created = await groupStub(hub.env, gid).create(hub.uid, { name, members: [], joinPolicy: "open" });
   if (created.ok) return;
@@ -193,6 +195,7 @@ async function onCreateGroup(hub: UserHub, _conn: Conn, f: CompatFrame, raw: Raw
 
 /** A membership command on group `toUid`; `quietCode` is the seed's silent no-op (join twice, leave twice). */
 async function groupCommand(hub: UserHub, f: CompatFrame, cmd: GroupCommand, quietCode?: keyof typeof ERRORS): Promise<void> {
+  charge(hub.sends, f.type);
   const result = await groupStub(hub.env, requireGroupId(f)).command(hub.uid, cmd);
   if (!result.ok && result.error.code === quietCode) return;
   unwrap(result);

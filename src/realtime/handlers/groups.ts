@@ -53,17 +53,28 @@ export async function onGroupSend(hub: UserHub, conn: Conn, f: Outgoing, outcome
   return { mid: stored.mid, seq: mine!.event.seq, ts: stored.ts, gseq: stored.gseq };
 }
 
-/** `group_create`: the sender becomes owner; the id is generated unless given. */
+/**
+ * `group_create`: the sender becomes owner; the id is generated unless given.
+ * Nobody is made a member of someone else's group without consent: the
+ * sender's friends are added (as in the seed and WeChat), anyone else named
+ * is invited and may join, and naming someone across a block is refused.
+ */
 export async function onGroupCreate(
   hub: UserHub,
   _conn: Conn,
   f: Extract<ClientFrame, { type: "group_create" }>
 ): Promise<GroupInfo> {
+  const peers = hub.peersNow() ?? (await hub.peers());
+  const blocked = f.members.filter((uid) => peers.blocked.has(uid));
+  if (blocked.length > 0) {
+    throw new ProtocolError("blocked", `messages between you and ${blocked.join(", ")} are blocked`, { members: "blocked" });
+  }
   const gid = f.gid ?? `g_${newDeviceId()}`;
   return unwrap(
     await groupStub(hub.env, gid).create(hub.uid, {
       name: f.name,
-      members: f.members,
+      members: f.members.filter((uid) => peers.friends.has(uid)),
+      invites: f.members.filter((uid) => !peers.friends.has(uid)),
       joinPolicy: f.joinPolicy
     })
   );
