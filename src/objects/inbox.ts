@@ -3,11 +3,12 @@ import { COMPAT_HANDED_SCHEMA, COMPAT_QUEUE_SCHEMA } from "./compat-queue";
 import { CONVERSATIONS_SCHEMA, CONVERSATIONS_SCHEMA_2, type Conversations, type RowIndex } from "./conversations";
 import { type Row, toEvent } from "./inbox-row";
 import { PendingDeliveries } from "./pending";
-import type {
-  InboxEvent,
-  MessageEvent,
-  SyncResult,
-  UnsequencedEvent
+import {
+  type InboxEvent,
+  type MessageEvent,
+  PAGE_BYTES,
+  type SyncResult,
+  type UnsequencedEvent
 } from "../protocol";
 
 /**
@@ -48,8 +49,6 @@ export interface Appended {
 }
 
 const TRIMMED_KEY = "inbox.trimmed";
-/** Soft byte budget of one sync page (JSON of the events). */
-export const PAGE_BYTES = 1024 * 1024;
 
 /** Most rows one INSERT carries: ten values each, and DO SQLite binds at most 100 per statement. */
 const ROWS_PER_INSERT = 10;

@@ -43,3 +43,9 @@ export const kindSchema = z.string().min(1).max(32);
 export const SYNC_PAGE_MAX = 500;
 /** Page size when `sync` gives no `limit`. */
 export const SYNC_PAGE_DEFAULT = 200;
+/**
+ * Soft byte budget of one page of events (`sync`, `group_history`): the JSON
+ * of its events stops at about this much (at least one event), so a reply
+ * always fits in one WebSocket message.
+ */
+export const PAGE_BYTES = 1024 * 1024;

@@ -65,8 +65,18 @@ const CHARGED: ReadonlySet<ClientFrame["type"]> = new Set<ClientFrame["type"]>([
 ]);
 
 /**
+ * Frames that answer with a page (up to about a MiB). Within one batch they
+ * run one after another, each reply sent before the next page is read, so a
+ * batch of a hundred of them holds one page in memory, not a hundred.
+ */
+const PAGED: ReadonlySet<ClientFrame["type"]> = new Set<ClientFrame["type"]>([
+  "sync", "group_history", "search", "conversations", "edits", "group_members"
+]);
+
+/**
  * Decodes one WebSocket message (one frame or a newline-separated batch) and
- * runs each frame's handler, started in order. Every frame that has a request
+ * runs each frame's handler, started in order (paged reads one at a time:
+ * {@link PAGED}). Every frame that has a request
  * id gets exactly one reply; a frame that cannot be read gets an error reply
  * with `id: null`. Nothing here closes the socket.
  */
@@ -77,7 +87,10 @@ export async function dispatch(
 ): Promise<void> {
   const frames = decodeMessage(raw, hub.limits.maxFrameBytes);
   if (frames.length === 1) return dispatchFrame(hub, conn, frames[0]!);
-  await Promise.all(frames.map((d) => dispatchFrame(hub, conn, d)));
+  let reads: Promise<void> = Promise.resolve();
+  await Promise.all(
+    frames.map((d) => (d.ok && PAGED.has(d.frame.type) ? (reads = reads.then(() => dispatchFrame(hub, conn, d))) : dispatchFrame(hub, conn, d)))
+  );
 }
 
 async function dispatchFrame(hub: UserHub, conn: Conn, decoded: Decoded): Promise<void> {

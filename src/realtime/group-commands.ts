@@ -7,6 +7,7 @@ import {
   type Member,
   type Mentions,
   type Origin,
+  PAGE_BYTES,
   ProtocolError,
   type Quote,
   type Role
@@ -272,15 +273,32 @@ export function precheck(ctx: GroupContext, cmd: GroupCommand): void {
   if (cmd.op === "add" && ctx.actor !== null) throw new ProtocolError("forbidden", "users join or are invited");
 }
 
+/**
+ * A page of history, oldest first: forward from `after`, or the newest
+ * before `before`. It also stops at about {@link PAGE_BYTES} of events (at
+ * least one), on the side away from its cursor; `more` says there is more.
+ */
 function history(state: GroupState, q: { before?: number; after?: number; limit: number }) {
   if (q.after !== undefined) {
-    const rows = state.range(q.after, Number.MAX_SAFE_INTEGER, q.limit + 1);
-    return { events: rows.slice(0, q.limit).map((r) => publicView(r.event)), more: rows.length > q.limit };
+    const rows = state.range(q.after, Number.MAX_SAFE_INTEGER, q.limit + 1).map((r) => publicView(r.event));
+    const events = withinBytes(rows.slice(0, q.limit));
+    return { events, more: rows.length > events.length };
   }
-  const before = q.before ?? state.head() + 1;
-  const events = state.before(before, q.limit + 1);
-  const more = events.length > q.limit;
-  return { events: (more ? events.slice(1) : events).map(publicView), more };
+  const rows = state.before(q.before ?? state.head() + 1, q.limit + 1).map(publicView);
+  const events = withinBytes(rows.slice(-q.limit).reverse()).reverse();
+  return { events, more: rows.length > events.length };
+}
+
+/** The longest prefix of `events` within {@link PAGE_BYTES} of JSON, at least one. */
+function withinBytes(events: HistoryEvent[]): HistoryEvent[] {
+  let bytes = 0;
+  let take = 0;
+  while (take < events.length) {
+    bytes += JSON.stringify(events[take]).length;
+    if (take > 0 && bytes > PAGE_BYTES) break;
+    take++;
+  }
+  return take === events.length ? events : events.slice(0, take);
 }
 
 /** A history entry as members see it: the sender's client id and device stay private. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { originAllowed } from "../../src/http/routes/connect";
-import type { SendAck } from "../../src/protocol";
+import type { HistoryEvent, MessageEvent, ReplyFrame, SendAck } from "../../src/protocol";
 import { connect, createUser, friends, textTo } from "../helpers/fixtures";
 import { groupText, makeGroup } from "../helpers/groups";
 
@@ -72,6 +72,53 @@ describe("caps, each with its own code", () => {
     expect(await ca.request(groupText(g.id, "hey all", undefined, { mentions }))).toMatchObject({ ok: false, error: { code: "too_many_mentions" } });
     expect(await ca.request({ type: "sync", after: 0, limit: 501 })).toMatchObject({ ok: false, error: { code: "page_too_large" } });
     expect(await ca.ok<SendAck>(textTo(b, "still here"))).toHaveProperty("mid");
+  });
+});
+
+describe("pages stay about a MiB, one at a time", () => {
+  it("stops a history page at about a MiB, and paging either way still yields every message once", async () => {
+    const owner = await createUser();
+    const o = await connect(owner);
+    const g = await makeGroup(o, []);
+    const big = "x".repeat(30_000);
+    const posted = await Promise.all(Array.from({ length: 45 }, (_, i) => o.ok<SendAck>(groupText(g.id, `${i} ${big}`))));
+    const all = new Set(posted.map((p) => p.mid));
+
+    const mids = (events: HistoryEvent[]) => events.filter((e) => e.type === "message").map((e) => (e as MessageEvent).mid);
+    const newest = await o.ok<{ events: HistoryEvent[]; more: boolean }>({ type: "group_history", gid: g.id, limit: 200 });
+    expect(newest.more).toBe(true);
+    expect(newest.events.length).toBeLessThan(46);
+    expect(JSON.stringify(newest.events).length).toBeLessThan(1024 * 1024 + 40_000);
+    const backward = [...mids(newest.events)];
+    for (let page = newest; page.more; ) {
+      page = await o.ok({ type: "group_history", gid: g.id, before: page.events[0]!.gseq, limit: 200 });
+      backward.unshift(...mids(page.events));
+    }
+    expect(backward).toHaveLength(45);
+    expect(new Set(backward)).toEqual(all);
+
+    const forward: string[] = [];
+    for (let after = 0, more = true; more; ) {
+      const page = await o.ok<{ events: HistoryEvent[]; more: boolean }>({ type: "group_history", gid: g.id, after, limit: 200 });
+      forward.push(...mids(page.events));
+      after = page.events.at(-1)!.gseq!;
+      more = page.more;
+    }
+    expect(forward).toEqual(backward);
+  });
+
+  it("answers a batch of paged reads one WebSocket message each, so it never holds them all at once", async () => {
+    const [a, b] = await friends();
+    const ca = await connect(a);
+    await ca.ok(textTo(b, "something to sync"));
+    let messages = 0;
+    ca.ws.addEventListener("message", () => messages++);
+    ca.send([1, 2, 3].map((n) => JSON.stringify({ type: "sync", id: `batch-${n}`, after: 0 })).join("\n"));
+    for (const n of [1, 2, 3]) {
+      const reply = await ca.take<ReplyFrame>((f) => f.type === "reply" && f.id === `batch-${n}`);
+      expect(reply).toMatchObject({ ok: true, result: { events: [expect.objectContaining({ type: "message" })] } });
+    }
+    expect(messages).toBe(3);
   });
 });
 
