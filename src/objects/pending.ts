@@ -59,12 +59,20 @@ export class PendingDeliveries {
     return this.sql.exec<{ pending: string | null }>("SELECT pending FROM inbox WHERE eid = ?", eid).toArray()[0]?.pending ?? null;
   }
 
-  /** Events whose delivery is unconfirmed, oldest first, whatever their target. */
-  oldest(limit: number): Pending[] {
+  /**
+   * Events whose delivery is unconfirmed, oldest first: the oldest
+   * `perTarget` of each target, `limit` in all, so one target's backlog
+   * cannot crowd out the others.
+   */
+  oldest(limit: number, perTarget: number): Pending[] {
     this.flush();
     return this.sql
       .exec<Row & { pending: string }>(
-        "SELECT seq, event, pending FROM inbox WHERE pending IS NOT NULL ORDER BY seq LIMIT ?",
+        `SELECT seq, event, pending FROM (
+           SELECT seq, event, pending, row_number() OVER (PARTITION BY pending ORDER BY seq) AS k
+           FROM inbox WHERE pending IS NOT NULL
+         ) WHERE k <= ? ORDER BY seq LIMIT ?`,
+        perTarget,
         limit
       )
       .toArray()

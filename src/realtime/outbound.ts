@@ -11,7 +11,9 @@ import { parseTarget } from "./targets";
 /** First retry of an unconfirmed delivery; later ones back off up to the max. */
 export const RETRY_MIN_MS = 30_000;
 const RETRY_MAX_MS = 10 * 60_000;
-const RETRY_BATCH = 200;
+/** Events one alarm run retries: at most RETRY_PER_TARGET of each target, RETRY_BATCH in all. */
+const RETRY_BATCH = 400;
+const RETRY_PER_TARGET = 100;
 /** Longest a delivery mark waits in memory for a write to ride along with. */
 const DELIVERED_FLUSH_MS = 2_000;
 
@@ -88,11 +90,12 @@ export class Outbound {
   }
 
   /**
-   * Retries every pending event, one batched call per target, so a target
-   * that keeps failing never blocks the others. Returns when to try again.
+   * Retries the oldest pending events of each target, batched per target, so
+   * a target that keeps failing (even with a long backlog) never blocks the
+   * others. Returns when to try again.
    */
   async retryPending(now: number): Promise<number | undefined> {
-    const pending = this.inbox.pending.oldest(RETRY_BATCH);
+    const pending = this.inbox.pending.oldest(RETRY_BATCH, RETRY_PER_TARGET);
     if (pending.length === 0) return undefined;
     const results = await Promise.allSettled(pending.map((p) => this.forward(p.event, p.target, false)));
     const failed = pending.filter((_, i) => {
@@ -103,7 +106,10 @@ export class Outbound {
       const age = now - Math.min(...failed.map((p) => p.event.ts));
       return now + Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, age));
     }
-    return pending.length === RETRY_BATCH ? now : undefined;
+    const perTarget = new Map<string, number>();
+    for (const p of pending) perTarget.set(p.target, (perTarget.get(p.target) ?? 0) + 1);
+    const more = pending.length === RETRY_BATCH || [...perTarget.values()].some((n) => n === RETRY_PER_TARGET);
+    return more ? now : undefined;
   }
 
   /** One cross-object call for a batch of events to one target; confirms them all at once. */
@@ -147,18 +153,23 @@ export class Outbound {
   }
 
   /**
-   * `events` after what is still pending for `target` from before them (what
-   * the target may be sent now), in seq order. When the backlog alone fills a
-   * call ({@link CATCH_UP_MAX}), it goes without `events` (`complete: false`).
+   * `events` with what is still pending for `target` from before the last of
+   * them (below the first, or in a gap between two) that the target may be
+   * sent now, in seq order. When that backlog fills a call
+   * ({@link CATCH_UP_MAX}), only the oldest events up to its end go, in
+   * order, and the call is `complete: false`.
    */
   async #withEarlier(target: string, uid: string, events: InboxEvent[]): Promise<{ batch: InboxEvent[]; complete: boolean }> {
-    const first = Math.min(...events.map((e) => e.seq));
-    const earlier = this.inbox.pending.before(target, first, CATCH_UP_MAX);
+    const mine = new Set(events.map((e) => e.seq));
+    const last = Math.max(...mine);
+    const stored = this.inbox.pending.before(target, last, CATCH_UP_MAX);
+    const earlier = stored.filter((e) => !mine.has(e.seq));
     if (earlier.length === 0) return { batch: bySeq(events), complete: true };
     const peers = this.friends.peek() ?? (await this.friends.get());
-    const admitted = earlier.filter((e) => this.#admits(e, uid, peers));
-    if (earlier.length === CATCH_UP_MAX) return { batch: admitted, complete: false };
-    return { batch: [...admitted, ...bySeq(events)], complete: true };
+    const batch = [...earlier.filter((e) => this.#admits(e, uid, peers)), ...events].sort((a, b) => a.seq - b.seq);
+    if (stored.length < CATCH_UP_MAX) return { batch, complete: true };
+    const end = stored[CATCH_UP_MAX - 1]!.seq;
+    return { batch: batch.filter((e) => e.seq <= end), complete: false };
   }
 }
 

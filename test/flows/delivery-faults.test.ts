@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { MessageEvent, ReplyFrame, SendAck, SyncResult } from "../../src/protocol";
 import { newEventId } from "../../src/lib/ids";
-import { api, connect, copyOf, createUser, friends, textTo } from "../helpers/fixtures";
+import { api, befriend, connect, copyOf, createUser, friends, textTo } from "../helpers/fixtures";
 import { connectSeed } from "../helpers/compat";
 import type { UserObject } from "../../src/objects/user";
 
@@ -27,15 +27,19 @@ const pendingOf = async (uid: string) => {
   );
 };
 
-/** Stores `n` text messages from `from` to `to` in `from`'s inbox, still pending, as after a long outage. */
-async function storePending(stub: DurableObjectStub<UserObject>, from: string, to: string, n: number) {
+/**
+ * Stores `n` text messages (b1…bn) from `from` to `to` in `from`'s inbox at
+ * seqs `first`…, still pending, as after a long outage.
+ */
+async function storePending(stub: DurableObjectStub<UserObject>, from: string, to: string, n: number, first = 1) {
   await runInDurableObject(stub, (_o, state) => {
     const now = Date.now();
     for (let i = 1; i <= n; i++) {
-      const m = { type: "message", mid: newEventId(now), chat: "dm", from, to, kind: "text", body: { text: `b${i}` }, ts: now, cmid: `c${i}`, device: "d" };
+      const seq = first + i - 1;
+      const m = { type: "message", mid: newEventId(now), chat: "dm", from, to, kind: "text", body: { text: `b${i}` }, ts: now, cmid: `c${seq}`, device: "d" };
       state.storage.sql.exec(
         "INSERT INTO inbox (seq, eid, cmid, pending, at, event, conv, mine, gone, text) VALUES (?, ?, ?, ?, ?, ?, ?, 1, 0, ?)",
-        i, m.mid, m.cmid, `u:${to}`, now, JSON.stringify(m), `d:${to}`, `b${i}`
+        seq, m.mid, m.cmid, `u:${to}`, now, JSON.stringify(m), `d:${to}`, `b${i}`
       );
     }
   });
@@ -316,6 +320,42 @@ describe("delivery order after a failure", () => {
       ...Array.from({ length: 250 }, (_, i) => `b${i + 1}`),
       "new"
     ]);
+  });
+
+  it("a call whose events have a gap carries what is pending in the gap, in order", async () => {
+    const [alice, bob] = await friends();
+    const aliceStub = env.USERS.getByName(alice);
+    await storePending(aliceStub, alice, bob, 5);
+    await evictDurableObject(aliceStub);
+    const a = await connect(alice);
+    // Three resends in one message: the first goes alone, the other two (b2, b5) share the next call.
+    a.send([1, 2, 5].map((i) => JSON.stringify({ ...textTo(bob, `b${i}`, `c${i}`), id: `gap-${i}` })).join("\n"));
+    for (const i of [1, 2, 5]) {
+      expect(await a.take<ReplyFrame>((f) => f.type === "reply" && f.id === `gap-${i}`)).toMatchObject({ ok: true });
+    }
+    const b = await connect(bob);
+    expect(texts(await b.ok<SyncResult>({ type: "sync", after: 0 }))).toEqual(["b1", "b2", "b3", "b4", "b5"]);
+    expect(await pendingOf(alice)).toEqual([]);
+  });
+
+  it("a recipient that keeps failing with a long backlog does not hold up retries to others", async () => {
+    const alice = await createUser();
+    const [bob, carol] = [await createUser(), await createUser()];
+    await befriend(alice, bob);
+    await befriend(alice, carol);
+    const aliceStub = env.USERS.getByName(alice);
+    await storePending(aliceStub, alice, bob, 250);
+    await storePending(aliceStub, alice, carol, 1, 251);
+    await evictDurableObject(aliceStub);
+    await connect(alice); // a connected user's object keeps an alarm
+    await breakInbox(bob, true);
+    expect(await runDurableObjectAlarm(aliceStub)).toBe(true);
+    const c = await connect(carol);
+    expect(texts(await c.ok<SyncResult>({ type: "sync", after: 0 }))).toEqual(["b1"]);
+    await breakInbox(bob, false);
+    for (let i = 0; i < 5 && (await pendingOf(alice)).length > 0; i++) await runDurableObjectAlarm(aliceStub);
+    const b = await connect(bob);
+    expect(texts(await b.ok<SyncResult>({ type: "sync", after: 0, limit: 500 }))).toEqual(Array.from({ length: 250 }, (_, i) => `b${i + 1}`));
   });
 
   it("an earlier message goes along only if the recipient may still be sent it", async () => {
