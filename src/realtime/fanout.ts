@@ -69,15 +69,16 @@ export class Fanout {
 
   async #loop(): Promise<number | undefined> {
     const budget = { calls: this.callsPerRun };
-    let next = await this.#retry(budget, Math.min(FANOUT.retryShare, budget.calls));
+    await this.#retry(budget, Math.min(FANOUT.retryShare, budget.calls));
     do {
       while (this.#again) {
         this.#again = false;
         if (!(await this.#pump(budget))) return Date.now();
       }
-      if (budget.calls > 0) next = await this.#retry(budget, budget.calls);
+      if (budget.calls > 0) await this.#retry(budget, budget.calls);
     } while (this.#again); // a post that arrived during the retries
-    return budget.calls <= 0 && this.state.retries.due(Date.now(), 1).length > 0 ? Date.now() : next;
+    // Read now: the last pump may have left retries even when it spent the whole budget.
+    return budget.calls <= 0 && this.state.retries.due(Date.now(), 1).length > 0 ? Date.now() : this.state.retries.nextAt();
   }
 
   /** Delivers batches until caught up (true) or out of budget (false). */
@@ -126,16 +127,14 @@ export class Fanout {
 
   /**
    * Makes up to `max` retry calls, `concurrency` at a time, while any are due
-   * (a member catching up on a long range stays due until it has it all);
-   * returns the next retry time.
+   * (a member catching up on a long range stays due until it has it all).
    */
-  async #retry(budget: { calls: number }, max: number): Promise<number | undefined> {
+  async #retry(budget: { calls: number }, max: number): Promise<void> {
     for (let made = 0; made < max; ) {
       const n = await this.#retryRound(budget, Math.min(max - made, this.concurrency));
       if (n === 0) break;
       made += n;
     }
-    return this.state.retries.nextAt();
   }
 
   /** One round of at most `max` due retries, in parallel (one per member); returns how many. */

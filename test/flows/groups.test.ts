@@ -185,6 +185,37 @@ describe("group fan-out", () => {
   });
 });
 
+describe("group fan-out across runs", () => {
+  it("keeps an alarm for a member's retry left by a run that spent its whole budget", async () => {
+    // FANOUT_CALLS_PER_RUN is 60 in the tests: a message to 120 members takes exactly two runs.
+    const owner = await createUser();
+    const o = await connect(owner);
+    const members = await bulkUsers(119);
+    const g = await makeGroup(o, members);
+    await drainFanout(g.id);
+    const last = [...members].sort().at(-1)!; // planned in uid order: the second run reaches it
+    const lastStub = env.USERS.getByName(last);
+    await runInDurableObject(lastStub, (_o, s) => s.storage.sql.exec("ALTER TABLE inbox RENAME TO inbox_off"));
+    await o.ok<SendAck>(groupText(g.id, "two runs"));
+    const stub = env.GROUPS.getByName(g.id);
+    // The first run ends out of budget by asking for an alarm now (the post's watchdog is 10 s away).
+    for (let i = 0; i < 200; i++) {
+      const at = await runInDurableObject(stub, (_o, s) => s.storage.getAlarm());
+      if (at !== null && at <= Date.now() + 2_000) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await runDurableObjectAlarm(stub)).toBe(true); // the second run: the last 60 calls, one failing
+    expect((await fanoutState(g.id)).cursor).toBe((await fanoutState(g.id)).head);
+    const alarm = await runInDurableObject(stub, (_o, s) => s.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+    await runInDurableObject(lastStub, (_o, s) => s.storage.sql.exec("ALTER TABLE inbox_off RENAME TO inbox"));
+    await runInDurableObject(stub, (_o, s) => s.storage.sql.exec("UPDATE retries SET next_at = 0"));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const page = await (await connect(last)).ok<SyncResult>({ type: "sync", after: 0 });
+    expect(page.events.filter((e) => e.type === "message")).toHaveLength(1);
+  });
+});
+
 describe("group delivery order after a failure", () => {
   const retriesOf = (gid: string) =>
     runInDurableObject(env.GROUPS.getByName(gid), (_o, s) =>
