@@ -53,6 +53,12 @@ export class PendingDeliveries {
     this.sql.exec("UPDATE inbox SET pending = NULL WHERE pending = ?", target);
   }
 
+  /** Drops the pending mark of one event (one its target may no longer be sent). */
+  abandonEvent(seq: number): void {
+    this.flush();
+    this.sql.exec("UPDATE inbox SET pending = NULL WHERE seq = ?", seq);
+  }
+
   /** Where the event `eid` still waits to be delivered, or null if it does not. */
   targetOf(eid: string): string | null {
     this.flush();

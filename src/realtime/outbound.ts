@@ -55,7 +55,9 @@ export class Outbound {
 
   /**
    * Delivers a pending event to its target. A resend or retry to someone no
-   * longer a friend (or blocked) is refused and stops being retried.
+   * longer a friend (or blocked) is refused and stops being retried; other
+   * events pending for the same target are judged on their own (a seed
+   * `friend_response` may still go to a non-friend).
    * Transient failures become `unavailable` and, unless the caller is the
    * alarm itself, schedule a retry.
    */
@@ -65,7 +67,7 @@ export class Outbound {
       if (t?.kind === "user") {
         const peers = this.friends.peek() ?? (await this.friends.get());
         if (!this.#admits(event, t.id, peers)) {
-          this.inbox.pending.abandon(target);
+          this.inbox.pending.abandonEvent(event.seq);
           throw peers.blocked.has(t.id)
             ? new ProtocolError("blocked", `messages between you and ${t.id} are blocked`)
             : new ProtocolError("stranger", `${t.id} is not your friend`);

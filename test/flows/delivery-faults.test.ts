@@ -358,6 +358,27 @@ describe("delivery order after a failure", () => {
     expect(texts(await b.ok<SyncResult>({ type: "sync", after: 0, limit: 500 }))).toEqual(Array.from({ length: 250 }, (_, i) => `b${i + 1}`));
   });
 
+  it("refusing one event to a non-friend leaves the others that may still go pending", async () => {
+    const alice = await createUser();
+    const bob = await createUser();
+    const seedBob = await connectSeed(bob);
+    const a = await connect(alice);
+    seedBob.send({ type: "friend_request", toUid: alice, isGroup: 0, id: "fr1", content: "add me?" });
+    const request = await a.next("message", (m) => m.kind === "friend_request");
+    await breakInbox(bob, true);
+    const seedAlice = await connectSeed(alice);
+    seedAlice.send({ type: "friend_response", toUid: bob, isGroup: 0, id: "resp1", content: "yes" });
+    for (let i = 0; i < 100 && (await pendingOf(alice)).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await pendingOf(alice)).toHaveLength(1); // the response, waiting for bob's object
+    // A receipt to a non-friend is refused; the response must not be dropped with it.
+    await a.ok({ type: "read", peer: bob, mid: request.mid });
+    await breakInbox(bob, false);
+    expect(await runDurableObjectAlarm(env.USERS.getByName(alice))).toBe(true);
+    const b = await connect(bob);
+    const kinds = (await b.ok<SyncResult>({ type: "sync", after: 0 })).events.map((e) => (e as MessageEvent).kind);
+    expect(kinds).toContain("friend_response");
+  });
+
   it("an earlier message goes along only if the recipient may still be sent it", async () => {
     const alice = await createUser();
     const bob = await createUser();
