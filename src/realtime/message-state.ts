@@ -38,11 +38,12 @@ export function applyUpdate<M extends Message>(msg: M, u: Update): M | undefined
     case "unreact": {
       if (msg.deleted) return undefined;
       const emoji = u.emoji!;
-      const users = msg.reactions?.[emoji] ?? [];
+      const users = reactorsOf(msg.reactions, emoji);
       const has = users.includes(u.from);
       if ((u.op === "react") === has) return undefined;
       const next = u.op === "react" ? [...users, u.from] : users.filter((x) => x !== u.from);
-      const reactions = { ...msg.reactions };
+      // No prototype: an emoji named `__proto__` is a key like any other.
+      const reactions: Record<string, string[]> = Object.assign(Object.create(null), msg.reactions);
       if (next.length > 0) reactions[emoji] = next;
       else delete reactions[emoji];
       const { reactions: _r, ...rest } = msg;
@@ -95,7 +96,7 @@ export function decideUpdate(msg: Message, req: UpdateRequest, who: UpdateActor)
       return { op: "recall" };
     case "react":
     case "unreact": {
-      const has = msg.reactions?.[req.emoji]?.includes(who.uid) ?? false;
+      const has = reactorsOf(msg.reactions, req.emoji).includes(who.uid);
       if ((req.op === "react") === has) return undefined;
       const kinds = Object.keys(msg.reactions ?? {});
       if (req.op === "react" && !kinds.includes(req.emoji) && kinds.length >= MAX_REACTION_KINDS) {
@@ -157,4 +158,12 @@ export function convKey(chat: "dm" | "group", peer: string): string {
 /** The seed's exemption: a seed-shaped frame of one of the `STRANGER_KINDS`. */
 export function strangerMayPass(kinds: ReadonlySet<string>, kind: string, body: unknown): boolean {
   return kinds.has(kind) && isSeedFrame(body, kind);
+}
+
+/**
+ * Who reacted with `emoji`: own keys only, so an emoji that names an Object
+ * property (`toString`, `constructor`) is just an emoji nobody used yet.
+ */
+function reactorsOf(reactions: Record<string, string[]> | undefined, emoji: string): string[] {
+  return reactions !== undefined && Object.hasOwn(reactions, emoji) ? reactions[emoji]! : [];
 }

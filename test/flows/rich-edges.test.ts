@@ -150,6 +150,34 @@ describe("retries and races", () => {
   });
 });
 
+describe("reaction names are data", () => {
+  it("stores emoji named like Object properties as reactions, in a direct chat and a group", async () => {
+    const [alice, bob] = await friends();
+    const a = await connect(alice);
+    const b = await connect(bob);
+    const dm = await a.ok<SendAck>(textTo(bob, "react"));
+    const g = await makeGroup(a, [bob]);
+    const post = await a.ok<SendAck>(groupText(g.id, "react here too"));
+    for (const mid of [dm.mid, post.mid]) {
+      await b.next("message", (m) => m.mid === mid);
+      await b.ok({ type: "react", mid, emoji: "👍" });
+      for (const emoji of ["toString", "__proto__", "constructor"]) {
+        expect(await a.ok({ type: "react", mid, emoji })).toMatchObject({ changed: true });
+      }
+      expect(await a.ok({ type: "react", mid, emoji: "toString" })).toMatchObject({ changed: false });
+      await b.next("update", (u) => u.mid === mid && u.emoji === "constructor");
+      for (const c of [a, b]) {
+        const reactions = (await copyOf(c, mid))!.reactions!;
+        expect(Object.keys(reactions).sort()).toEqual(["__proto__", "constructor", "toString", "👍"].sort());
+        expect(Object.getOwnPropertyDescriptor(reactions, "__proto__")?.value).toEqual([alice]);
+      }
+      expect(await a.ok({ type: "react", mid, emoji: "__proto__", remove: true })).toMatchObject({ changed: true });
+      await b.next("update", (u) => u.mid === mid && u.op === "unreact");
+      expect(Object.keys((await copyOf(b, mid))!.reactions!).sort()).toEqual(["constructor", "toString", "👍"].sort());
+    }
+  });
+});
+
 describe("what counts as a conversation", () => {
   it("leaves the seed's control frames (friend requests, read marks) out of unread counts and the list", async () => {
     const [alice, bob] = await friends();
