@@ -1,4 +1,4 @@
-// Entry: node bench/run.ts [--scenario all|connect,private,group,offline,reconnect]
+// Entry: node bench/run.ts [--scenario all|connect,echo,private,group,offline,reconnect]
 //   [--target both|ours|baseline] [--preset quick|full] [--<size flag> value[,value...]]
 // Starts each target fresh on loopback, runs every selected scenario against
 // each target in turn, prints a table with ours/baseline ratios and writes
@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Ctx, Flags, Metric, Scenario } from "./metrics.ts";
 import { connect } from "./scenarios/connect.ts";
+import { echo } from "./scenarios/echo.ts";
 import { group } from "./scenarios/group.ts";
 import { offline } from "./scenarios/offline.ts";
 import { privateChat } from "./scenarios/private.ts";
@@ -18,7 +19,7 @@ import { type Profiling, startProfile } from "./profile.ts";
 import { printTable, type Row } from "./table.ts";
 import { CpuMeter } from "./stats.ts";
 
-const SCENARIOS: Record<string, Scenario> = { connect, private: privateChat, group, offline, reconnect };
+const SCENARIOS: Record<string, Scenario> = { connect, echo, private: privateChat, group, offline, reconnect };
 
 /** Quick matrix: about two minutes on a 2-core machine for both targets. */
 const QUICK: Flags = {
@@ -28,6 +29,7 @@ const QUICK: Flags = {
   "group-sizes": [100, 1000], "group-senders": [1, 4], "group-msgs": 2000, "group-seconds": 1, "group-window": 5,
   "offline-users": 100, "offline-msgs": 20,
   "storm-clients": 500,
+  "echo-clients": 10, "echo-windows": [1, 10], "echo-seconds": 2,
   /** Stop waiting for deliveries after this long without progress (then audit). */
   "settle-ms": 10_000, "scenario-timeout-s": 300,
   /** Parent dir of ours' fresh local state; "auto" = /dev/shm if writable, else the OS tmpdir. */

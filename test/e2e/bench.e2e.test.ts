@@ -19,6 +19,7 @@ describe("benchmark harness", () => {
       [
         "run", "bench", "--",
         "--connect-n", "20", "--hold-ms", "200",
+        "--echo-clients", "2", "--echo-windows", "1,3", "--echo-seconds", "0.3",
         "--pairs", "2", "--msgs", "30", "--seconds", "0", "--window", "4", "--rate", "50", "--rate-seconds", "1",
         "--group-sizes", "8", "--group-senders", "1,2", "--group-msgs", "10", "--group-seconds", "0",
         "--offline-users", "4", "--offline-msgs", "5", "--storm-clients", "10", "--settle-ms", "5000"
@@ -36,7 +37,11 @@ describe("benchmark harness", () => {
     const { metrics } = JSON.parse(readFileSync(newest!, "utf8")) as {
       metrics: { scenario: string; metric: string; value: number; target: string }[];
     };
-    expect(new Set(metrics.map((m) => m.scenario))).toEqual(new Set(["connect", "private", "group", "offline", "reconnect"]));
+    expect(new Set(metrics.map((m) => m.scenario))).toEqual(new Set(["connect", "echo", "private", "group", "offline", "reconnect"]));
+    // Two echo windows on each target, each of which answered requests.
+    const echoed = metrics.filter((m) => m.scenario === "echo" && m.metric === "requests/s");
+    expect(echoed).toHaveLength(4);
+    for (const m of echoed) expect(m.value, `${m.target} echo`).toBeGreaterThan(0);
     expect(new Set(metrics.map((m) => m.target))).toEqual(new Set(["ours", "baseline"]));
     const bad = metrics.filter((m) => /^(lost|dup)$|failures$|errors$/.test(m.metric) && m.value !== 0);
     expect(bad).toEqual([]);
