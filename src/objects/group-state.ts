@@ -48,7 +48,16 @@ export const GROUP_SCHEMA = [
    DELETE FROM retries;
    INSERT INTO retries (uid, from_gseq, to_gseq, attempts, next_at)
      SELECT uid, from_gseq, to_gseq, attempts, next_at FROM retries_merged;
-   DROP TABLE retries_merged;`
+   DROP TABLE retries_merged;`,
+  // Ended memberships, kept as long as inboxes keep messages: a recall must
+  // also reach the former members who hold a copy.
+  `CREATE TABLE former (
+     uid TEXT NOT NULL,
+     joined_gseq INTEGER NOT NULL,
+     left_gseq INTEGER NOT NULL,
+     left_at INTEGER NOT NULL,
+     PRIMARY KEY (uid, left_gseq)
+   );`
 ] as const;
 
 /** Events with from < gseq <= to are `uid`'s to receive (to = Infinity while a member). */
@@ -196,6 +205,19 @@ export class GroupState {
     if (gone > 0) this.#windows = undefined;
   }
 
+  /** Former members who received the event at `gseq` (while they belonged), as far as still recorded. */
+  formerHolders(gseq: number): string[] {
+    return this.sql
+      .exec<{ uid: string }>("SELECT DISTINCT uid FROM former WHERE joined_gseq < ? AND left_gseq >= ?", gseq, gseq)
+      .toArray()
+      .map((r) => r.uid);
+  }
+
+  /** Forgets memberships that ended before `before`: their inboxes have dropped those messages since. */
+  pruneFormer(before: number): void {
+    this.sql.exec("DELETE FROM former WHERE left_at < ?", before);
+  }
+
   putMember(m: MemberRow): void {
     this.sql.exec(
       `INSERT INTO members (uid, role, joined_at, joined_gseq, muted_until) VALUES (?, ?, ?, ?, ?)
@@ -212,7 +234,7 @@ export class GroupState {
   }
 
   /** Removes a member; events up to the current head stay theirs to receive. */
-  removeMember(uid: string): void {
+  removeMember(uid: string, now = Date.now()): void {
     const m = this.member(uid);
     if (m) {
       this.sql.exec(
@@ -220,6 +242,13 @@ export class GroupState {
         uid,
         m.joinedGseq,
         this.head()
+      );
+      this.sql.exec(
+        "INSERT OR REPLACE INTO former (uid, joined_gseq, left_gseq, left_at) VALUES (?, ?, ?, ?)",
+        uid,
+        m.joinedGseq,
+        this.head(),
+        now
       );
     }
     this.sql.exec("DELETE FROM members WHERE uid = ?", uid);

@@ -213,6 +213,7 @@ export class GroupObject extends DurableObject<Env> {
         throw new ProtocolError("group_dismissed", "this group was dismissed");
       }
       const now = Date.now();
+      if (req.op === "recall") this.#state.pruneFormer(now - this.#limits.inboxTtlMs);
       const { result, update } = amend({ ...this.#context(actor, now), recallWindowMs: this.#limits.recallWindowMs }, req);
       if (!update) return result;
       this.#webhooks.enqueue("update", update, now);

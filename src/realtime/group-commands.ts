@@ -184,7 +184,7 @@ export function execute(ctx: GroupContext, cmd: GroupCommand): unknown {
       if (role === "owner") {
         throw new ProtocolError("owner_must_transfer", "the owner must transfer ownership (or dismiss the group) before leaving");
       }
-      state.removeMember(ctx.actor!);
+      state.removeMember(ctx.actor!, ctx.now);
       emit(ctx, "left", { target: ctx.actor! }, [ctx.actor!]);
       return { left: ctx.state.meta()!.id };
     }
@@ -193,7 +193,7 @@ export function execute(ctx: GroupContext, cmd: GroupCommand): unknown {
       if (cmd.uid === ctx.actor) throw new ProtocolError("bad_request", "use group_leave to leave");
       const target = requireTarget(ctx, cmd.uid);
       requireManage(ctx, role, target, "kicked");
-      state.removeMember(cmd.uid);
+      state.removeMember(cmd.uid, ctx.now);
       emit(ctx, "kicked", { target: cmd.uid }, [cmd.uid]);
       return { kicked: cmd.uid };
     }

@@ -11,7 +11,8 @@ type StoredMessage = Omit<MessageEvent, "seq">;
 /**
  * Changes a message of the group's history for `ctx.actor`: checks first
  * ({@link decideUpdate}; nothing changes when refused), then stores an `update` event with the next
- * gseq, which the fan-out delivers to every member who received the message,
+ * gseq, which the fan-out delivers to every member who received the message
+ * (a recall also to former members who did: their copies lose the text too),
  * and rewrites the history entry. Synchronous, so it commits atomically.
  *
  * Any member who received the message may react; the owner and admins
@@ -38,17 +39,20 @@ export function amend(
   if (fields.op === "edit" && member.mutedUntil !== null && member.mutedUntil > now) {
     throw new ProtocolError("muted", `you are muted until ${new Date(member.mutedUntil).toISOString()}`);
   }
-  const update = state.append({
-    type: "update",
-    eid: newEventId(now),
-    chat: "group",
-    from: actor,
-    to: state.meta()!.id,
-    mid: req.mid,
-    ts: now,
-    mgseq: found.gseq,
-    ...fields
-  }) as Omit<UpdateEvent, "seq">;
+  const update = state.append(
+    {
+      type: "update",
+      eid: newEventId(now),
+      chat: "group",
+      from: actor,
+      to: state.meta()!.id,
+      mid: req.mid,
+      ts: now,
+      mgseq: found.gseq,
+      ...fields
+    },
+    fields.op === "recall" ? { extra: state.formerHolders(found.gseq) } : {}
+  ) as Omit<UpdateEvent, "seq">;
   const next = applyUpdate(msg, update);
   if (next) state.rewrite(found.gseq, next);
   if (req.op === "recall") state.scrub(req.mid);

@@ -5,7 +5,7 @@ import type { ConversationPage, HistoryEvent, MessageEvent, SendAck, SyncResult,
 import { newEventId } from "../../src/lib/ids";
 import { api, connect, copyOf, createUser, friends, textTo } from "../helpers/fixtures";
 import { connectSeed } from "../helpers/compat";
-import { groupText, makeGroup } from "../helpers/groups";
+import { connectedUsers, groupText, makeGroup } from "../helpers/groups";
 
 /** Makes a user's inbox unwritable (a storage fault), or heals it. */
 async function breakInbox(uid: string, broken: boolean) {
@@ -55,6 +55,27 @@ describe("a recall leaves no text behind", () => {
       const page = await c.ok<SyncResult>({ type: "sync", after: 0 });
       expect(JSON.stringify(page.events)).not.toContain("classified");
     }
+  });
+});
+
+describe("a recall reaches former members", () => {
+  it("takes the text out of the copies of members who left or were kicked after receiving it, and nobody else", async () => {
+    const [o, leaver, kicked, early] = await connectedUsers(4);
+    const g = await makeGroup(o!.c, [leaver!.uid, kicked!.uid, early!.uid]);
+    await early!.c.ok({ type: "group_leave", gid: g.id });
+    const sent = await o!.c.ok<SendAck>(groupText(g.id, "the password is hunter2"));
+    for (const m of [leaver!, kicked!]) await m.c.next("message", (x) => x.mid === sent.mid);
+    await leaver!.c.ok({ type: "group_leave", gid: g.id });
+    await o!.c.ok({ type: "group_kick", gid: g.id, uid: kicked!.uid });
+    await o!.c.ok({ type: "recall", mid: sent.mid });
+    for (const m of [leaver!, kicked!]) {
+      await m.c.next("update", (u) => u.mid === sent.mid && u.op === "recall");
+      const page = await m.c.ok<SyncResult>({ type: "sync", after: 0 });
+      expect(JSON.stringify(page.events)).not.toContain("hunter2");
+      expect((await copyOf(m.c, sent.mid))?.recalled).toMatchObject({ by: o!.uid });
+    }
+    const earlyPage = await early!.c.ok<SyncResult>({ type: "sync", after: 0 });
+    expect(earlyPage.events.some((e) => e.type === "update" && e.mid === sent.mid)).toBe(false);
   });
 });
 
