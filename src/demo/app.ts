@@ -170,12 +170,17 @@ function onMessage(e: MessageEvent): void {
     conv.messages.push({
       mid: e.mid, cmid: e.cmid, from: e.from, ts: e.ts, mine, status: "sent",
       text: e.recalled ? "message recalled" : textOf(e.body), edited: e.edited !== undefined, recalled: e.recalled !== undefined,
-      reactions: e.reactions ?? {}
+      reactions: reactionsOf(e.reactions)
     });
     conv.messages.sort((a, b) => (a.mid ?? "~").localeCompare(b.mid ?? "~"));
   }
   if (active === key && document.visibilityState === "visible") markRead(conv);
   render();
+}
+
+/** A message's reactions without a prototype: an emoji named `__proto__` or `toString` is just a key. */
+function reactionsOf(from: Record<string, string[]> = {}): Record<string, string[]> {
+  return Object.assign(Object.create(null) as Record<string, string[]>, from);
 }
 
 /** Edits, recalls, deletes and reactions change the message where it is shown. */
@@ -185,7 +190,7 @@ function onUpdate(u: UpdateEvent): void {
   const msg = conv?.messages.find((m) => m.mid === u.mid);
   if (!conv || !msg) return;
   if (u.op === "edit" && u.body !== undefined) Object.assign(msg, { text: textOf(u.body), edited: true });
-  if (u.op === "recall") Object.assign(msg, { text: "message recalled", recalled: true, edited: false, reactions: {} });
+  if (u.op === "recall") Object.assign(msg, { text: "message recalled", recalled: true, edited: false, reactions: reactionsOf() });
   if (u.op === "delete") conv.messages.splice(conv.messages.indexOf(msg), 1);
   if ((u.op === "react" || u.op === "unreact") && u.emoji) {
     const users = (msg.reactions[u.emoji] ?? []).filter((x) => x !== u.from);
@@ -242,7 +247,7 @@ async function send(text: string): Promise<void> {
   const conv = active ? convs.get(active) : undefined;
   if (!conv || !client) return;
   const cmid = randomId();
-  const msg: Msg = { cmid, from: me, text, ts: Date.now(), mine: true, status: "sending", reactions: {} };
+  const msg: Msg = { cmid, from: me, text, ts: Date.now(), mine: true, status: "sending", reactions: reactionsOf() };
   conv.messages.push(msg);
   el("send-error").textContent = "";
   render();
