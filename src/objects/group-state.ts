@@ -57,7 +57,9 @@ export const GROUP_SCHEMA = [
      left_gseq INTEGER NOT NULL,
      left_at INTEGER NOT NULL,
      PRIMARY KEY (uid, left_gseq)
-   );`
+   );
+   INSERT INTO former (uid, joined_gseq, left_gseq, left_at)
+     SELECT uid, joined_gseq, left_gseq, strftime('%s', 'now') * 1000 FROM departed;`
 ] as const;
 
 /** Events with from < gseq <= to are `uid`'s to receive (to = Infinity while a member). */

@@ -48,8 +48,6 @@ const API_SENDER = "~api";
 export interface CreateGroupInput {
   name: string;
   members: string[];
-  /** Invited rather than added (they may join): the users a creator may not add. */
-  invites?: string[];
   joinPolicy: "open" | "invite";
   imported?: true;
 }
@@ -99,7 +97,7 @@ export class GroupObject extends DurableObject<Env> {
 
   // ---- RPC surface ----
 
-  /** Creates the group with `creator` as owner, `members` as members and `invites` invited. */
+  /** Creates the group with `creator` as owner and `members` as members. */
   async create(creator: string, input: CreateGroupInput): Promise<Result<GroupInfo>> {
     return attempt(async () => {
       const gid = this.ctx.id.name!;
@@ -107,11 +105,10 @@ export class GroupObject extends DurableObject<Env> {
         throw new ProtocolError("conflict", `group ${gid} already exists`);
       }
       const members = [...new Set(input.members)].filter((u) => u !== creator);
-      const invites = [...new Set(input.invites ?? [])].filter((u) => u !== creator && !members.includes(u));
       if (members.length + 1 > this.#limits.maxGroupMembers) {
         throw new ProtocolError("group_full", `groups are limited to ${this.#limits.maxGroupMembers} members`);
       }
-      await this.#requireUsers([creator, ...members, ...invites]);
+      await this.#requireUsers([creator, ...members]);
       if (this.#state.meta()) throw new ProtocolError("conflict", `group ${gid} already exists`);
       this.#schema();
       const now = Date.now();
@@ -126,12 +123,7 @@ export class GroupObject extends DurableObject<Env> {
       const row = { joinedAt: now, joinedGseq: 0, mutedUntil: null };
       this.#state.putMember({ uid: creator, role: "owner", ...row });
       for (const uid of members) this.#state.putMember({ uid, role: "member", ...row });
-      const ctx = this.#context(creator, now);
-      emit(ctx, "created", { name: input.name });
-      for (const uid of invites) {
-        this.#state.invite(uid, creator, now);
-        emit(ctx, "invited", { target: uid }, [uid]);
-      }
+      emit(this.#context(creator, now), "created", { name: input.name });
       await this.#afterChange();
       return groupInfo(this.#state);
     });
@@ -270,10 +262,11 @@ export class GroupObject extends DurableObject<Env> {
     });
   }
 
-  /** Continues the fan-out (fresh subrequest budget), retries, and the D1 mirror. */
+  /** Continues the fan-out (fresh subrequest budget), retries, and the D1 mirror; forgets expired former members. */
   override async alarm(): Promise<void> {
     this.#alarm.fired();
     this.#schema();
+    this.#state.pruneFormer(Date.now() - this.#limits.inboxTtlMs);
     const next = await this.#fanout.run();
     await this.#flushMirror();
     if (next !== undefined) await this.#alarm.ensure(next);

@@ -41,22 +41,20 @@ export class PendingDeliveries {
     const seqs = this.#delivered;
     if (seqs.length === 0) return;
     this.#delivered = [];
+    this.#clear(seqs);
+  }
+
+  #clear(seqs: readonly number[]): void {
     for (let i = 0; i < seqs.length; i += MARKS_PER_STATEMENT) {
       const chunk = seqs.slice(i, i + MARKS_PER_STATEMENT);
       this.sql.exec(`UPDATE inbox SET pending = NULL WHERE seq IN (${chunk.map(() => "?").join(",")})`, ...chunk);
     }
   }
 
-  /** Drops the pending mark of every event waiting for `target` (e.g. no longer a friend). */
-  abandon(target: string): void {
+  /** Drops the pending marks of these events (ones their target may no longer be sent). */
+  abandonEvents(seqs: readonly number[]): void {
     this.flush();
-    this.sql.exec("UPDATE inbox SET pending = NULL WHERE pending = ?", target);
-  }
-
-  /** Drops the pending mark of one event (one its target may no longer be sent). */
-  abandonEvent(seq: number): void {
-    this.flush();
-    this.sql.exec("UPDATE inbox SET pending = NULL WHERE seq = ?", seq);
+    this.#clear(seqs);
   }
 
   /** Where the event `eid` still waits to be delivered, or null if it does not. */
@@ -74,10 +72,12 @@ export class PendingDeliveries {
     this.flush();
     return this.sql
       .exec<Row & { pending: string }>(
-        `SELECT seq, event, pending FROM (
-           SELECT seq, event, pending, row_number() OVER (PARTITION BY pending ORDER BY seq) AS k
+        // Numbered on (pending, seq) alone, from the index; the events are read for the chosen rows only.
+        `SELECT inbox.seq, inbox.event, inbox.pending FROM (
+           SELECT seq, row_number() OVER (PARTITION BY pending ORDER BY seq) AS k
            FROM inbox WHERE pending IS NOT NULL
-         ) WHERE k <= ? ORDER BY seq LIMIT ?`,
+         ) AS numbered JOIN inbox ON inbox.seq = numbered.seq
+         WHERE numbered.k <= ? ORDER BY inbox.seq LIMIT ?`,
         perTarget,
         limit
       )

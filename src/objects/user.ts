@@ -46,7 +46,6 @@ import type { Deliverable, Delivered, UserHub } from "../realtime/hub";
 import { FriendCache } from "../realtime/friends";
 import { PRESENCE_REFRESH_MS, PresencePublisher, SentCounter } from "../realtime/presence";
 import { TokenBucket } from "../realtime/rate-limit";
-import { userTarget } from "../realtime/targets";
 import { type WebhookType, WebhookOutbox } from "../realtime/webhooks";
 import { AlarmScheduler } from "./alarm";
 import { Logger } from "../lib/log";
@@ -358,11 +357,12 @@ export class UserObject extends DurableObject<Env> {
 
   /**
    * A friendship of this user changed in D1: forget the cached list. If it
-   * ended (`removed`), events still pending for that user are dropped too.
+   * ended (`removed`), events still pending for that user are dropped too,
+   * but for what a non-friend may be sent (the seed's `STRANGER_KINDS`).
    */
   async invalidateFriends(removed?: string): Promise<void> {
     this.#friends.invalidate();
-    if (removed !== undefined) this.#inbox.pending.abandon(userTarget(removed));
+    if (removed !== undefined) this.#outbound.unfriended(removed);
   }
 
   /**

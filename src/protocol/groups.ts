@@ -66,9 +66,8 @@ const withId = { id: requestIdSchema };
 const gid = { gid: groupIdSchema };
 
 /**
- * Create a group; the sender becomes its owner. Of `members`, the sender's
- * friends are added at once and anyone else is invited (they may join);
- * naming someone either side has blocked is refused (`blocked`).
+ * Create a group; the sender becomes its owner and `members` (the sender's
+ * friends: `stranger` for anyone else, `blocked` across a block) its members.
  */
 export const groupCreateFrameSchema = z.object({
   type: z.literal("group_create"),

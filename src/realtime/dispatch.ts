@@ -65,9 +65,9 @@ const CHARGED: ReadonlySet<ClientFrame["type"]> = new Set<ClientFrame["type"]>([
 ]);
 
 /**
- * Frames that answer with a page (up to about a MiB). Within one batch they
- * run one after another, each reply sent before the next page is read, so a
- * batch of a hundred of them holds one page in memory, not a hundred.
+ * Frames that answer with a page (up to about a MiB). Within one batch, what
+ * follows one starts once its reply is sent, so a batch of a hundred of them
+ * holds one page in memory, not a hundred.
  */
 const PAGED: ReadonlySet<ClientFrame["type"]> = new Set<ClientFrame["type"]>([
   "sync", "group_history", "search", "conversations", "edits", "group_members"
@@ -75,8 +75,8 @@ const PAGED: ReadonlySet<ClientFrame["type"]> = new Set<ClientFrame["type"]>([
 
 /**
  * Decodes one WebSocket message (one frame or a newline-separated batch) and
- * runs each frame's handler, started in order (paged reads one at a time:
- * {@link PAGED}). Every frame that has a request
+ * runs each frame's handler, started in order; frames after a paged read
+ * ({@link PAGED}) start once it has replied. Every frame that has a request
  * id gets exactly one reply; a frame that cannot be read gets an error reply
  * with `id: null`. Nothing here closes the socket.
  */
@@ -87,10 +87,13 @@ export async function dispatch(
 ): Promise<void> {
   const frames = decodeMessage(raw, hub.limits.maxFrameBytes);
   if (frames.length === 1) return dispatchFrame(hub, conn, frames[0]!);
-  let reads: Promise<void> = Promise.resolve();
-  await Promise.all(
-    frames.map((d) => (d.ok && PAGED.has(d.frame.type) ? (reads = reads.then(() => dispatchFrame(hub, conn, d))) : dispatchFrame(hub, conn, d)))
-  );
+  let read: Promise<void> | undefined; // the last paged read, until it replied
+  const runs = frames.map((d) => {
+    const run = read ? read.then(() => dispatchFrame(hub, conn, d)) : dispatchFrame(hub, conn, d);
+    if (d.ok && PAGED.has(d.frame.type)) read = run;
+    return run;
+  });
+  await Promise.all(runs);
 }
 
 async function dispatchFrame(hub: UserHub, conn: Conn, decoded: Decoded): Promise<void> {

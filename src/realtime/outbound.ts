@@ -6,7 +6,7 @@ import { strangerMayPass } from "./message-state";
 import type { Peers } from "../db/friendships";
 import type { FriendCache } from "./friends";
 import type { Delivered } from "./hub";
-import { parseTarget } from "./targets";
+import { parseTarget, userTarget } from "./targets";
 
 /** First retry of an unconfirmed delivery; later ones back off up to the max. */
 export const RETRY_MIN_MS = 30_000;
@@ -67,7 +67,7 @@ export class Outbound {
       if (t?.kind === "user") {
         const peers = this.friends.peek() ?? (await this.friends.get());
         if (!this.#admits(event, t.id, peers)) {
-          this.inbox.pending.abandonEvent(event.seq);
+          this.inbox.pending.abandonEvents([event.seq]);
           throw peers.blocked.has(t.id)
             ? new ProtocolError("blocked", `messages between you and ${t.id} are blocked`)
             : new ProtocolError("stranger", `${t.id} is not your friend`);
@@ -85,6 +85,20 @@ export class Outbound {
     }
   }
 
+  /**
+   * `uid` is no longer a friend: what is still pending for them is dropped,
+   * but for what a non-friend may be sent (checked again, blocks included,
+   * when it is retried).
+   */
+  unfriended(uid: string): void {
+    const target = userTarget(uid);
+    const pending = this.inbox.pending.before(target, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    this.inbox.pending.abandonEvents(
+      pending.filter((e) => !(e.type === "message" && strangerMayPass(this.strangerKinds, e.kind, e.body))).map((e) => e.seq)
+    );
+    this.#inOrder.delete(target);
+  }
+
   /** Whether `uid` may be sent `event`: a friend, or a stranger kind to someone who has not blocked. */
   #admits(event: InboxEvent, uid: string, peers: Peers): boolean {
     if (peers.friends.has(uid)) return true;
@@ -94,7 +108,8 @@ export class Outbound {
   /**
    * Retries the oldest pending events of each target, batched per target, so
    * a target that keeps failing (even with a long backlog) never blocks the
-   * others. Returns when to try again.
+   * others. Returns when to try again: at once while a target that went
+   * through has more waiting, else after a backoff if any failed.
    */
   async retryPending(now: number): Promise<number | undefined> {
     const pending = this.inbox.pending.oldest(RETRY_BATCH, RETRY_PER_TARGET);
@@ -104,14 +119,16 @@ export class Outbound {
       const r = results[i]!;
       return r.status === "rejected" && !(r.reason instanceof ProtocolError && !ERRORS[r.reason.code].retryable);
     });
-    if (failed.length > 0) {
-      const age = now - Math.min(...failed.map((p) => p.event.ts));
-      return now + Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, age));
-    }
+    const failing = new Set(failed.map((p) => p.target));
     const perTarget = new Map<string, number>();
     for (const p of pending) perTarget.set(p.target, (perTarget.get(p.target) ?? 0) + 1);
-    const more = pending.length === RETRY_BATCH || [...perTarget.values()].some((n) => n === RETRY_PER_TARGET);
-    return more ? now : undefined;
+    const more =
+      (pending.length === RETRY_BATCH && failing.size < perTarget.size) ||
+      [...perTarget].some(([target, n]) => n === RETRY_PER_TARGET && !failing.has(target));
+    if (more) return now;
+    if (failed.length === 0) return undefined;
+    const age = now - Math.min(...failed.map((p) => p.event.ts));
+    return now + Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, age));
   }
 
   /** One cross-object call for a batch of events to one target; confirms them all at once. */

@@ -227,6 +227,22 @@ describe("seed frames, online and heart", () => {
 });
 
 describe("seed frames, groups", () => {
+  it("makes group commands sent faster than the send budget wait for it instead of dropping them", async () => {
+    const [owner, friend] = await friends();
+    const so = await connectSeed(owner);
+    // Spend the whole budget from the owner's other device first.
+    const v1 = await connect(owner);
+    const burst = await Promise.all(Array.from({ length: 150 }, (_, i) => v1.request(textTo(friend, `burst ${i}`))));
+    expect(burst.some((r) => !r.ok && r.error.code === "rate_limited")).toBe(true);
+    const gids = Array.from({ length: 10 }, () => uniqueId("g"));
+    for (const gid of gids) so.send({ toUid: gid, isGroup: 1, type: "create_group" });
+    await so.settle();
+    expect(so.seen("error")).toEqual([]);
+    for (const gid of gids) {
+      expect(await expectJson(await api("GET", `/api/v1/groups/${gid}`), 200)).toMatchObject({ owner });
+    }
+  });
+
   it("creates, joins, posts without echo, leaves, kicks and dismisses, with the safe rules", async () => {
     const owner = await createUser();
     const m1 = await createUser();

@@ -345,13 +345,20 @@ describe("delivery order after a failure", () => {
     await befriend(alice, carol);
     const aliceStub = env.USERS.getByName(alice);
     await storePending(aliceStub, alice, bob, 250);
-    await storePending(aliceStub, alice, carol, 1, 251);
+    await storePending(aliceStub, alice, carol, 150, 251);
     await evictDurableObject(aliceStub);
     await connect(alice); // a connected user's object keeps an alarm
     await breakInbox(bob, true);
     expect(await runDurableObjectAlarm(aliceStub)).toBe(true);
     const c = await connect(carol);
-    expect(texts(await c.ok<SyncResult>({ type: "sync", after: 0 }))).toEqual(["b1"]);
+    const carolGot = async () => texts(await c.ok<SyncResult>({ type: "sync", after: 0, limit: 500 }));
+    expect(await carolGot()).toEqual(Array.from({ length: 100 }, (_, i) => `b${i + 1}`));
+    // The rest of carol's backlog goes on at once, not after bob's backoff.
+    const next = await runInDurableObject(aliceStub, (_o, s) => s.storage.getAlarm());
+    expect(next).not.toBeNull();
+    expect(next!).toBeLessThanOrEqual(Date.now() + 1_000);
+    expect(await runDurableObjectAlarm(aliceStub)).toBe(true);
+    expect(await carolGot()).toEqual(Array.from({ length: 150 }, (_, i) => `b${i + 1}`));
     await breakInbox(bob, false);
     for (let i = 0; i < 5 && (await pendingOf(alice)).length > 0; i++) await runDurableObjectAlarm(aliceStub);
     const b = await connect(bob);
@@ -377,6 +384,24 @@ describe("delivery order after a failure", () => {
     const b = await connect(bob);
     const kinds = (await b.ok<SyncResult>({ type: "sync", after: 0 })).events.map((e) => (e as MessageEvent).kind);
     expect(kinds).toContain("friend_response");
+  });
+
+  it("an ended friendship drops what is pending for the ex-friend, but not what a non-friend may be sent", async () => {
+    const [alice, bob] = await friends();
+    await breakInbox(bob, true);
+    const a = await connect(alice);
+    expect(await a.request(textTo(bob, "friends only"))).toMatchObject({ ok: false, error: { code: "unavailable" } });
+    const seedAlice = await connectSeed(alice);
+    seedAlice.send({ type: "friend_response", toUid: bob, isGroup: 0, id: "resp-ended", content: "ok" });
+    for (let i = 0; i < 100 && (await pendingOf(alice)).length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await pendingOf(alice)).toHaveLength(2);
+    await breakInbox(bob, false);
+    expect((await api("DELETE", `/api/v1/friendships/${alice}/${bob}`)).status).toBe(204);
+    expect(await pendingOf(alice)).toHaveLength(1);
+    expect(await runDurableObjectAlarm(env.USERS.getByName(alice))).toBe(true);
+    const b = await connect(bob);
+    const kinds = (await b.ok<SyncResult>({ type: "sync", after: 0 })).events.map((e) => (e as MessageEvent).kind);
+    expect(kinds).toEqual(["friend_response"]);
   });
 
   it("an earlier message goes along only if the recipient may still be sent it", async () => {

@@ -338,8 +338,8 @@ describe("group membership changes", () => {
   });
 });
 
-describe("group creation needs consent", () => {
-  it("adds the creator's friends, invites anyone else, and refuses to name someone across a block", async () => {
+describe("group membership needs consent", () => {
+  it("creates with friends only, refuses strangers and blocked users, and lets strangers in by invite", async () => {
     const [owner, friend] = await friends();
     const stranger = await createUser();
     const blocker = await createUser();
@@ -348,13 +348,18 @@ describe("group creation needs consent", () => {
     const blocked = await api("POST", "/api/v1/blocks", { blocker, blocked: owner });
     expect(blocked.status).toBe(201);
     const gid = uniqueId("g");
-    expect(await o.request({ type: "group_create", gid, name: "n", members: [friend, stranger, blocker] })).toMatchObject({
+    expect(await o.request({ type: "group_create", gid, name: "n", members: [friend, blocker] })).toMatchObject({
       ok: false, error: { code: "blocked" }
+    });
+    expect(await o.request({ type: "group_create", gid, name: "n", members: [friend, stranger] })).toMatchObject({
+      ok: false, error: { code: "stranger" }
     });
     expect(await o.request({ type: "group_info", gid })).toMatchObject({ ok: false, error: { code: "unknown_group" } });
 
-    const g = await o.ok<GroupInfo>({ type: "group_create", gid, name: "n", members: [friend, stranger] });
+    const g = await o.ok<GroupInfo>({ type: "group_create", gid, name: "n", members: [friend] });
     expect(g.memberCount).toBe(2);
+    expect(await o.request({ type: "group_invite", gid, uid: blocker })).toMatchObject({ ok: false, error: { code: "blocked" } });
+    await o.ok({ type: "group_invite", gid, uid: stranger });
     expect(await s.next("group", (e) => e.gid === gid)).toMatchObject({ action: "invited", target: stranger });
     expect(await s.request(groupText(gid, "not yet"))).toMatchObject({ ok: false, error: { code: "not_member" } });
     expect((await s.ok<GroupInfo>({ type: "group_join", gid })).memberCount).toBe(3);

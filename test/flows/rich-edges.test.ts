@@ -77,6 +77,19 @@ describe("a recall reaches former members", () => {
     const earlyPage = await early!.c.ok<SyncResult>({ type: "sync", after: 0 });
     expect(earlyPage.events.some((e) => e.type === "update" && e.mid === sent.mid)).toBe(false);
   });
+
+  it("forgets a former membership once inboxes no longer keep what it received", async () => {
+    const [o, m] = await connectedUsers(2);
+    const g = await makeGroup(o!.c, [m!.uid]);
+    await m!.c.ok({ type: "group_leave", gid: g.id });
+    const stub = env.GROUPS.getByName(g.id);
+    const former = () => runInDurableObject(stub, (_o, s) => s.storage.sql.exec("SELECT uid FROM former").toArray());
+    expect(await former()).toEqual([{ uid: m!.uid }]);
+    await runInDurableObject(stub, (_o, s) => s.storage.sql.exec("UPDATE former SET left_at = left_at - 8 * 24 * 3600 * 1000"));
+    await runInDurableObject(stub, (_o, s) => s.storage.setAlarm(Date.now()));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await former()).toEqual([]);
+  });
 });
 
 describe("a recall reaches quotes held by later members", () => {

@@ -135,6 +135,24 @@ async function onMessage(hub: UserHub, conn: Conn, f: CompatFrame, raw: Raw): Pr
 /** Longest a compat message waits for the send budget before its sender gets `rate_limited`. */
 const MAX_RATE_WAIT_MS = 30_000;
 
+/**
+ * Spends a token of the send budget on a group command, waiting for one (up
+ * to {@link MAX_RATE_WAIT_MS}) rather than refusing: seed clients never resend.
+ */
+async function waitForBudget(hub: UserHub, what: string): Promise<void> {
+  for (let waited = 0; ; ) {
+    try {
+      charge(hub.sends, what);
+      return;
+    } catch (err) {
+      if (!(err instanceof ProtocolError) || waited >= MAX_RATE_WAIT_MS) throw err;
+      const ms = Math.min(err.retryAfterMs ?? 1_000, MAX_RATE_WAIT_MS - waited);
+      waited += ms;
+      await new Promise((r) => setTimeout(r, ms));
+    }
+  }
+}
+
 /** The idempotency key of a seed message: its `id`, per conversation and type. */
 async function cmidOf(chat: string, to: string, type: string, id: string | number): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${chat}\n${to}\n${type}\n${typeof id}:${id}`));
@@ -181,7 +199,7 @@ function onPull(hub: UserHub, conn: Conn): void {
 /** `create_group`: `toUid` is the new group's id; the sender owns it; open to `join_group`. */
 async function onCreateGroup(hub: UserHub, _conn: Conn, f: CompatFrame, raw: Raw): Promise<void> {
   const gid = requireGroupId(f);
-  charge(hub.sends, f.type);
+  await waitForBudget(hub, f.type);
   const name = typeof raw.name === "string" && raw.name.length > 0 ? raw.name.slice(0, 128) : gid;
   const created = await groupStub(hub.env, gid).create(hub.uid, { name, members: [], joinPolicy: "open" });
   if (created.ok) return;
@@ -195,7 +213,7 @@ async function onCreateGroup(hub: UserHub, _conn: Conn, f: CompatFrame, raw: Raw
 
 /** A membership command on group `toUid`; `quietCode` is the seed's silent no-op (join twice, leave twice). */
 async function groupCommand(hub: UserHub, f: CompatFrame, cmd: GroupCommand, quietCode?: keyof typeof ERRORS): Promise<void> {
-  charge(hub.sends, f.type);
+  await waitForBudget(hub, f.type);
   const result = await groupStub(hub.env, requireGroupId(f)).command(hub.uid, cmd);
   if (!result.ok && result.error.code === quietCode) return;
   unwrap(result);

@@ -55,9 +55,9 @@ export async function onGroupSend(hub: UserHub, conn: Conn, f: Outgoing, outcome
 
 /**
  * `group_create`: the sender becomes owner; the id is generated unless given.
- * Nobody is made a member of someone else's group without consent: the
- * sender's friends are added (as in the seed and WeChat), anyone else named
- * is invited and may join, and naming someone across a block is refused.
+ * Nobody is made a member of a group without consent: `members` must be the
+ * sender's friends (as in WeChat); anyone else is `stranger` (invite them
+ * once the group exists), and anyone across a block is `blocked`.
  */
 export async function onGroupCreate(
   hub: UserHub,
@@ -69,19 +69,25 @@ export async function onGroupCreate(
   if (blocked.length > 0) {
     throw new ProtocolError("blocked", `messages between you and ${blocked.join(", ")} are blocked`, { members: "blocked" });
   }
+  const strangers = f.members.filter((uid) => uid !== hub.uid && !peers.friends.has(uid));
+  if (strangers.length > 0) {
+    throw new ProtocolError("stranger", `${strangers.join(", ")} ${strangers.length === 1 ? "is" : "are"} not your friend: invite them once the group exists`, { members: "not friends" });
+  }
   const gid = f.gid ?? `g_${newDeviceId()}`;
   return unwrap(
-    await groupStub(hub.env, gid).create(hub.uid, {
-      name: f.name,
-      members: f.members.filter((uid) => peers.friends.has(uid)),
-      invites: f.members.filter((uid) => !peers.friends.has(uid)),
-      joinPolicy: f.joinPolicy
-    })
+    await groupStub(hub.env, gid).create(hub.uid, { name: f.name, members: f.members, joinPolicy: f.joinPolicy })
   );
 }
 
-/** Every other `group_*` frame: forwarded as a command with this user as the actor. */
+/**
+ * Every other `group_*` frame: forwarded as a command with this user as the
+ * actor. An invite across a block is refused here, where the blocks are known.
+ */
 export async function onGroupCommand(hub: UserHub, _conn: Conn, f: GroupFrame): Promise<unknown> {
+  if (f.type === "group_invite") {
+    const peers = hub.peersNow() ?? (await hub.peers());
+    if (peers.blocked.has(f.uid)) throw new ProtocolError("blocked", `messages between you and ${f.uid} are blocked`);
+  }
   return unwrap(await groupStub(hub.env, f.gid!).command(hub.uid, toCommand(f)));
 }
 
