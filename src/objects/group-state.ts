@@ -1,6 +1,7 @@
-import type { GroupSettings, HistoryEvent, Role } from "../protocol";
+import type { GroupSettings, Role } from "../protocol";
 import { WEBHOOK_SCHEMA } from "../realtime/webhooks";
 import { FanoutRetries } from "./fanout-retries";
+import { GroupHistory } from "./group-history";
 
 /** DDL of a group's object (see {@link migrate}). */
 export const GROUP_SCHEMA = [
@@ -88,20 +89,6 @@ export interface MemberRow {
   mutedUntil: number | null;
 }
 
-/**
- * A stored history entry and how it is routed: `extra` users receive it
- * besides members, `except` members do not, and `skip` maps a member to
- * devices it is stored for but not pushed to live.
- */
-export interface HistoryRow {
-  event: HistoryEvent;
-  extra: string[];
-  except: string[];
-  skip: Record<string, string[]>;
-}
-
-type Routing = Partial<Omit<HistoryRow, "event">>;
-
 /** Writes to replay into D1, in order (see src/db/groups.ts). */
 export type MirrorOp =
   | { op: "group"; meta: GroupMeta }
@@ -121,15 +108,16 @@ interface SqlMember extends Record<string, SqlStorageValue> {
 
 /**
  * A group's durable state in its object's SQLite: record, members (cached in
- * memory after first use), invites, history with gseq, the fan-out's retries
- * and the D1 mirror outbox. All methods are synchronous so callers compose them atomically.
+ * memory after first use), former members, invites, the history
+ * (`history`), the fan-out's retries (`retries`) and the D1 mirror outbox. All methods are synchronous so callers compose them atomically.
  */
 export class GroupState {
   #meta: GroupMeta | null | undefined;
   #members: Map<string, MemberRow> | undefined;
   #windows: Window[] | undefined;
-  #head: number | undefined;
 
+  /** The history: every event with its gseq, and how it is routed. */
+  readonly history: GroupHistory;
   /** Members whose fan-out delivery failed, and what they still need. */
   readonly retries: FanoutRetries;
 
@@ -137,6 +125,7 @@ export class GroupState {
     private readonly sql: SqlStorage,
     private readonly kv: SyncKvStorage
   ) {
+    this.history = new GroupHistory(sql);
     this.retries = new FanoutRetries(sql);
   }
 
@@ -278,96 +267,9 @@ export class GroupState {
     this.sql.exec("DELETE FROM invites WHERE uid = ?", uid);
   }
 
-  // ---- history ----
-
+  /** The group's head: the gseq of its newest history entry. */
   head(): number {
-    this.#head ??= this.sql.exec<{ m: number | null }>("SELECT max(gseq) AS m FROM history").one().m ?? 0;
-    return this.#head;
-  }
-
-  /** Appends an event with the next gseq. `cmid` makes (sender, cmid) idempotent. */
-  append(
-    event: DistributiveOmit<HistoryEvent, "gseq">,
-    opts: { sender?: string; cmid?: string } & Routing = {}
-  ): HistoryEvent {
-    const gseq = this.head() + 1;
-    const stored = { ...event, gseq } as HistoryEvent;
-    this.sql.exec(
-      "INSERT INTO history (gseq, eid, sender, cmid, at, event, extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      gseq,
-      stored.type === "message" ? stored.mid : stored.eid,
-      opts.sender ?? null,
-      opts.cmid ?? null,
-      stored.ts,
-      JSON.stringify(stored),
-      routingJson(opts)
-    );
-    this.#head = gseq;
-    return stored;
-  }
-
-  byCmid(sender: string, cmid: string): HistoryEvent | undefined {
-    const row = this.sql
-      .exec<{ event: string }>("SELECT event FROM history WHERE sender = ? AND cmid = ?", sender, cmid)
-      .toArray()[0];
-    return row && (JSON.parse(row.event) as HistoryEvent);
-  }
-
-  /** The history entry with event id (message id) `eid`. */
-  byEid(eid: string): { gseq: number; event: HistoryEvent } | undefined {
-    const row = this.sql
-      .exec<{ gseq: number; event: string }>("SELECT gseq, event FROM history WHERE eid = ?", eid)
-      .toArray()[0];
-    return row && { gseq: row.gseq, event: JSON.parse(row.event) as HistoryEvent };
-  }
-
-  /** Replaces a stored entry with its new version (an edited or recalled message). */
-  rewrite(gseq: number, event: HistoryEvent): void {
-    this.sql.exec("UPDATE history SET event = ? WHERE gseq = ?", JSON.stringify(event), gseq);
-  }
-
-  /**
-   * A recalled message leaves no text in the history: the edit updates that
-   * carried its versions lose their bodies, replies quoting it their quote's text.
-   */
-  scrub(mid: string): void {
-    this.sql.exec(
-      `UPDATE history SET event = json_remove(event, '$.body')
-       WHERE json_extract(event, '$.type') = 'update' AND json_extract(event, '$.mid') = ?
-         AND json_type(event, '$.body') IS NOT NULL`,
-      mid
-    );
-    this.sql.exec(
-      `UPDATE history SET event = json_set(event, '$.reply.text', NULL)
-       WHERE json_extract(event, '$.reply.mid') = ? AND json_type(event, '$.reply.text') = 'text'`,
-      mid
-    );
-  }
-
-  /** Entries with gseq in (after, upTo], oldest first, at most `limit`. */
-  range(after: number, upTo: number, limit: number): HistoryRow[] {
-    return this.sql
-      .exec<{ event: string; extra: string | null }>(
-        "SELECT event, extra FROM history WHERE gseq > ? AND gseq <= ? ORDER BY gseq LIMIT ?",
-        after,
-        upTo,
-        limit
-      )
-      .toArray()
-      .map((r) => ({ event: JSON.parse(r.event) as HistoryEvent, ...parseRouting(r.extra) }));
-  }
-
-  /** The newest `limit` entries below `before`, oldest first. */
-  before(before: number, limit: number): HistoryEvent[] {
-    return this.sql
-      .exec<{ event: string }>(
-        "SELECT event FROM history WHERE gseq < ? ORDER BY gseq DESC LIMIT ?",
-        before,
-        limit
-      )
-      .toArray()
-      .map((r) => JSON.parse(r.event) as HistoryEvent)
-      .reverse();
+    return this.history.head();
   }
 
   // ---- D1 mirror outbox ----
@@ -388,24 +290,6 @@ export class GroupState {
   }
 }
 
-/** Routing is stored in the `extra` column: null, a list of extra users, or the full object. */
-function routingJson(r: Routing): string | null {
-  const extra = r.extra ?? [];
-  const except = r.except ?? [];
-  const skip = r.skip ?? {};
-  if (except.length === 0 && Object.keys(skip).length === 0) return extra.length ? JSON.stringify(extra) : null;
-  return JSON.stringify({ extra, except, skip });
-}
-
-function parseRouting(text: string | null): Omit<HistoryRow, "event"> {
-  const empty = { extra: [], except: [], skip: {} };
-  if (!text) return empty;
-  const v = JSON.parse(text) as string[] | Routing;
-  return Array.isArray(v) ? { ...empty, extra: v } : { ...empty, ...v };
-}
-
 function byUid(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

@@ -249,11 +249,11 @@ export class GroupObject extends DurableObject<Env> {
         throw new ProtocolError("group_dismissed", "this group was dismissed");
       }
       const recipients = this.#state.members().filter((m) => !exceptUids.includes(m.uid)).length;
-      const prior = this.#state.byCmid(API_SENDER, pushId);
+      const prior = this.#state.history.byCmid(API_SENDER, pushId);
       if (prior) return { pushId, gseq: prior.gseq ?? 0, recipients, delivery: "queued" as const };
       const skip: Record<string, string[]> = {};
       for (const d of exceptDevices) (skip[d.uid] ??= []).push(d.device);
-      const stored = this.#state.append(
+      const stored = this.#state.history.append(
         { ...(noticeOf(pushId, content, { gid: this.#state.meta()!.id }) as Omit<NoticeEvent, "seq" | "gseq">) },
         { sender: API_SENDER, cmid: pushId, except: exceptUids, skip }
       );

@@ -1,4 +1,5 @@
-import type { GroupState, HistoryRow, Window } from "../objects/group-state";
+import type { HistoryRow } from "../objects/group-history";
+import type { GroupState, Window } from "../objects/group-state";
 import type { HistoryEvent, UnsequencedEvent } from "../protocol";
 import type { Deliverable } from "./hub";
 import { publicView } from "./group-commands";
@@ -93,7 +94,7 @@ export class Fanout {
         prog = { from: cursor, to: Math.min(head, cursor + FANOUT.batch), after: "" };
         this.kv.put(PROGRESS, prog);
       }
-      const rows = this.state.range(prog.from, prog.to, FANOUT.batch);
+      const rows = this.state.history.range(prog.from, prog.to, FANOUT.batch);
       // A member with a retry pending gets this batch through the retry, after what it missed.
       const behind = this.state.retries.behind();
       const plan = planDeliveries(this.state.windows(), rows).filter(([uid]) => {
@@ -142,7 +143,7 @@ export class Fanout {
     const due = this.state.retries.due(Date.now(), Math.max(0, max));
     await Promise.all(
       due.map(async (r) => {
-        const rows = this.state.range(r.from, r.to, FANOUT.batch);
+        const rows = this.state.history.range(r.from, r.to, FANOUT.batch);
         const windows = this.state.windows().filter((w) => w.uid === r.uid);
         const events = planDeliveries(windows, rows, r.uid)[0]?.[1] ?? [];
         try {

@@ -113,7 +113,7 @@ export function emit(
   fields: { target?: string; role?: Role; until?: number; name?: string; joinPolicy?: JoinPolicy } = {},
   extra: string[] = []
 ): HistoryEvent {
-  return ctx.state.append(
+  return ctx.state.history.append(
     { type: "group", eid: newEventId(ctx.now), gid: ctx.state.meta()!.id, action, actor: ctx.actor, ...fields, ts: ctx.now },
     { extra }
   );
@@ -280,11 +280,11 @@ export function precheck(ctx: GroupContext, cmd: GroupCommand): void {
  */
 function history(state: GroupState, q: { before?: number; after?: number; limit: number }) {
   if (q.after !== undefined) {
-    const rows = state.range(q.after, Number.MAX_SAFE_INTEGER, q.limit + 1).map((r) => publicView(r.event));
+    const rows = state.history.range(q.after, Number.MAX_SAFE_INTEGER, q.limit + 1).map((r) => publicView(r.event));
     const events = withinBytes(rows.slice(0, q.limit));
     return { events, more: rows.length > events.length };
   }
-  const rows = state.before(q.before ?? state.head() + 1, q.limit + 1).map(publicView);
+  const rows = state.history.before(q.before ?? state.head() + 1, q.limit + 1).map(publicView);
   const events = withinBytes(rows.slice(-q.limit).reverse()).reverse();
   return { events, more: rows.length > events.length };
 }
@@ -317,7 +317,7 @@ export function post(ctx: GroupContext, req: PostRequest): HistoryEvent {
   const { state } = ctx;
   const member = state.member(req.sender);
   if (!member) throw new ProtocolError("not_member", "you are not a member of this group");
-  const prior = state.byCmid(req.sender, req.cmid);
+  const prior = state.history.byCmid(req.sender, req.cmid);
   if (prior) {
     const changed = prior.type === "message" && bodyChanged(prior);
     if (prior.type !== "message" || prior.kind !== req.kind || (!changed && JSON.stringify(prior.body) !== JSON.stringify(req.body))) {
@@ -336,7 +336,7 @@ export function post(ctx: GroupContext, req: PostRequest): HistoryEvent {
     const users = [...new Set(req.mentions.users ?? [])].filter((u) => state.member(u));
     mentions = { ...(users.length ? { users } : {}), ...(req.mentions.all ? { all: true } : {}) };
   }
-  return state.append(
+  return state.history.append(
     {
       type: "message",
       mid: newEventId(ctx.now),

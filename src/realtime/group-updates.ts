@@ -27,7 +27,7 @@ export function amend(
   if (actor === null) throw new ProtocolError("forbidden", "the backend does not change messages");
   const member = state.member(actor);
   if (!member) throw new ProtocolError("not_member", "you are not a member of this group");
-  const found = state.byEid(req.mid);
+  const found = state.history.byEid(req.mid);
   // Messages from before the actor joined are not theirs to see.
   if (!found || found.event.type !== "message" || found.gseq <= member.joinedGseq) {
     throw new ProtocolError("unknown_message", `no message ${req.mid} in this group`);
@@ -39,7 +39,7 @@ export function amend(
   if (fields.op === "edit" && member.mutedUntil !== null && member.mutedUntil > now) {
     throw new ProtocolError("muted", `you are muted until ${new Date(member.mutedUntil).toISOString()}`);
   }
-  const update = state.append(
+  const update = state.history.append(
     {
       type: "update",
       eid: newEventId(now),
@@ -54,8 +54,8 @@ export function amend(
     fields.op === "recall" ? { extra: state.formerHolders(found.gseq) } : {}
   ) as Omit<UpdateEvent, "seq">;
   const next = applyUpdate(msg, update);
-  if (next) state.rewrite(found.gseq, next);
-  if (req.op === "recall") state.scrub(req.mid);
+  if (next) state.history.rewrite(found.gseq, next);
+  if (req.op === "recall") state.history.scrub(req.mid);
   return {
     result: { mid: req.mid, changed: true, gseq: update.gseq, ...(fields.version !== undefined ? { version: fields.version } : {}) },
     update

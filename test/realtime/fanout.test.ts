@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { HistoryRow, Window } from "../../src/objects/group-state";
+import type { HistoryRow } from "../../src/objects/group-history";
+import type { Window } from "../../src/objects/group-state";
 import type { HistoryEvent } from "../../src/protocol";
 import { planDeliveries } from "../../src/realtime/fanout";
 
