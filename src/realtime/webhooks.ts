@@ -41,12 +41,37 @@ export class WebhookOutbox {
     this.enabled = Boolean(config.url && config.secret);
   }
 
-  /** Stores an event to send; no-op when webhooks are off. */
+  /**
+   * Stores an event to send; no-op when webhooks are off. A recall first
+   * takes the message's text out of what is still waiting to be sent.
+   */
   enqueue(type: WebhookType, data: unknown, now = Date.now()): void {
     if (!this.enabled) return;
+    const update = data as { op?: unknown; mid?: unknown };
+    if (type === "update" && update.op === "recall" && typeof update.mid === "string") this.#scrub(update.mid);
     const id = newEventId(now);
     const body = JSON.stringify({ id, type, ts: now, data });
     this.sql.exec("INSERT INTO webhooks (id, body, next_at) VALUES (?, ?, ?)", id, body, now);
+  }
+
+  /**
+   * Unsent events about message `mid` lose its text, as the recalled copies
+   * do: the message's body becomes null, edits lose their bodies, replies
+   * their quote's text.
+   */
+  #scrub(mid: string): void {
+    this.sql.exec(
+      `UPDATE webhooks SET body = CASE json_extract(body, '$.type')
+         WHEN 'message' THEN json_set(body, '$.data.body', json('null'))
+         ELSE json_remove(body, '$.data.body') END
+       WHERE json_extract(body, '$.data.mid') = ? AND json_type(body, '$.data.body') <> 'null'`,
+      mid
+    );
+    this.sql.exec(
+      `UPDATE webhooks SET body = json_set(body, '$.data.reply.text', json('null'))
+       WHERE json_extract(body, '$.data.reply.mid') = ? AND json_type(body, '$.data.reply.text') = 'text'`,
+      mid
+    );
   }
 
   /** POSTs what is due; returns when the next retry is due, if any. */
