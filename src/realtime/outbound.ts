@@ -119,16 +119,12 @@ export class Outbound {
       const r = results[i]!;
       return r.status === "rejected" && !(r.reason instanceof ProtocolError && !ERRORS[r.reason.code].retryable);
     });
-    // Targets whose every event went through; one that filled its share may have more waiting.
+    const failing = new Set(failed.map((p) => p.target));
     const perTarget = new Map<string, number>();
-    const refused = new Set<string>();
-    pending.forEach((p, i) => {
-      perTarget.set(p.target, (perTarget.get(p.target) ?? 0) + 1);
-      if (results[i]!.status === "rejected") refused.add(p.target);
-    });
+    for (const p of pending) perTarget.set(p.target, (perTarget.get(p.target) ?? 0) + 1);
     const more =
-      (pending.length === RETRY_BATCH && refused.size < perTarget.size) ||
-      [...perTarget].some(([target, n]) => n === RETRY_PER_TARGET && !refused.has(target));
+      (pending.length === RETRY_BATCH && failing.size < perTarget.size) ||
+      [...perTarget].some(([target, n]) => n === RETRY_PER_TARGET && !failing.has(target));
     if (more) return now;
     if (failed.length === 0) return undefined;
     const age = now - Math.min(...failed.map((p) => p.event.ts));
