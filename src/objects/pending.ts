@@ -57,6 +57,22 @@ export class PendingDeliveries {
     this.#clear(seqs);
   }
 
+  /**
+   * Drops the pending marks of everything waiting for `target` except
+   * messages of one of `kinds`, in one statement; returns (up to `limit` of)
+   * those, for the caller to judge.
+   */
+  abandonAllBut(target: string, kinds: readonly string[], limit: number): InboxEvent[] {
+    this.flush();
+    this.sql.exec(
+      `UPDATE inbox SET pending = NULL WHERE pending = ?
+         AND NOT (json_extract(event, '$.type') = 'message' AND json_extract(event, '$.kind') IN (SELECT value FROM json_each(?)))`,
+      target,
+      JSON.stringify(kinds)
+    );
+    return this.before(target, Number.MAX_SAFE_INTEGER, limit);
+  }
+
   /** Where the event `eid` still waits to be delivered, or null if it does not. */
   targetOf(eid: string): string | null {
     this.flush();
@@ -65,8 +81,9 @@ export class PendingDeliveries {
 
   /**
    * Events whose delivery is unconfirmed, oldest first: the oldest
-   * `perTarget` of each target, `limit` in all, so one target's backlog
-   * cannot crowd out the others.
+   * `perTarget` of each target, `limit` in all, taken round-robin (every
+   * target's oldest before any target's second), so no number of long
+   * backlogs can crowd out another target.
    */
   oldest(limit: number, perTarget: number): Pending[] {
     this.flush();
@@ -77,7 +94,7 @@ export class PendingDeliveries {
            SELECT seq, row_number() OVER (PARTITION BY pending ORDER BY seq) AS k
            FROM inbox WHERE pending IS NOT NULL
          ) AS numbered JOIN inbox ON inbox.seq = numbered.seq
-         WHERE numbered.k <= ? ORDER BY inbox.seq LIMIT ?`,
+         WHERE numbered.k <= ? ORDER BY numbered.k, inbox.seq LIMIT ?`,
         perTarget,
         limit
       )

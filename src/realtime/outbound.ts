@@ -92,9 +92,9 @@ export class Outbound {
    */
   unfriended(uid: string): void {
     const target = userTarget(uid);
-    const pending = this.inbox.pending.before(target, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    const kept = this.inbox.pending.abandonAllBut(target, [...this.strangerKinds], RETRY_BATCH);
     this.inbox.pending.abandonEvents(
-      pending.filter((e) => !(e.type === "message" && strangerMayPass(this.strangerKinds, e.kind, e.body))).map((e) => e.seq)
+      kept.filter((e) => !(e.type === "message" && strangerMayPass(this.strangerKinds, e.kind, e.body))).map((e) => e.seq)
     );
     this.#inOrder.delete(target);
   }

@@ -386,6 +386,23 @@ describe("delivery order after a failure", () => {
     expect(kinds).toContain("friend_response");
   });
 
+  it("several recipients that keep failing with long backlogs do not crowd out another", async () => {
+    const alice = await createUser();
+    const down = await Promise.all(Array.from({ length: 4 }, () => createUser()));
+    const carol = await createUser();
+    for (const u of [...down, carol]) await befriend(alice, u);
+    const aliceStub = env.USERS.getByName(alice);
+    for (const [i, u] of down.entries()) await storePending(aliceStub, alice, u, 100, 1 + i * 100);
+    await storePending(aliceStub, alice, carol, 1, 401);
+    await evictDurableObject(aliceStub);
+    await connect(alice);
+    for (const u of down) await breakInbox(u, true);
+    expect(await runDurableObjectAlarm(aliceStub)).toBe(true);
+    const c = await connect(carol);
+    expect(texts(await c.ok<SyncResult>({ type: "sync", after: 0 }))).toEqual(["b1"]);
+    for (const u of down) await breakInbox(u, false);
+  });
+
   it("an ended friendship drops what is pending for the ex-friend, but not what a non-friend may be sent", async () => {
     const [alice, bob] = await friends();
     await breakInbox(bob, true);
