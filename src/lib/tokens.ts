@@ -6,6 +6,8 @@ export interface TokenClaims {
   uid: string;
   /** Unix seconds. */
   exp: number;
+  /** Unix seconds, when the token carries `iat`. */
+  iat?: number;
 }
 
 const keys = new Map<string, Promise<CryptoKey>>();
@@ -61,5 +63,5 @@ export async function verifyToken(
   if (!sub.success) {
     throw new ProtocolError("unauthorized", "token sub is not a valid user id");
   }
-  return { uid: sub.data, exp: payload.exp };
+  return { uid: sub.data, exp: payload.exp, ...(typeof payload.iat === "number" ? { iat: payload.iat } : {}) };
 }

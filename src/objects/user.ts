@@ -62,6 +62,8 @@ const FRIENDS_TTL_MS = 5 * 60_000;
 const KV_UID = "user.id";
 /** Set by `purge`: this user was deleted. */
 const KV_DELETED = "user.deleted";
+/** When the id was created again after a delete (ms): tokens issued before it are the old account's. */
+const KV_RECREATED = "user.recreated";
 
 /**
  * One per user (named by user id). Owns every device socket of that user
@@ -160,6 +162,7 @@ export class UserObject extends DurableObject<Env> {
     const uid = h.get(UPGRADE_HEADERS.uid);
     const device = h.get(UPGRADE_HEADERS.device);
     const exp = Number(h.get(UPGRADE_HEADERS.exp));
+    const iat = h.get(UPGRADE_HEADERS.iat);
     const since = h.get(UPGRADE_HEADERS.since);
     const protocol = h.get(UPGRADE_HEADERS.protocol);
     const compat = h.get(UPGRADE_HEADERS.compat) === "1";
@@ -167,6 +170,11 @@ export class UserObject extends DurableObject<Env> {
       return errorResponse("bad_request", "expected an authenticated WebSocket upgrade");
     }
     if (await this.#deleted()) return errorResponse("unknown_user", `no user ${uid}`);
+    const recreated = this.ctx.storage.kv.get<number>(KV_RECREATED);
+    // A second of slack: D1 stores creation times in whole seconds.
+    if (recreated !== undefined && iat !== null && Number(iat) * 1000 < recreated - 1000) {
+      return errorResponse("unauthorized", "this token was issued to an earlier account with this id");
+    }
     if (this.ctx.storage.kv.get<string>(KV_UID) !== uid) {
       if (!(await getUser(this.#db, uid))) {
         return errorResponse("unknown_user", `no user ${uid}`);
@@ -328,7 +336,10 @@ export class UserObject extends DurableObject<Env> {
   async #deleted(): Promise<boolean> {
     this.#tombstone ??= this.ctx.storage.kv.get(KV_DELETED) === true;
     if (!this.#tombstone) return false;
-    if (!(await getUser(this.#db, this.#uid))) return true;
+    const user = await getUser(this.#db, this.#uid);
+    if (!user) return true;
+    // The id was created again: a new account, which old tokens must not open.
+    this.ctx.storage.kv.put(KV_RECREATED, user.createdAt);
     this.ctx.storage.kv.delete(KV_DELETED);
     this.#tombstone = false;
     return false;

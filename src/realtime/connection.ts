@@ -125,6 +125,7 @@ export const UPGRADE_HEADERS = {
   uid: "x-im-uid",
   device: "x-im-device",
   exp: "x-im-exp",
+  iat: "x-im-iat",
   since: "x-im-since",
   protocol: "x-im-protocol",
   compat: "x-im-compat"

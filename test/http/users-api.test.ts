@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { api, befriend, call, connect, createUser, expectJson, friends, textTo, tokenFor, uniqueId } from "../helpers/fixtures";
+import { mintToken } from "../../src/lib/tokens";
+import { api, befriend, call, connect, createUser, expectJson, friends, JWT_SECRET, textTo, tokenFor, uniqueId } from "../helpers/fixtures";
 import { makeGroup } from "../helpers/groups";
 
 describe("user management", () => {
@@ -39,6 +40,23 @@ describe("user management", () => {
     const res = await call(`/ws?token=${await tokenFor(doomed)}`, { headers: { Upgrade: "websocket" } });
     expect(res.status).toBe(404);
     expect((await api("DELETE", `/api/v1/users/${doomed}`)).status).toBe(404);
+  });
+
+  it("does not let a token of a deleted account open the account created again with its id", async () => {
+    const uid = await createUser();
+    const now = Math.floor(Date.now() / 1000);
+    const old = (await mintToken(JWT_SECRET, uid, 3600, now - 30)).token; // issued before the delete
+    await (await connect(uid, { token: old })).ok({ type: "ping" });
+    expect((await api("DELETE", `/api/v1/users/${uid}`)).status).toBe(204);
+    expect((await api("POST", "/api/v1/users", { id: uid })).status).toBe(201);
+    const res = await call(`/ws?token=${old}`, { headers: { Upgrade: "websocket" } });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ error: { code: "unauthorized" } });
+    // A token issued to the new account works.
+    await (await connect(uid)).ok({ type: "ping" });
+    // Tokens of ids never deleted are not affected, however old their iat.
+    const other = await createUser();
+    await (await connect(other, { token: (await mintToken(JWT_SECRET, other, 3600, now - 3000)).token })).ok({ type: "ping" });
   });
 
   it("refuses to delete a group owner (409) until ownership moves", async () => {
