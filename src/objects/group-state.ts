@@ -260,7 +260,12 @@ export class GroupState {
   }
 
   isInvited(uid: string): boolean {
-    return this.sql.exec("SELECT 1 FROM invites WHERE uid = ?", uid).toArray().length > 0;
+    return this.invitedAt(uid) !== undefined;
+  }
+
+  /** When `uid` was invited (ms), if they are. */
+  invitedAt(uid: string): number | undefined {
+    return this.sql.exec<{ at: number }>("SELECT at FROM invites WHERE uid = ?", uid).toArray()[0]?.at;
   }
 
   dropInvite(uid: string): void {

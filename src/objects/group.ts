@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { type Limits, limitsOf, webhookConfig } from "../config";
 import { createDb, type Db } from "../db/client";
 import { loadGroup, mirrorStatements, runBatch } from "../db/groups";
-import { existingUserIds } from "../db/users";
+import { existingUserIds, getUser } from "../db/users";
 import { attempt, type Result } from "../lib/result";
 import {
   type GroupInfo,
@@ -157,6 +157,7 @@ export class GroupObject extends DurableObject<Env> {
         precheck(this.#context(actor, Date.now()), cmd);
         await this.#requireUsers([cmd.uid]);
       }
+      if (cmd.op === "join" && actor !== null) await this.#dropStaleInvite(actor);
       const head = this.#state.head();
       const result = execute(this.#context(actor, Date.now()), cmd);
       if (this.#state.head() !== head) await this.#afterChange();
@@ -283,6 +284,18 @@ export class GroupObject extends DurableObject<Env> {
   }
 
   // ---- internals ----
+
+  /**
+   * An invite older than the invitee's account was for an earlier account
+   * with the same id (deleted since): it does not carry over. D1 keeps
+   * creation times in whole seconds, hence the second of slack.
+   */
+  async #dropStaleInvite(uid: string): Promise<void> {
+    const at = this.#state.invitedAt(uid);
+    if (at === undefined) return;
+    const user = await getUser(this.#db, uid);
+    if (!user || at < user.createdAt - 1000) this.#state.dropInvite(uid);
+  }
 
   #context(actor: Actor, now: number): GroupContext {
     return { state: this.#state, actor, now, maxMembers: this.#limits.maxGroupMembers };

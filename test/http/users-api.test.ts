@@ -1,3 +1,5 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { mintToken } from "../../src/lib/tokens";
 import { api, befriend, call, connect, createUser, expectJson, friends, JWT_SECRET, textTo, tokenFor, uniqueId } from "../helpers/fixtures";
@@ -57,6 +59,23 @@ describe("user management", () => {
     // Tokens of ids never deleted are not affected, however old their iat.
     const other = await createUser();
     await (await connect(other, { token: (await mintToken(JWT_SECRET, other, 3600, now - 3000)).token })).ok({ type: "ping" });
+  });
+
+  it("does not carry a deleted account's group invites over to the id created again", async () => {
+    const owner = await createUser();
+    const uid = await createUser();
+    const o = await connect(owner);
+    const g = await makeGroup(o, []);
+    await o.ok({ type: "group_invite", gid: g.id, uid });
+    // As if the invite were a while old (D1 keeps creation times in seconds).
+    await runInDurableObject(env.GROUPS.getByName(g.id), (_o, s) => s.storage.sql.exec("UPDATE invites SET at = at - 10000"));
+    expect((await api("DELETE", `/api/v1/users/${uid}`)).status).toBe(204);
+    expect((await api("POST", "/api/v1/users", { id: uid })).status).toBe(201);
+    const again = await connect(uid);
+    expect(await again.request({ type: "group_join", gid: g.id })).toMatchObject({ ok: false, error: { code: "forbidden" } });
+    // A fresh invite works.
+    await o.ok({ type: "group_invite", gid: g.id, uid });
+    expect(await again.ok({ type: "group_join", gid: g.id })).toMatchObject({ memberCount: 2 });
   });
 
   it("refuses to delete a group owner (409) until ownership moves", async () => {
