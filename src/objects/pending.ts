@@ -57,12 +57,8 @@ export class PendingDeliveries {
     this.#clear(seqs);
   }
 
-  /**
-   * Drops the pending marks of everything waiting for `target` except
-   * messages of one of `kinds`, in one statement; returns (up to `limit` of)
-   * those, for the caller to judge.
-   */
-  abandonAllBut(target: string, kinds: readonly string[], limit: number): InboxEvent[] {
+  /** Drops the pending marks of everything waiting for `target` except messages of one of `kinds`, in one statement. */
+  abandonAllBut(target: string, kinds: readonly string[]): void {
     this.flush();
     this.sql.exec(
       `UPDATE inbox SET pending = NULL WHERE pending = ?
@@ -70,7 +66,6 @@ export class PendingDeliveries {
       target,
       JSON.stringify(kinds)
     );
-    return this.before(target, Number.MAX_SAFE_INTEGER, limit);
   }
 
   /** Where the event `eid` still waits to be delivered, or null if it does not. */

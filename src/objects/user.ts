@@ -280,7 +280,7 @@ export class UserObject extends DurableObject<Env> {
 
   /** Counters for operators (`GET /api/v1/users/{uid}/stats`). */
   async stats(): Promise<UserStats> {
-        return {
+    return {
       uid: this.#uid,
       connections: openSockets(this.ctx).length,
       head: this.#inbox.head(),

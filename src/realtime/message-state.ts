@@ -167,3 +167,10 @@ export function strangerMayPass(kinds: ReadonlySet<string>, kind: string, body: 
 function reactorsOf(reactions: Record<string, string[]> | undefined, emoji: string): string[] {
   return reactions !== undefined && Object.hasOwn(reactions, emoji) ? reactions[emoji]! : [];
 }
+
+/** The refusal of an exchange with `uid`: `blocked` when either side blocked the other, else `stranger`. */
+export function refusalWith(uid: string, blocked: boolean): ProtocolError {
+  return blocked
+    ? new ProtocolError("blocked", `messages between you and ${uid} are blocked`)
+    : new ProtocolError("stranger", `${uid} is not your friend`);
+}

@@ -2,7 +2,7 @@ import type { AlarmScheduler } from "../objects/alarm";
 import type { Inbox } from "../objects/inbox";
 import { ERRORS, type InboxEvent, ProtocolError, type UnsequencedEvent } from "../protocol";
 import { Courier } from "./courier";
-import { strangerMayPass } from "./message-state";
+import { refusalWith, strangerMayPass } from "./message-state";
 import type { Peers } from "../db/friendships";
 import type { FriendCache } from "./friends";
 import type { Delivered } from "./hub";
@@ -68,9 +68,7 @@ export class Outbound {
         const peers = this.friends.peek() ?? (await this.friends.get());
         if (!this.#admits(event, t.id, peers)) {
           this.inbox.pending.abandonEvents([event.seq]);
-          throw peers.blocked.has(t.id)
-            ? new ProtocolError("blocked", `messages between you and ${t.id} are blocked`)
-            : new ProtocolError("stranger", `${t.id} is not your friend`);
+          throw refusalWith(t.id, peers.blocked.has(t.id));
         }
       }
       await this.#courier.send(target, event);
@@ -87,15 +85,12 @@ export class Outbound {
 
   /**
    * `uid` is no longer a friend: what is still pending for them is dropped,
-   * but for what a non-friend may be sent (checked again, blocks included,
-   * when it is retried).
+   * but for messages of the kinds a non-friend may be sent, which every
+   * retry judges again ({@link forward}: the seed's frame shape, blocks).
    */
   unfriended(uid: string): void {
     const target = userTarget(uid);
-    const kept = this.inbox.pending.abandonAllBut(target, [...this.strangerKinds], RETRY_BATCH);
-    this.inbox.pending.abandonEvents(
-      kept.filter((e) => !(e.type === "message" && strangerMayPass(this.strangerKinds, e.kind, e.body))).map((e) => e.seq)
-    );
+    this.inbox.pending.abandonAllBut(target, [...this.strangerKinds]);
     this.#inOrder.delete(target);
   }
 

@@ -116,36 +116,29 @@ async function onMessage(hub: UserHub, conn: Conn, f: CompatFrame, raw: Raw): Pr
   const id = raw.id;
   const cmid = typeof id === "string" || typeof id === "number" ? await cmidOf(chat, f.toUid, f.type, id) : crypto.randomUUID();
   const frame = { type: "send" as const, id: 0, cmid, chat, to: f.toUid, kind: f.type, body: raw as never };
-  // The seed's clients never resend, so a refusal they cannot read would be a lost message:
-  // over the send budget, this socket's frames wait (they run one at a time) and try again.
-  for (let waited = 0; ; ) {
-    try {
-      await onSend(hub, conn, frame);
-      return;
-    } catch (err) {
-      if (err instanceof ProtocolError && err.code === "unavailable") return; // stored; the server retries delivery
-      if (!(err instanceof ProtocolError) || err.code !== "rate_limited" || waited >= MAX_RATE_WAIT_MS) throw err;
-      const ms = Math.min(err.retryAfterMs ?? 1_000, MAX_RATE_WAIT_MS - waited);
-      waited += ms;
-      await new Promise((r) => setTimeout(r, ms));
-    }
+  try {
+    await patiently(() => onSend(hub, conn, frame));
+  } catch (err) {
+    if (err instanceof ProtocolError && err.code === "unavailable") return; // stored; the server retries delivery
+    throw err;
   }
 }
 
-/** Longest a compat message waits for the send budget before its sender gets `rate_limited`. */
+/** Longest a compat frame waits for the send budget before its sender gets `rate_limited`. */
 const MAX_RATE_WAIT_MS = 30_000;
 
 /**
- * Spends a token of the send budget on a group command, waiting for one (up
- * to {@link MAX_RATE_WAIT_MS}) rather than refusing: seed clients never resend.
+ * Runs `fn` again, after the wait it names, while it answers `rate_limited`
+ * (up to {@link MAX_RATE_WAIT_MS} in all). The seed's clients never resend,
+ * so a refusal they cannot read would lose the frame: over the send budget,
+ * this socket's frames wait instead (they run one at a time).
  */
-async function waitForBudget(hub: UserHub, what: string): Promise<void> {
+async function patiently<T>(fn: () => T | Promise<T>): Promise<T> {
   for (let waited = 0; ; ) {
     try {
-      charge(hub.sends, what);
-      return;
+      return await fn();
     } catch (err) {
-      if (!(err instanceof ProtocolError) || waited >= MAX_RATE_WAIT_MS) throw err;
+      if (!(err instanceof ProtocolError) || err.code !== "rate_limited" || waited >= MAX_RATE_WAIT_MS) throw err;
       const ms = Math.min(err.retryAfterMs ?? 1_000, MAX_RATE_WAIT_MS - waited);
       waited += ms;
       await new Promise((r) => setTimeout(r, ms));
@@ -199,7 +192,7 @@ function onPull(hub: UserHub, conn: Conn): void {
 /** `create_group`: `toUid` is the new group's id; the sender owns it; open to `join_group`. */
 async function onCreateGroup(hub: UserHub, _conn: Conn, f: CompatFrame, raw: Raw): Promise<void> {
   const gid = requireGroupId(f);
-  await waitForBudget(hub, f.type);
+  await patiently(() => charge(hub.sends, f.type));
   const name = typeof raw.name === "string" && raw.name.length > 0 ? raw.name.slice(0, 128) : gid;
   const created = await groupStub(hub.env, gid).create(hub.uid, { name, members: [], joinPolicy: "open" });
   if (created.ok) return;
@@ -213,7 +206,7 @@ async function onCreateGroup(hub: UserHub, _conn: Conn, f: CompatFrame, raw: Raw
 
 /** A membership command on group `toUid`; `quietCode` is the seed's silent no-op (join twice, leave twice). */
 async function groupCommand(hub: UserHub, f: CompatFrame, cmd: GroupCommand, quietCode?: keyof typeof ERRORS): Promise<void> {
-  await waitForBudget(hub, f.type);
+  await patiently(() => charge(hub.sends, f.type));
   const result = await groupStub(hub.env, requireGroupId(f)).command(hub.uid, cmd);
   if (!result.ok && result.error.code === quietCode) return;
   unwrap(result);

@@ -9,9 +9,10 @@ import {
 } from "../../protocol";
 import type { GroupCommand } from "../group-commands";
 import type { Conn, UserHub } from "../hub";
+import { refusalWith } from "../message-state";
 import { groupStub } from "../stubs";
 import { assertSameMessage } from "./idempotency";
-import type { Outgoing, SendOutcome } from "./messages";
+import { assertFriend, type Outgoing, type SendOutcome } from "./messages";
 
 type GroupFrame = Extract<ClientFrame, { type: `group_${string}` }>;
 
@@ -56,23 +57,15 @@ export async function onGroupSend(hub: UserHub, conn: Conn, f: Outgoing, outcome
 /**
  * `group_create`: the sender becomes owner; the id is generated unless given.
  * Nobody is made a member of a group without consent: `members` must be the
- * sender's friends (as in WeChat); anyone else is `stranger` (invite them
- * once the group exists), and anyone across a block is `blocked`.
+ * sender's friends (as in WeChat), by the direct-message gate: anyone else
+ * is `stranger` (invite them once the group exists), `blocked` across a block.
  */
 export async function onGroupCreate(
   hub: UserHub,
   _conn: Conn,
   f: Extract<ClientFrame, { type: "group_create" }>
 ): Promise<GroupInfo> {
-  const peers = hub.peersNow() ?? (await hub.peers());
-  const blocked = f.members.filter((uid) => peers.blocked.has(uid));
-  if (blocked.length > 0) {
-    throw new ProtocolError("blocked", `messages between you and ${blocked.join(", ")} are blocked`, { members: "blocked" });
-  }
-  const strangers = f.members.filter((uid) => uid !== hub.uid && !peers.friends.has(uid));
-  if (strangers.length > 0) {
-    throw new ProtocolError("stranger", `${strangers.join(", ")} ${strangers.length === 1 ? "is" : "are"} not your friend: invite them once the group exists`, { members: "not friends" });
-  }
+  await Promise.all(f.members.filter((uid) => uid !== hub.uid).map((uid) => assertFriend(hub, uid)));
   const gid = f.gid ?? `g_${newDeviceId()}`;
   return unwrap(
     await groupStub(hub.env, gid).create(hub.uid, { name: f.name, members: f.members, joinPolicy: f.joinPolicy })
@@ -86,7 +79,7 @@ export async function onGroupCreate(
 export async function onGroupCommand(hub: UserHub, _conn: Conn, f: GroupFrame): Promise<unknown> {
   if (f.type === "group_invite") {
     const peers = hub.peersNow() ?? (await hub.peers());
-    if (peers.blocked.has(f.uid)) throw new ProtocolError("blocked", `messages between you and ${f.uid} are blocked`);
+    if (peers.blocked.has(f.uid)) throw refusalWith(f.uid, true);
   }
   return unwrap(await groupStub(hub.env, f.gid!).command(hub.uid, toCommand(f)));
 }

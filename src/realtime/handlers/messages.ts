@@ -10,7 +10,7 @@ import {
   type SendFrame
 } from "../../protocol";
 import type { Conn, UserHub } from "../hub";
-import { assertNotRecalled, originOf, peerOf, quoteOf, strangerMayPass } from "../message-state";
+import { assertNotRecalled, originOf, peerOf, quoteOf, refusalWith, strangerMayPass } from "../message-state";
 import { onGroupSend } from "./groups";
 import { assertSameMessage } from "./idempotency";
 import { visibleMessage } from "./updates";
@@ -153,12 +153,10 @@ export async function assertMayMessage(hub: UserHub, to: string, kind: string, b
 export async function assertFriend(hub: UserHub, to: string, strangerOk = false): Promise<void> {
   const peers = hub.peersNow() ?? (await hub.peers());
   if (peers.friends.has(to)) return;
-  if (peers.blocked.has(to)) throw new ProtocolError("blocked", `messages between you and ${to} are blocked`);
+  if (peers.blocked.has(to)) throw refusalWith(to, true);
   const exists = await hub.userExists(to);
   if (exists && strangerOk) return;
-  throw exists
-    ? new ProtocolError("stranger", `${to} is not your friend`)
-    : new ProtocolError("unknown_user", `no user ${to}`);
+  throw exists ? refusalWith(to, false) : new ProtocolError("unknown_user", `no user ${to}`);
 }
 
 /**
