@@ -47,6 +47,7 @@ import { FriendCache } from "../realtime/friends";
 import { PRESENCE_REFRESH_MS, PresencePublisher, SentCounter } from "../realtime/presence";
 import { TokenBucket } from "../realtime/rate-limit";
 import { type WebhookType, WebhookOutbox } from "../realtime/webhooks";
+import { Account } from "./account";
 import { AlarmScheduler } from "./alarm";
 import { Logger } from "../lib/log";
 import { CompatQueue } from "./compat-queue";
@@ -60,10 +61,6 @@ import { migrate } from "./storage";
 const FRIENDS_TTL_MS = 5 * 60_000;
 
 const KV_UID = "user.id";
-/** Set by `purge`: this user was deleted. */
-const KV_DELETED = "user.deleted";
-/** When the id was created again after a delete (ms): tokens issued before it are the old account's. */
-const KV_RECREATED = "user.recreated";
 
 /**
  * One per user (named by user id). Owns every device socket of that user
@@ -85,8 +82,7 @@ export class UserObject extends DurableObject<Env> {
   readonly #presence: PresencePublisher;
   readonly #webhooks: WebhookOutbox;
   readonly #sent: SentCounter;
-  /** Whether this user was deleted (cached: only this object changes it). */
-  #tombstone: boolean | undefined;
+  readonly #account: Account;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -99,6 +95,7 @@ export class UserObject extends DurableObject<Env> {
     );
     this.#compat = new CompatSockets(ctx, new CompatQueue(ctx.storage.sql, ctx.storage.kv));
     this.#db = createDb(env.DB);
+    this.#account = new Account(ctx.storage.kv, this.#db, () => this.#uid);
     this.#posts = new Courier((gid, requests) => groupStub(env, gid).post(requests));
     this.#alarm = new AlarmScheduler(ctx.storage);
     this.#webhooks = new WebhookOutbox(ctx.storage.sql, webhookConfig(env));
@@ -169,10 +166,8 @@ export class UserObject extends DurableObject<Env> {
     if (!uid || !device || !Number.isFinite(exp) || h.get("Upgrade")?.toLowerCase() !== "websocket") {
       return errorResponse("bad_request", "expected an authenticated WebSocket upgrade");
     }
-    if (await this.#deleted()) return errorResponse("unknown_user", `no user ${uid}`);
-    const recreated = this.ctx.storage.kv.get<number>(KV_RECREATED);
-    // A second of slack: D1 stores creation times in whole seconds.
-    if (recreated !== undefined && iat !== null && Number(iat) * 1000 < recreated - 1000) {
+    if (await this.#account.deleted()) return errorResponse("unknown_user", `no user ${uid}`);
+    if (iat !== null && this.#account.predates(Number(iat))) {
       return errorResponse("unauthorized", "this token was issued to an earlier account with this id");
     }
     if (this.ctx.storage.kv.get<string>(KV_UID) !== uid) {
@@ -259,7 +254,7 @@ export class UserObject extends DurableObject<Env> {
    */
   async deliver(events: Deliverable[]): Promise<Delivered[]> {
     // A deleted user's object stores nothing more: late fan-outs and jobs are dropped.
-    if (await this.#deleted()) return events.map(() => ({ seq: 0, devices: 0, duplicate: true }));
+    if (await this.#account.deleted()) return events.map(() => ({ seq: 0, devices: 0, duplicate: true }));
     const now = Date.now();
     const skips = events.map((e) => e.skipDevices);
     const appended = this.#inbox.append(events.map(withoutSkip), now);
@@ -313,7 +308,7 @@ export class UserObject extends DurableObject<Env> {
   async purge(): Promise<void> {
     const sockets = openSockets(this.ctx);
     for (const ws of sockets) closeQuietly(ws, CLOSE.user_deleted, "user deleted");
-    if (this.ctx.storage.kv.get<string>("user.id") !== undefined || sockets.length > 0) {
+    if (this.ctx.storage.kv.get<string>(KV_UID) !== undefined || sockets.length > 0) {
       await this.#presence.update();
     }
     await this.ctx.storage.deleteAlarm();
@@ -321,28 +316,11 @@ export class UserObject extends DurableObject<Env> {
     // Fresh, empty state for anything that still reaches this instance, and a
     // tombstone so deliveries still in flight are dropped, not stored.
     migrate(this.ctx.storage.sql, INBOX_SCHEMA);
-    this.ctx.storage.kv.put(KV_DELETED, true);
-    this.#tombstone = true;
+    this.#account.markDeleted();
     this.#inbox.reset();
     this.#compat.queue.reset();
     this.#alarm.reset();
     this.#friends.invalidate();
-  }
-
-  /**
-   * Whether this user was deleted. The tombstone is lifted (once) when D1
-   * shows the id was created again, so a new account starts clean.
-   */
-  async #deleted(): Promise<boolean> {
-    this.#tombstone ??= this.ctx.storage.kv.get(KV_DELETED) === true;
-    if (!this.#tombstone) return false;
-    const user = await getUser(this.#db, this.#uid);
-    if (!user) return true;
-    // The id was created again: a new account, which old tokens must not open.
-    this.ctx.storage.kv.put(KV_RECREATED, user.createdAt);
-    this.ctx.storage.kv.delete(KV_DELETED);
-    this.#tombstone = false;
-    return false;
   }
 
   /** An ephemeral signal (typing) for this user's open devices; never stored. */
