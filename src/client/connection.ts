@@ -22,6 +22,7 @@ import { Emitter } from "./emitter";
 import { ImError } from "./errors";
 import { Outbox } from "./outbox";
 import { TypingExpiry } from "./typing";
+import { InOrderDelivery } from "./delivery";
 import { MemoryStore, type SeqStore } from "./store";
 import { batchFrames, randomId, type SocketFactory, type SocketLike, stopTimer, SUBPROTOCOL } from "./wire";
 
@@ -85,7 +86,6 @@ interface Pending {
 }
 
 /** Largest sync page asked for while catching up. */
-const SYNC_PAGE = 200;
 /** An upgrade that has not produced a welcome by then is abandoned. */
 const WELCOME_TIMEOUT_MS = 10_000;
 
@@ -101,30 +101,29 @@ export class ClientConnection {
   readonly device: string;
   readonly #o: Required<Pick<ClientOptions, "sendTimeoutMs" | "maxQueue" | "pingMs">> & ClientOptions;
   readonly #events = new Emitter<ClientEvents>();
-  readonly #store: SeqStore;
+  readonly #delivery: InOrderDelivery;
   readonly #outbox: Outbox;
   readonly #requests = new Map<string, Pending>();
   readonly #typing = new TypingExpiry((t) => this.#events.emit("typing", t));
   #ws: SocketLike | undefined;
   #state: ConnectionState = "idle";
   #attempt = 0;
-  #lastSeq = 0;
-  #ackedSeq = 0;
-  #loaded = false;
-  #syncing = false;
   #nextId = 1;
   #lastRx = 0;
   /** Bumped by connect/pause/close: an `#open` from an older generation stops at its next step. */
   #gen = 0;
-  /** A live event showed a hole while a sync was running: sync once more. */
-  #resync = false;
   #maxFrameBytes = 65_536;
-  readonly #timers: Partial<Record<"reconnect" | "retry" | "ack" | "welcome" | "ping", ReturnType<typeof setTimeout>>> = {};
+  readonly #timers: Partial<Record<"reconnect" | "retry" | "welcome" | "ping", ReturnType<typeof setTimeout>>> = {};
 
   constructor(options: ClientOptions) {
     this.#o = { sendTimeoutMs: 30_000, maxQueue: 500, pingMs: 25_000, ...options };
     this.device = options.device ?? randomId();
-    this.#store = options.store ?? new MemoryStore();
+    this.#delivery = new InOrderDelivery(
+      options.store ?? new MemoryStore(),
+      this.#events,
+      (after, limit) => this.request<SyncResult>({ type: "sync", after, limit }),
+      (seq) => this.#sendRaw(JSON.stringify({ type: "ack", seq }))
+    );
     this.#outbox = new Outbox(this.#o.maxQueue, this.#o.sendTimeoutMs, (n) => backoffDelay(n, { minMs: 1000, maxMs: 10_000 }));
   }
 
@@ -134,7 +133,7 @@ export class ClientConnection {
 
   /** The seq of the last event delivered to the app. */
   get lastSeq(): number {
-    return this.#lastSeq;
+    return this.#delivery.lastSeq;
   }
 
   /** Messages waiting for their ack. */
@@ -170,8 +169,7 @@ export class ClientConnection {
     this.#gen++;
     this.#setState("closed", { reason: "closed by the app" });
     this.#teardown(1000, "bye");
-    stopTimer(this.#timers.ack);
-    this.#timers.ack = undefined;
+    this.#delivery.stop();
     this.#typing.clear();
     const err = new ImError("closed", "the client was closed");
     this.#outbox.clear(err);
@@ -219,10 +217,7 @@ export class ClientConnection {
   async #open(gen: number): Promise<void> {
     const current = () => gen === this.#gen && (this.#state === "connecting" || this.#state === "reconnecting");
     try {
-      if (!this.#loaded) {
-        this.#lastSeq = this.#ackedSeq = await this.#store.load();
-        this.#loaded = true;
-      }
+      await this.#delivery.load();
     } catch (err) {
       if (!current()) return;
       this.#events.emit("error", new ImError("internal", `the seq store failed to load: ${String(err)}`, true));
@@ -238,7 +233,7 @@ export class ClientConnection {
     }
     if (!current()) return;
     const Ctor = this.#o.WebSocket ?? (globalThis as unknown as { WebSocket: SocketFactory }).WebSocket;
-    const q = new URLSearchParams({ device: this.device, since: String(this.#lastSeq) });
+    const q = new URLSearchParams({ device: this.device, since: String(this.#delivery.lastSeq) });
     let ws: SocketLike;
     try {
       // The token rides in Sec-WebSocket-Protocol, not the URL, so access logs never hold it.
@@ -280,20 +275,15 @@ export class ClientConnection {
         stopTimer(this.#timers.welcome);
         this.#attempt = 0;
         this.#maxFrameBytes = welcome.maxFrameBytes;
-        if (welcome.head < this.#lastSeq) {
-          this.#events.emit("reset", { lastSeq: this.#lastSeq, head: welcome.head });
-          this.#lastSeq = this.#ackedSeq = welcome.head;
-          this.#save(welcome.head);
-        }
+        this.#delivery.welcomed(welcome.head);
         this.#setState("open");
         this.#events.emit("welcome", welcome);
         this.#startPing();
         this.#flush();
-        if (this.#lastSeq > this.#ackedSeq) this.#scheduleAck();
         return;
       }
       case "catchup":
-        if (this.#applyPage(frame as unknown as SyncResult)) void this.#catchUp();
+        this.#delivery.caughtUp(frame as unknown as SyncResult);
         return;
       case "reply": {
         const reply = frame as unknown as ReplyFrame;
@@ -313,7 +303,7 @@ export class ClientConnection {
         this.#typing.seen(frame as unknown as TypingEvent);
         return;
       default:
-        if (typeof frame.seq === "number") this.#applyLive(frame as unknown as InboxEvent);
+        if (typeof frame.seq === "number") this.#delivery.live(frame as unknown as InboxEvent);
     }
   }
 
@@ -379,70 +369,6 @@ export class ClientConnection {
       if (Date.now() - this.#lastRx > 2 * this.#o.pingMs) return this.#drop(ws, "no traffic from the server");
       this.#sendRaw(HEARTBEAT_REQUEST);
     }, this.#o.pingMs);
-  }
-
-  // ---- delivery: exactly once, in seq order ----
-
-  /** Applies a sync page; returns whether more remain on the server. */
-  #applyPage(page: SyncResult): boolean {
-    if (page.gap && page.gap.to > this.#lastSeq) {
-      this.#events.emit("gap", page.gap);
-      this.#lastSeq = page.gap.to;
-    }
-    for (const e of page.events) if (e.seq === this.#lastSeq + 1) this.#deliver(e);
-    return page.more || page.head > this.#lastSeq;
-  }
-
-  #applyLive(e: InboxEvent): void {
-    if (e.seq <= this.#lastSeq) return; // already delivered (a sync page overlapped the push)
-    if (e.seq === this.#lastSeq + 1) return this.#deliver(e);
-    // A hole: fetch everything after lastSeq, this event included (again, if a sync is already running).
-    this.#resync = true;
-    void this.#catchUp();
-  }
-
-  async #catchUp(): Promise<void> {
-    if (this.#syncing) return;
-    this.#syncing = true;
-    try {
-      for (;;) {
-        this.#resync = false;
-        const page = await this.request<SyncResult>({ type: "sync", after: this.#lastSeq, limit: SYNC_PAGE });
-        const before = this.#lastSeq;
-        const more = this.#applyPage(page);
-        if (!this.#resync && (!more || this.#lastSeq === before)) return;
-      }
-    } catch (err) {
-      // The next connection's catchup resumes from lastSeq.
-      if (err instanceof ImError && err.code !== "closed") this.#events.emit("error", err);
-    } finally {
-      this.#syncing = false;
-    }
-  }
-
-  #deliver(e: InboxEvent): void {
-    this.#lastSeq = e.seq;
-    this.#save(e.seq);
-    this.#events.emit("event", e);
-    this.#events.emit(e.type, e as never);
-    this.#scheduleAck();
-  }
-
-  #save(seq: number): void {
-    Promise.resolve()
-      .then(() => this.#store.save(seq))
-      .catch((err: unknown) => this.#events.emit("error", new ImError("internal", `the seq store failed to save: ${String(err)}`, true)));
-  }
-
-  /** Tells the server, at most twice a second, how far this device has received. */
-  #scheduleAck(): void {
-    if (this.#timers.ack) return;
-    this.#timers.ack = setTimeout(() => {
-      this.#timers.ack = undefined;
-      if (this.#lastSeq > this.#ackedSeq && this.#sendRaw(JSON.stringify({ type: "ack", seq: this.#lastSeq }))) {
-        this.#ackedSeq = this.#lastSeq;
-      }
-    }, 500);
   }
 
   // ---- sending ----
