@@ -1,4 +1,4 @@
-import type { Target } from "./targets.ts";
+import type { Costs, Target } from "./targets.ts";
 import type { CpuMeter, Histogram } from "./stats.ts";
 
 /** One measured number of one scenario case on one target. */
@@ -56,10 +56,40 @@ export class Recorder {
     return a.lost ? this.add("lost after sync", a.lostAfterSync) : this;
   }
 
+  /**
+   * What the measured window cost the server, per message sent (`msgs`):
+   * SQLite rows written and read (KV operations count as rows of its table),
+   * object calls and D1 queries; and server CPU per delivery. Costs exist
+   * for ours only; CPU for both targets.
+   */
+  costs(c: Costs | undefined, cpu: CpuMeter, msgs: number, deliveries: number): this {
+    const { serverSeconds } = cpu.stop();
+    if (deliveries > 0) this.add("server CPU/delivery", (serverSeconds * 1e6) / deliveries, "µs");
+    if (!c || msgs === 0) return this;
+    const calls = Object.values(c.calls).reduce((n, v) => n + v, 0);
+    return this.add("rows written/msg", (c.rowsWritten + c.kvWrites + c.alarmsSet) / msgs)
+      .add("rows read/msg", (c.rowsRead + c.kvReads) / msgs)
+      .add("object calls/msg", calls / msgs)
+      .add("D1 queries/msg", c.d1Queries / msgs);
+  }
+
   latency(h: Histogram): this {
     return this.add("p50", h.quantile(0.5), "ms").add("p90", h.quantile(0.9), "ms")
       .add("p99", h.quantile(0.99), "ms").add("max", h.max, "ms");
   }
+}
+
+/** Zeroes the server's cost counters now; `read` waits for late background writes, then reads them. */
+export async function startCosts(t: Target): Promise<{ read(): Promise<Costs | undefined> }> {
+  await t.costs?.(true);
+  return {
+    read: async () => {
+      if (!t.costs) return undefined;
+      // Delivery marks and fan-out cursors are written up to 2 s after the last delivery.
+      await new Promise((r) => setTimeout(r, 2_500));
+      return t.costs(false);
+    }
+  };
 }
 
 export function num(flags: Flags, key: string): number {

@@ -130,7 +130,7 @@ export class CpuMeter {
   readonly #t0 = performance.now();
   readonly #server0: number;
   readonly #self0 = process.cpuUsage();
-  #result: { server: number; loadgen: number } | undefined;
+  #result: { server: number; loadgen: number; serverSeconds: number } | undefined;
 
   constructor(serverPids: readonly number[]) {
     this.#pids = serverPids;
@@ -138,12 +138,14 @@ export class CpuMeter {
   }
 
   /** Ends the window on the first call; later calls return the same figures. */
-  stop(): { server: number; loadgen: number } {
+  stop(): { server: number; loadgen: number; serverSeconds: number } {
     if (this.#result) return this.#result;
     const wall = (performance.now() - this.#t0) / 1000;
     const self = process.cpuUsage(this.#self0);
+    const serverSeconds = procCpuSeconds(this.#pids) - this.#server0;
     return (this.#result = {
-      server: ((procCpuSeconds(this.#pids) - this.#server0) / wall) * 100,
+      serverSeconds,
+      server: (serverSeconds / wall) * 100,
       loadgen: ((self.user + self.system) / 1e6 / wall) * 100
     });
   }

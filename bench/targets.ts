@@ -6,6 +6,12 @@ import { pathToFileURL } from "node:url";
 import type { DevServer } from "../test/e2e/dev-server.ts";
 import { mintToken } from "./jwt.ts";
 
+
+/** The server's cost counters: the body of `GET /api/v1/metrics` (src/protocol/http.ts `costsSchema`). */
+export type Costs = Record<"rowsRead" | "rowsWritten" | "kvReads" | "kvWrites" | "alarmsSet" | "d1Statements" | "d1Queries", number> & {
+  calls: Record<string, number>;
+};
+
 export type TargetName = "ours" | "baseline";
 
 /** A running server the scenarios drive: the same client code for every target. */
@@ -18,6 +24,8 @@ export interface Target {
   inspectorPort?: number;
   token(uid: string): string;
   admin(method: string, p: string, body?: unknown): Promise<{ status: number; body: unknown }>;
+  /** What the server's objects cost since the last reset (ours only: `GET /api/v1/metrics`). */
+  costs?(reset: boolean): Promise<Costs>;
   stop(): Promise<void>;
 }
 
@@ -64,6 +72,11 @@ async function startOurs(stateDir: string): Promise<Target> {
     pids: () => s.pids(),
     token: (uid) => mintToken(s.jwtSecret, uid),
     admin,
+    costs: async (reset) => {
+      const r = await admin("GET", `/api/v1/metrics${reset ? "?reset=1" : ""}`);
+      if (r.status !== 200) throw new Error(`metrics: ${r.status}`);
+      return r.body as Costs;
+    },
     stop: async () => {
       await s.stop();
       removeSnap();

@@ -1,5 +1,5 @@
 import type { BenchClient } from "../client.ts";
-import { type Ctx, type Metric, num, step, nums, Recorder } from "../metrics.ts";
+import { type Ctx, type Metric, num, startCosts, step, nums, Recorder } from "../metrics.ts";
 import { newSendStats, sendWindowed } from "../sender.ts";
 import { closeAll, connectAll, createGroup, poolUsers } from "../setup.ts";
 import { CpuMeter, Expect } from "../stats.ts";
@@ -35,6 +35,7 @@ export async function group(t: Target, ctx: Ctx): Promise<Metric[]> {
         listen(C, tr);
         const stats = newSendStats();
         const acked = new Uint8Array(S * M);
+        const costs = await startCosts(t);
         const cpu = new CpuMeter(t.pids());
         const t0 = performance.now();
         await Promise.all(C.slice(0, S).map((c, s) =>
@@ -43,6 +44,7 @@ export async function group(t: Target, ctx: Ctx): Promise<Metric[]> {
         ));
         await waitProgress(() => tr.delivered, stats.acked * (G - 1), num(ctx.flags, "settle-ms"));
         cpu.stop();
+        const spent = await costs.read();
         const a = await auditWithSync(tr, C, (r, key) => {
           const s = Math.floor(key / M);
           if (r === s) return Expect.NEVER;
@@ -56,7 +58,8 @@ export async function group(t: Target, ctx: Ctx): Promise<Metric[]> {
           .add("deliveries/s", (tr.delivered / spanMs) * 1000, "/s").add("deliveries", tr.delivered)
           .latency(tr.hist)
           .add("lost", a.lost).add("dup", a.dup).lostAfterSync(a)
-          .add("send errors", stats.failed).cpu(cpu).out);
+          .add("send errors", stats.failed).cpu(cpu)
+          .costs(spent, cpu, stats.acked, tr.delivered).out);
       }
     } finally {
       await closeAll(cm.clients);

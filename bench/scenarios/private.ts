@@ -1,4 +1,4 @@
-import { type Ctx, type Metric, num, step, Recorder } from "../metrics.ts";
+import { type Ctx, type Metric, num, startCosts, step, Recorder } from "../metrics.ts";
 import { newSendStats, sendAtRate, sendWindowed, type SendStats } from "../sender.ts";
 import { befriend, closeAll, connectAll, createUsers } from "../setup.ts";
 import { CpuMeter, Expect } from "../stats.ts";
@@ -71,12 +71,14 @@ async function phase(
   listen(R, tr);
   const stats = newSendStats();
   const acked = Array.from({ length: P }, () => new Uint8Array(keys));
+  const costs = await startCosts(t);
   const cpu = new CpuMeter(t.pids());
   const t0 = performance.now();
   await send(tr, stats, acked);
   const ackMs = performance.now() - t0;
   await waitProgress(() => tr.delivered, stats.acked, num(ctx.flags, "settle-ms"));
   cpu.stop();
+  const spent = await costs.read();
   const a = await auditWithSync(tr, R, (r, k) => (acked[r]![k] ? Expect.MUST : Expect.MAY));
   const errors = stats.failed + stats.retries;
   if (errors || a.lost || a.dup || tr.misrouted) {
@@ -87,5 +89,6 @@ async function phase(
     .add("delivered msgs/s", (tr.delivered / spanMs) * 1000, "/s").add("delivered", tr.delivered)
     .latency(tr.hist)
     .add("lost", a.lost).add("dup", a.dup + tr.misrouted).lostAfterSync(a)
-    .add("send errors", stats.failed).cpu(cpu).out;
+    .add("send errors", stats.failed).cpu(cpu)
+    .costs(spent, cpu, stats.acked, tr.delivered).out;
 }

@@ -1,3 +1,5 @@
+import { countAlarm } from "../lib/meter";
+
 /**
  * Keeps one Durable Object alarm at the earliest time anyone asked for,
  * touching storage only when that time moves earlier. Calls are serialized,
@@ -19,6 +21,7 @@ export class AlarmScheduler {
         if (this.#at === undefined) this.#at = await this.storage.getAlarm();
         if (this.#at !== null && this.#at <= at) return;
         await this.storage.setAlarm(at);
+        countAlarm();
         this.#at = at;
       })
       .catch((err) => {

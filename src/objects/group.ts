@@ -3,6 +3,7 @@ import { type Limits, limitsOf, webhookConfig } from "../config";
 import { createDb, type Db } from "../db/client";
 import { loadGroup, mirrorStatements, runBatch } from "../db/groups";
 import { existingUserIds, getUser } from "../db/users";
+import { countCalls, metered } from "../lib/meter";
 import { attempt, type Result } from "../lib/result";
 import {
   type GroupInfo,
@@ -68,17 +69,22 @@ export class GroupObject extends DurableObject<Env> {
   #mirrorChain: Promise<void> = Promise.resolve();
   #migrated = false;
   readonly #webhooks: WebhookOutbox;
+  readonly #sql: SqlStorage;
+  readonly #kv: SyncKvStorage;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    const { sql, kv } = metered(ctx.storage);
+    this.#sql = sql;
+    this.#kv = kv;
     this.#limits = limitsOf(env);
-    this.#state = new GroupState(ctx.storage.sql, ctx.storage.kv);
+    this.#state = new GroupState(sql, kv);
     this.#db = createDb(env.DB);
     this.#alarm = new AlarmScheduler(ctx.storage);
-    this.#webhooks = new WebhookOutbox(ctx.storage.sql, webhookConfig(env));
+    this.#webhooks = new WebhookOutbox(sql, webhookConfig(env));
     this.#fanout = new Fanout(
       this.#state,
-      ctx.storage.kv,
+      kv,
       (uid, events) => env.USERS.getByName(uid).deliver(events),
       this.#limits.fanoutCallsPerRun,
       this.#limits.fanoutConcurrency
@@ -91,7 +97,7 @@ export class GroupObject extends DurableObject<Env> {
    */
   #schema(): void {
     if (this.#migrated) return;
-    migrate(this.ctx.storage.sql, GROUP_SCHEMA);
+    migrate(this.#sql, GROUP_SCHEMA);
     this.#migrated = true;
   }
 
@@ -135,7 +141,7 @@ export class GroupObject extends DurableObject<Env> {
     return attempt(async () => {
       await this.#requireGroup();
       const head = this.#state.head();
-      const cursor = Math.min(head, this.ctx.storage.kv.get<number>(FANOUT_CURSOR_KEY) ?? 0);
+      const cursor = Math.min(head, this.#kv.get<number>(FANOUT_CURSOR_KEY) ?? 0);
       return {
         gid: this.#state.meta()!.id,
         members: this.#state.memberCount(),
@@ -364,3 +370,5 @@ export class GroupObject extends DurableObject<Env> {
     return this.#mirrorChain;
   }
 }
+
+countCalls(GroupObject);

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { countCalls, metered } from "../lib/meter";
 import type { Deliverable } from "../realtime/hub";
 import { AlarmScheduler } from "./alarm";
 import { BROADCAST_SCHEMA, Broadcasts } from "./broadcast";
@@ -26,17 +27,19 @@ const CHUNK = 90;
 export class PresenceObject extends DurableObject<Env> {
   readonly #alarm: AlarmScheduler;
   readonly #broadcasts: Broadcasts;
+  readonly #sql: SqlStorage;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.#sql = metered(ctx.storage).sql;
     this.#alarm = new AlarmScheduler(ctx.storage);
-    this.#broadcasts = new Broadcasts(ctx.storage.sql, (uid, event) => env.USERS.getByName(uid).deliver([event]));
-    ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, SCHEMA));
+    this.#broadcasts = new Broadcasts(this.#sql, (uid, event) => env.USERS.getByName(uid).deliver([event]));
+    ctx.blockConcurrencyWhile(async () => migrate(this.#sql, SCHEMA));
   }
 
   /** Online users of this shard in uid order, after `after`. */
   async list(after: string, limit: number): Promise<string[]> {
-    return this.ctx.storage.sql
+    return this.#sql
       .exec<{ uid: string }>(
         "SELECT uid FROM online WHERE uid > ? AND until > ? ORDER BY uid LIMIT ?",
         after,
@@ -49,7 +52,7 @@ export class PresenceObject extends DurableObject<Env> {
 
   /** Online users and their sockets in this shard, messages its users reported sending, and sendToAll deliveries still owed. */
   async stats(): Promise<{ users: number; connections: number; messages: number; broadcastsPending: number }> {
-    const sql = this.ctx.storage.sql;
+    const sql = this.#sql;
     const row = sql.exec<{ n: number; d: number | null }>("SELECT count(*) AS n, sum(devices) AS d FROM online WHERE until > ?", Date.now()).one();
     const pending = sql.exec<{ n: number }>("SELECT count(*) AS n FROM broadcast_targets").one().n;
     const messages = sql.exec<{ value: number }>("SELECT value FROM totals WHERE name = 'messages'").toArray()[0]?.value ?? 0;
@@ -58,7 +61,7 @@ export class PresenceObject extends DurableObject<Env> {
 
   #count(name: string, by: number): void {
     if (by <= 0) return;
-    this.ctx.storage.sql.exec(
+    this.#sql.exec(
       "INSERT INTO totals (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
       name,
       by
@@ -67,7 +70,7 @@ export class PresenceObject extends DurableObject<Env> {
 
   /** How many users of this shard are online. */
   async count(): Promise<number> {
-    return this.ctx.storage.sql
+    return this.#sql
       .exec<{ n: number }>("SELECT count(*) AS n FROM online WHERE until > ?", Date.now())
       .one().n;
   }
@@ -101,7 +104,7 @@ export class PresenceObject extends DurableObject<Env> {
    */
   async setOnline(uid: string, devices: number, until: number, sent = 0): Promise<void> {
     this.#count("messages", sent);
-    this.ctx.storage.sql.exec(
+    this.#sql.exec(
       `INSERT INTO online (uid, devices, since, until) VALUES (?, ?, ?, ?)
        ON CONFLICT (uid) DO UPDATE SET devices = excluded.devices, until = excluded.until`,
       uid,
@@ -114,7 +117,7 @@ export class PresenceObject extends DurableObject<Env> {
 
   async setOffline(uid: string, sent = 0): Promise<void> {
     this.#count("messages", sent);
-    this.ctx.storage.sql.exec("DELETE FROM online WHERE uid = ?", uid);
+    this.#sql.exec("DELETE FROM online WHERE uid = ?", uid);
   }
 
   /** The subset of `uids` with a live lease. */
@@ -124,7 +127,7 @@ export class PresenceObject extends DurableObject<Env> {
     for (let i = 0; i < uids.length; i += CHUNK) {
       const chunk = uids.slice(i, i + CHUNK);
       const marks = chunk.map(() => "?").join(",");
-      for (const row of this.ctx.storage.sql.exec<{ uid: string }>(
+      for (const row of this.#sql.exec<{ uid: string }>(
         `SELECT uid FROM online WHERE until > ? AND uid IN (${marks})`,
         now,
         ...chunk
@@ -139,9 +142,11 @@ export class PresenceObject extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.#alarm.fired();
     await this.#runBroadcasts();
-    const sql = this.ctx.storage.sql;
+    const sql = this.#sql;
     sql.exec("DELETE FROM online WHERE until <= ?", Date.now());
     const next = sql.exec<{ m: number | null }>("SELECT min(until) AS m FROM online").one().m;
     if (next !== null) await this.#alarm.ensure(next);
   }
 }
+
+countCalls(PresenceObject);

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { countCalls, metered } from "../lib/meter";
 import { limitsOf } from "../config";
 import { newEventId } from "../lib/ids";
 import { type CreateScheduleBody, ERRORS, ProtocolError, type Schedule, type ScheduleTarget } from "../protocol";
@@ -59,11 +60,13 @@ const view = (r: Row): Schedule => ({
  */
 export class SchedulerObject extends DurableObject<Env> {
   readonly #alarm: AlarmScheduler;
+  readonly #sql: SqlStorage;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.#sql = metered(ctx.storage).sql;
     this.#alarm = new AlarmScheduler(ctx.storage);
-    ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, SCHEMA));
+    ctx.blockConcurrencyWhile(async () => migrate(this.#sql, SCHEMA));
   }
 
   async create(b: CreateScheduleBody): Promise<Schedule> {
@@ -72,7 +75,7 @@ export class SchedulerObject extends DurableObject<Env> {
     const next = b.at ?? now + (b.delaySeconds ?? 0) * 1000;
     const every = b.everySeconds === undefined ? null : b.everySeconds * 1000;
     const remaining = every === null ? 1 : (b.times ?? null);
-    this.ctx.storage.sql.exec(
+    this.#sql.exec(
       "INSERT INTO schedules (id, target, kind, body, next, every, remaining, runs, created) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
       id, JSON.stringify(b.target), b.kind, JSON.stringify(b.body), next, every, remaining, now
     );
@@ -81,7 +84,7 @@ export class SchedulerObject extends DurableObject<Env> {
   }
 
   async list(): Promise<Schedule[]> {
-    return this.ctx.storage.sql.exec<Row>("SELECT * FROM schedules ORDER BY next, id").toArray().map(view);
+    return this.#sql.exec<Row>("SELECT * FROM schedules ORDER BY next, id").toArray().map(view);
   }
 
   async get(id: string): Promise<Schedule | undefined> {
@@ -89,13 +92,13 @@ export class SchedulerObject extends DurableObject<Env> {
   }
 
   async cancel(id: string): Promise<boolean> {
-    return this.ctx.storage.sql.exec("DELETE FROM schedules WHERE id = ?", id).rowsWritten > 0;
+    return this.#sql.exec("DELETE FROM schedules WHERE id = ?", id).rowsWritten > 0;
   }
 
   override async alarm(): Promise<void> {
     this.#alarm.fired();
     const now = Date.now();
-    const due = this.ctx.storage.sql
+    const due = this.#sql
       .exec<Row>("SELECT * FROM schedules WHERE next <= ? ORDER BY next LIMIT ?", now, PER_ALARM)
       .toArray();
     let calls = 0;
@@ -107,7 +110,7 @@ export class SchedulerObject extends DurableObject<Env> {
       calls += cost;
       fired++;
     }
-    const next = this.ctx.storage.sql.exec<{ m: number | null }>("SELECT min(next) AS m FROM schedules").one().m;
+    const next = this.#sql.exec<{ m: number | null }>("SELECT min(next) AS m FROM schedules").one().m;
     if (next !== null) await this.#alarm.ensure(fired < due.length || due.length === PER_ALARM ? now : next);
   }
 
@@ -119,7 +122,7 @@ export class SchedulerObject extends DurableObject<Env> {
   }
 
   #get(id: string): Schedule | undefined {
-    const row = this.ctx.storage.sql.exec<Row>("SELECT * FROM schedules WHERE id = ?", id).toArray()[0];
+    const row = this.#sql.exec<Row>("SELECT * FROM schedules WHERE id = ?", id).toArray()[0];
     return row && view(row);
   }
 
@@ -135,21 +138,23 @@ export class SchedulerObject extends DurableObject<Env> {
     } catch (err) {
       if (!(err instanceof ProtocolError) || ERRORS[err.code].retryable) {
         console.warn("scheduled push failed; will retry", r.id, err);
-        this.ctx.storage.sql.exec("UPDATE schedules SET next = ? WHERE id = ?", now + RETRY_MS, r.id);
+        this.#sql.exec("UPDATE schedules SET next = ? WHERE id = ?", now + RETRY_MS, r.id);
         return;
       }
       console.error("scheduled push refused; run skipped", r.id, err.code, err.message);
     }
     const remaining = r.remaining === null ? null : r.remaining - 1;
     if (r.every === null || remaining === 0) {
-      this.ctx.storage.sql.exec("DELETE FROM schedules WHERE id = ?", r.id);
+      this.#sql.exec("DELETE FROM schedules WHERE id = ?", r.id);
       return;
     }
     // Runs missed while nothing could fire are not made up in a burst.
     const next = Math.max(r.next + r.every, now);
-    this.ctx.storage.sql.exec(
+    this.#sql.exec(
       "UPDATE schedules SET next = ?, remaining = ?, runs = runs + 1 WHERE id = ?",
       next, remaining, r.id
     );
   }
 }
+
+countCalls(SchedulerObject);

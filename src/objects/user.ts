@@ -50,6 +50,7 @@ import { type WebhookType, WebhookOutbox } from "../realtime/webhooks";
 import { Account } from "./account";
 import { AlarmScheduler } from "./alarm";
 import { Logger } from "../lib/log";
+import { countCalls, metered } from "../lib/meter";
 import { CompatQueue } from "./compat-queue";
 import { INBOX_SCHEMA, Inbox } from "./inbox";
 import { Conversations } from "./conversations";
@@ -83,28 +84,33 @@ export class UserObject extends DurableObject<Env> {
   readonly #webhooks: WebhookOutbox;
   readonly #sent: SentCounter;
   readonly #account: Account;
+  readonly #sql: SqlStorage;
+  readonly #kv: SyncKvStorage;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    const { sql, kv } = metered(ctx.storage);
+    this.#sql = sql;
+    this.#kv = kv;
     this.#limits = limitsOf(env);
     this.#log = new Logger(this.#limits.logLevel);
     this.#inbox = new Inbox(
-      ctx.storage.sql,
-      ctx.storage.kv,
-      new Conversations(ctx.storage.sql, () => this.#uid, this.#limits.strangerKinds)
+      sql,
+      kv,
+      new Conversations(sql, () => this.#uid, this.#limits.strangerKinds)
     );
-    this.#compat = new CompatSockets(ctx, new CompatQueue(ctx.storage.sql, ctx.storage.kv));
+    this.#compat = new CompatSockets(ctx, new CompatQueue(sql, kv));
     this.#db = createDb(env.DB);
-    this.#account = new Account(ctx.storage.kv, this.#db, () => this.#uid);
+    this.#account = new Account(kv, this.#db, () => this.#uid);
     this.#posts = new Courier((gid, requests) => groupStub(env, gid).post(requests));
     this.#alarm = new AlarmScheduler(ctx.storage);
-    this.#webhooks = new WebhookOutbox(ctx.storage.sql, webhookConfig(env));
+    this.#webhooks = new WebhookOutbox(sql, webhookConfig(env));
     this.#friends = new FriendCache(() => loadPeers(this.#db, this.#uid), FRIENDS_TTL_MS);
     this.#outbound = new Outbound(env, this.#inbox, this.#friends, this.#alarm, this.#limits.strangerKinds);
-    this.#sent = new SentCounter(ctx.storage.kv);
+    this.#sent = new SentCounter(kv);
     this.#presence = new PresencePublisher({
       env,
-      kv: ctx.storage.kv,
+      kv: kv,
       shards: this.#limits.presenceShards,
       uid: () => this.#uid,
       sockets: (closing) => openSockets(ctx, closing).length,
@@ -114,9 +120,9 @@ export class UserObject extends DurableObject<Env> {
       sent: this.#sent
     });
     ctx.blockConcurrencyWhile(async () => {
-      migrate(ctx.storage.sql, INBOX_SCHEMA);
-      const uid = ctx.id.name ?? ctx.storage.kv.get<string>(KV_UID);
-      if (uid) backfillConversations(ctx.storage.sql, ctx.storage.kv, uid, this.#limits.strangerKinds);
+      migrate(sql, INBOX_SCHEMA);
+      const uid = ctx.id.name ?? kv.get<string>(KV_UID);
+      if (uid) backfillConversations(sql, kv, uid, this.#limits.strangerKinds);
     });
     ctx.setWebSocketAutoResponse(
       new WebSocketRequestResponsePair(HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE)
@@ -147,7 +153,7 @@ export class UserObject extends DurableObject<Env> {
   }
 
   get #uid(): string {
-    const uid = this.ctx.id.name ?? this.ctx.storage.kv.get<string>(KV_UID);
+    const uid = this.ctx.id.name ?? this.#kv.get<string>(KV_UID);
     if (!uid) throw new Error("UserObject used before its user id is known");
     return uid;
   }
@@ -170,11 +176,11 @@ export class UserObject extends DurableObject<Env> {
     if (iat !== null && this.#account.predates(Number(iat))) {
       return errorResponse("unauthorized", "this token was issued to an earlier account with this id");
     }
-    if (this.ctx.storage.kv.get<string>(KV_UID) !== uid) {
+    if (this.#kv.get<string>(KV_UID) !== uid) {
       if (!(await getUser(this.#db, uid))) {
         return errorResponse("unknown_user", `no user ${uid}`);
       }
-      this.ctx.storage.kv.put(KV_UID, uid);
+      this.#kv.put(KV_UID, uid);
     }
 
     for (const old of this.ctx.getWebSockets(deviceTag(device))) {
@@ -308,14 +314,14 @@ export class UserObject extends DurableObject<Env> {
   async purge(): Promise<void> {
     const sockets = openSockets(this.ctx);
     for (const ws of sockets) closeQuietly(ws, CLOSE.user_deleted, "user deleted");
-    if (this.ctx.storage.kv.get<string>(KV_UID) !== undefined || sockets.length > 0) {
+    if (this.#kv.get<string>(KV_UID) !== undefined || sockets.length > 0) {
       await this.#presence.update();
     }
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     // Fresh, empty state for anything that still reaches this instance, and a
     // tombstone so deliveries still in flight are dropped, not stored.
-    migrate(this.ctx.storage.sql, INBOX_SCHEMA);
+    migrate(this.#sql, INBOX_SCHEMA);
     this.#account.markDeleted();
     this.#inbox.reset();
     this.#compat.queue.reset();
@@ -441,6 +447,8 @@ export class UserObject extends DurableObject<Env> {
     void this.#alarm.ensure(pending ? Math.min(now + RETRY_MIN_MS, retention) : retention);
   }
 }
+
+countCalls(UserObject);
 
 function withoutSkip(e: Deliverable): UnsequencedEvent {
   if (e.skipDevices === undefined) return e;

@@ -120,6 +120,27 @@ export const deploymentStatsSchema = z.object({
 });
 export type DeploymentStats = z.infer<typeof deploymentStatsSchema>;
 
+/**
+ * `GET /api/v1/metrics`: what this isolate's objects cost so far (see
+ * src/lib/meter.ts); under `wrangler dev`, the whole deployment.
+ */
+export const costsSchema = z.object({
+  rowsRead: z.number().int(),
+  rowsWritten: z.number().int(),
+  kvReads: z.number().int(),
+  kvWrites: z.number().int(),
+  alarmsSet: z.number().int(),
+  /** Invocations of objects by `Class.method` (RPC, fetch, alarm, socket events). */
+  calls: z.record(z.string(), z.number().int()),
+  d1Statements: z.number().int(),
+  d1Queries: z.number().int()
+});
+export type Costs = z.infer<typeof costsSchema>;
+export const metricsQuerySchema = z.object({
+  /** `1`: zero the counters after reading them. */
+  reset: z.enum(["0", "1"]).optional()
+});
+
 /** `GET /api/v1/users/{uid}/stats`: one user's object. */
 export const userStatsSchema = z.object({
   uid: z.string(),

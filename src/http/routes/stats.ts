@@ -1,6 +1,7 @@
 import { limitsOf } from "../../config";
 import { unwrap } from "../../lib/result";
-import { deploymentStatsSchema, groupPathSchema, groupStatsSchema, userIdSchema, userStatsSchema } from "../../protocol";
+import { readCosts } from "../../lib/meter";
+import { costsSchema, deploymentStatsSchema, groupPathSchema, groupStatsSchema, metricsQuerySchema, userIdSchema, userStatsSchema } from "../../protocol";
 import { groupStub } from "../../realtime/stubs";
 import { z } from "zod";
 import { newApp } from "../app-env";
@@ -22,6 +23,12 @@ const groupOp = op({
   params: groupPathSchema, ok: { status: 200, description: "group counters", schema: groupStatsSchema }, errors: ["unknown_group"]
 });
 
+const metricsOp = op({
+  method: "get", path: "/api/v1/metrics", tag,
+  summary: "Cost counters of the isolate that answers (SQLite rows, KV, alarms, object calls, D1 statements): under wrangler dev, the whole deployment; the bench reads them",
+  query: metricsQuerySchema, ok: { status: 200, description: "cost counters", schema: costsSchema }
+});
+
 /** Counters for operators. Message rates come from the structured `send`/`deliver` logs. */
 export const statsRoutes = newApp()
   .get("/stats", async (c) => {
@@ -35,6 +42,7 @@ export const statsRoutes = newApp()
       shards
     });
   })
+  .get("/metrics", valid("query", metricsOp.query), (c) => c.json(readCosts(c.req.valid("query").reset === "1")))
   .get("/users/:uid/stats", valid("param", userOp.params), async (c) => {
     const { uid } = c.req.valid("param");
     await requireUser(c.env, uid);
