@@ -1,9 +1,10 @@
 import WebSocket from "ws";
 
-/** The fields of a pushed or synced `message` event the bench reads. */
+/** The fields of a pushed or synced `message` event the bench reads: an inbox one has `seq`, a group's `gseq`. */
 export interface MessageFrame {
   type: "message";
-  seq: number;
+  seq?: number;
+  gseq?: number;
   mid: string;
   chat: "dm" | "group";
   from: string;
@@ -45,6 +46,8 @@ export class BenchClient {
   readonly ws: WebSocket;
   /** Highest inbox seq seen in pushes, catch-up and sync pages. */
   lastSeq = 0;
+  /** Groups this client has seen events of (group messages are stored once, in the group: synced by gid). */
+  readonly groups = new Set<string>();
   /** Inbox head reported by `welcome`. */
   head = 0;
   pongs = 0;
@@ -145,10 +148,11 @@ export class BenchClient {
   }
 
   /**
-   * Pages the whole inbox after `after` through `onMessage` (live=false),
-   * as a client does to repair gaps; resolves false on an error reply.
+   * Pages the whole inbox after `after`, then the whole stream of each group
+   * in `groups`, through `onMessage` (live=false), as a client does to
+   * repair gaps; resolves false on an error reply.
    */
-  async syncAll(after = 0): Promise<boolean> {
+  async syncAll(after = 0, groups: Iterable<string> = this.groups): Promise<boolean> {
     for (;;) {
       const r = await this.call({ type: "sync", after, limit: 500 });
       if (!r.ok) return false;
@@ -157,8 +161,21 @@ export class BenchClient {
         after = e.seq;
         if (e.type === "message") this.onMessage?.(this, e, false);
       }
-      if (!more || events.length === 0) return true;
+      if (!more || events.length === 0) break;
     }
+    for (const gid of [...groups]) {
+      for (let g = 0; ; ) {
+        const r = await this.call({ type: "sync", gid, after: g, limit: 500 });
+        if (!r.ok) return false;
+        const { events, more } = r.result as { events: any[]; more: boolean };
+        for (const e of events) {
+          g = e.gseq;
+          if (e.type === "message") this.onMessage?.(this, e, false);
+        }
+        if (!more || events.length === 0) break;
+      }
+    }
+    return true;
   }
 
   ping(): void {
@@ -185,6 +202,7 @@ export class BenchClient {
     switch (f.type) {
       case "message":
         if (f.seq > this.lastSeq) this.lastSeq = f.seq;
+        if (f.chat === "group") this.groups.add(f.to);
         this.onMessage?.(this, f, true);
         return;
       case "reply": {
@@ -198,12 +216,27 @@ export class BenchClient {
       case "catchup":
         this.#page(f);
         return;
+      case "group_catchup":
+        this.#groupPage(f);
+        return;
       case "pong":
         this.pongs++;
         return;
       default:
         if (typeof f.seq === "number" && f.seq > this.lastSeq) this.lastSeq = f.seq;
     }
+  }
+
+  /** Applies one page of a group's stream and asks for the next while `more`. */
+  #groupPage(p: { gid: string; events: any[]; more: boolean }): void {
+    this.groups.add(p.gid);
+    for (const e of p.events) if (e.type === "message") this.onMessage?.(this, e, false);
+    const last = p.events.at(-1)?.gseq;
+    if (!p.more || last === undefined) return;
+    this.request({ type: "sync", gid: p.gid, after: last, limit: 500 }, (r) => {
+      if (r.ok) return this.#groupPage(r.result);
+      this.syncErrors++;
+    });
   }
 
   /** Applies one catch-up/sync page and asks for the next while `more`. */

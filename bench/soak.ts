@@ -48,7 +48,11 @@ const uids = Array.from({ length: USERS }, (_, i) => `soak${i}`);
 const gid = "g_soak";
 const friendsOf = (i: number) => [(i + 1) % USERS, (i + USERS - 1) % USERS];
 const clients: (BenchClient | undefined)[] = [];
-/** Per user: mid → the seqs it was seen at (a mid at two seqs was stored twice). */
+/**
+ * Per user: mid → the positions it was seen at: its inbox seq, or for a
+ * group message its gseq (negated, to keep the two apart). A mid at two
+ * positions was stored twice.
+ */
 const seen = uids.map(() => new Map<string, Set<number>>());
 const counts = { sent: 0, acked: 0, retried: 0, refused: 0, drops: 0, reconnects: 0 };
 const messages: Sent[] = [];
@@ -57,7 +61,7 @@ const waiting: Sent[] = [];
 function onMessage(c: BenchClient, m: MessageFrame): void {
   const i = c.tag;
   const at = seen[i]!.get(m.mid) ?? new Set<number>();
-  at.add(m.seq);
+  at.add(m.seq ?? -(m.gseq ?? 0));
   seen[i]!.set(m.mid, at);
 }
 
@@ -145,7 +149,7 @@ try {
   await new Promise((r) => setTimeout(r, 3_000));
   for (let i = 0; i < USERS; i++) {
     if (!clients[i]?.open) await open(i);
-    await clients[i]!.syncAll(0);
+    await clients[i]!.syncAll(0, i < GROUP ? [gid] : []);
   }
 
   let expected = 0;
@@ -182,9 +186,9 @@ try {
 
 /**
  * Messages a recipient stored before one that its sender stored earlier (per
- * sender for direct messages; by gseq for the group, the recipient's own
- * posts aside, which are stored when posted), and how many consecutive pairs
- * were compared.
+ * sender for direct messages; for the group, a message whose place in the
+ * recipient's stream is not the gseq its ack gave, or out of gseq order),
+ * and how many consecutive pairs were compared.
  */
 function auditOrder(): { outOfOrder: number; orderChecked: number } {
   let bad = 0;
@@ -192,10 +196,15 @@ function auditOrder(): { outOfOrder: number; orderChecked: number } {
   for (let i = 0; i < USERS; i++) {
     const streams = new Map<string, { order: number; seq: number; k: number }[]>();
     for (const s of messages) {
-      if (!s.mid || s.order === undefined || s.from === i || (s.to >= 0 && s.to !== i)) continue;
+      if (!s.mid || s.order === undefined || (s.to >= 0 && (s.from === i || s.to !== i))) continue;
       if (s.to < 0 && i >= GROUP) continue;
-      const seq = seen[i]!.get(s.mid)?.values().next().value;
-      if (seq === undefined) continue; // lost: counted above
+      const at = seen[i]!.get(s.mid)?.values().next().value;
+      if (at === undefined) continue; // lost: counted above
+      const seq = s.to < 0 ? -at : at;
+      if (s.to < 0 && seq !== s.order) {
+        bad++;
+        console.error(`misplaced: ${uids[i]} has group message k=${s.body.k} at gseq ${seq}, its ack said ${s.order}`);
+      }
       const key = s.to < 0 ? "group" : `dm:${s.from}`;
       streams.set(key, [...(streams.get(key) ?? []), { order: s.order, seq, k: s.body.k }]);
     }

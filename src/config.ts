@@ -11,6 +11,11 @@ export interface Limits {
   maxGroupMembers: number;
   fanoutCallsPerRun: number;
   fanoutConcurrency: number;
+  /** Online members one relay object pushes to; a group with more online fans out through relays. */
+  fanoutRelayChunk: number;
+  /** Group history retention: newest N events, for this long. */
+  groupHistoryMax: number;
+  groupHistoryTtlMs: number;
   webhookRetryMs: number;
   /** Direct-message kinds a non-friend may send (blocks still apply). */
   strangerKinds: ReadonlySet<string>;
@@ -39,9 +44,12 @@ const limitsSchema = z.object({
   INBOX_MAX: positiveInt(10_000),
   PRESENCE_SHARDS: positiveInt(64),
   TOKEN_TTL_SECONDS: positiveInt(3600),
-  MAX_GROUP_MEMBERS: positiveInt(10_000),
+  MAX_GROUP_MEMBERS: positiveInt(100_000),
   FANOUT_CALLS_PER_RUN: positiveInt(400),
   FANOUT_CONCURRENCY: positiveInt(8),
+  FANOUT_RELAY_CHUNK: positiveInt(250),
+  GROUP_HISTORY_MAX: positiveInt(100_000),
+  GROUP_HISTORY_TTL_SECONDS: positiveInt(30 * 24 * 3600),
   WEBHOOK_RETRY_MS: positiveInt(5_000),
   SEND_RATE_PER_SECOND: positiveInt(20),
   SEND_BURST: positiveInt(60),
@@ -67,6 +75,9 @@ export function limitsOf(env: Partial<Record<keyof z.infer<typeof limitsSchema>,
     MAX_GROUP_MEMBERS: env.MAX_GROUP_MEMBERS ?? undefined,
     FANOUT_CALLS_PER_RUN: env.FANOUT_CALLS_PER_RUN ?? undefined,
     FANOUT_CONCURRENCY: env.FANOUT_CONCURRENCY ?? undefined,
+    FANOUT_RELAY_CHUNK: env.FANOUT_RELAY_CHUNK ?? undefined,
+    GROUP_HISTORY_MAX: env.GROUP_HISTORY_MAX ?? undefined,
+    GROUP_HISTORY_TTL_SECONDS: env.GROUP_HISTORY_TTL_SECONDS ?? undefined,
     WEBHOOK_RETRY_MS: env.WEBHOOK_RETRY_MS ?? undefined,
     STRANGER_KINDS: env.STRANGER_KINDS ?? undefined,
     SEND_RATE_PER_SECOND: env.SEND_RATE_PER_SECOND ?? undefined,
@@ -85,6 +96,9 @@ export function limitsOf(env: Partial<Record<keyof z.infer<typeof limitsSchema>,
     maxGroupMembers: v.MAX_GROUP_MEMBERS,
     fanoutCallsPerRun: v.FANOUT_CALLS_PER_RUN,
     fanoutConcurrency: v.FANOUT_CONCURRENCY,
+    fanoutRelayChunk: v.FANOUT_RELAY_CHUNK,
+    groupHistoryMax: v.GROUP_HISTORY_MAX,
+    groupHistoryTtlMs: v.GROUP_HISTORY_TTL_SECONDS * 1000,
     webhookRetryMs: v.WEBHOOK_RETRY_MS,
     strangerKinds: v.STRANGER_KINDS,
     sendRatePerSecond: v.SEND_RATE_PER_SECOND,

@@ -64,3 +64,4 @@ export { UserObject } from "./objects/user";
 export { GroupObject } from "./objects/group";
 export { PresenceObject } from "./objects/presence";
 export { SchedulerObject } from "./objects/scheduler";
+export { RelayObject } from "./objects/relay";

@@ -28,6 +28,10 @@ export default defineConfig(async () => {
             ...TEST_SECRETS,
             MAX_GROUP_MEMBERS: "205",
             FANOUT_CALLS_PER_RUN: "60",
+            // Groups with more than 100 members online push through relay objects.
+            FANOUT_RELAY_CHUNK: "100",
+            // Group history keeps its newest 500 events, so retention by count is testable.
+            GROUP_HISTORY_MAX: "500",
             // Structured logs are asserted in the end-to-end tests; here they would only be noise.
             LOG_LEVEL: "warn"
           }

@@ -28,6 +28,7 @@ export async function group(t: Target, ctx: Ctx): Promise<Metric[]> {
     try {
       if (cm.failures) throw new Error(`connect failures: ${JSON.stringify(cm.errors)}`);
       const C = cm.clients as BenchClient[];
+      for (const c of C) c.groups.add(gid); // a repair sync reads the group's stream too
       for (const S of nums(ctx.flags, "group-senders")) {
         const kase = `G=${G} senders=${S} W=${W} ${secs ? `${secs}s (≤${M}/sender)` : `M=${M}`}`;
         const until = secs ? performance.now() + secs * 1000 : Number.POSITIVE_INFINITY;

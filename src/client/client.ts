@@ -83,7 +83,7 @@ export class EdgeImClient extends ClientConnection {
   }
 
   /** Your messages containing `q`, newest first. */
-  search(q: string, opts: { chat?: "dm" | "group"; peer?: string; before?: number; limit?: number } = {}): Promise<SearchPage> {
+  search(q: string, opts: { chat?: "dm" | "group"; peer?: string; before?: string; limit?: number } = {}): Promise<SearchPage> {
     return this.request({ type: "search", q, ...opts });
   }
 

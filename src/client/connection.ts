@@ -5,6 +5,12 @@ import type {
   FriendRequestEvent,
   FriendResponseEvent,
   GroupEvent,
+  GroupMessageEvent,
+  GroupNoticeEvent,
+  GroupPage,
+  GroupStreamEvent,
+  GroupSystemEvent,
+  GroupUpdateEvent,
   InboxEvent,
   MessageEvent,
   NoticeEvent,
@@ -51,23 +57,27 @@ export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | 
 export interface ClientEvents {
   state: { state: ConnectionState; delayMs?: number; reason?: string };
   welcome: WelcomeFrame;
-  /** Every durable event, exactly once, in seq order (also emitted by its own type below). */
-  event: InboxEvent;
-  message: MessageEvent;
+  /**
+   * Every durable event, exactly once (also emitted by its own type below):
+   * inbox events in seq order; a group's events (no `seq`, stored once in
+   * the group) in `gseq` order within that group.
+   */
+  event: InboxEvent | GroupStreamEvent;
+  message: MessageEvent | GroupMessageEvent;
   receipt: ReceiptEvent;
   /** A message changed: edited, recalled, deleted (by you, elsewhere) or reacted to. */
-  update: UpdateEvent;
+  update: UpdateEvent | GroupUpdateEvent;
   /** You changed a conversation's settings (mute) on some device. */
   conversation: ConversationEvent;
   /** Someone is typing (or stopped); not durable. An unrenewed start is followed by `active: false` at its `expiresAt`. */
   typing: TypingEvent;
-  group: GroupEvent;
-  notice: NoticeEvent;
+  group: GroupEvent | GroupSystemEvent;
+  notice: NoticeEvent | GroupNoticeEvent;
   friend_request: FriendRequestEvent;
   friend_response: FriendResponseEvent;
   presence: PresenceFrame;
-  /** Retention dropped seqs `from`..`to` before this client synced them. */
-  gap: { from: number; to: number };
+  /** Retention dropped seqs `from`..`to` (of group `gid`'s gseqs, with `gid`) before this client synced them. */
+  gap: { from: number; to: number; gid?: string };
   /**
    * The server's inbox is behind the seq this client had stored (its storage
    * was reset, or the user was deleted and created again): the client now
@@ -122,7 +132,8 @@ export class ClientConnection {
       options.store ?? new MemoryStore(),
       this.#events,
       (after, limit) => this.request<SyncResult>({ type: "sync", after, limit }),
-      (seq) => this.#sendRaw(JSON.stringify({ type: "ack", seq }))
+      (gid, after, limit) => this.request<GroupPage>({ type: "sync", gid, after, limit }),
+      (ack) => this.#sendRaw(JSON.stringify({ type: "ack", ...ack }))
     );
     this.#outbox = new Outbox(this.#o.maxQueue, this.#o.sendTimeoutMs, (n) => backoffDelay(n, { minMs: 1000, maxMs: 10_000 }));
   }
@@ -131,9 +142,14 @@ export class ClientConnection {
     return this.#state;
   }
 
-  /** The seq of the last event delivered to the app. */
+  /** The seq of the last inbox event delivered to the app. */
   get lastSeq(): number {
     return this.#delivery.lastSeq;
+  }
+
+  /** The gseq of the last event of group `gid` delivered to the app. */
+  lastGseq(gid: string): number {
+    return this.#delivery.lastGseq(gid);
   }
 
   /** Messages waiting for their ack. */
@@ -285,6 +301,9 @@ export class ClientConnection {
       case "catchup":
         this.#delivery.caughtUp(frame as unknown as SyncResult);
         return;
+      case "group_catchup":
+        this.#delivery.groupCaughtUp(frame as unknown as GroupPage);
+        return;
       case "reply": {
         const reply = frame as unknown as ReplyFrame;
         if (this.#outbox.settle(reply, Date.now())) {
@@ -303,7 +322,7 @@ export class ClientConnection {
         this.#typing.seen(frame as unknown as TypingEvent);
         return;
       default:
-        if (typeof frame.seq === "number") this.#delivery.live(frame as unknown as InboxEvent);
+        if (typeof frame.seq === "number" || typeof frame.gseq === "number") this.#delivery.live(frame as unknown as InboxEvent | GroupStreamEvent);
     }
   }
 

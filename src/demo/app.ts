@@ -3,7 +3,17 @@
  * Dev only: it signs in through `POST /dev/login`, which exists only when
  * `DEV_MODE` is "true" (`npm run dev`).
  */
-import { EdgeImClient, type ConnectionState, type MessageEvent, randomId, type ReceiptEvent, type TypingEvent, type UpdateEvent } from "../client";
+import {
+  EdgeImClient,
+  type ConnectionState,
+  type GroupMessageEvent,
+  type GroupUpdateEvent,
+  type MessageEvent,
+  randomId,
+  type ReceiptEvent,
+  type TypingEvent,
+  type UpdateEvent
+} from "../client";
 
 interface LoginResult {
   token: string;
@@ -157,7 +167,7 @@ function textOf(body: unknown): string {
   return JSON.stringify(body);
 }
 
-function onMessage(e: MessageEvent): void {
+function onMessage(e: MessageEvent | GroupMessageEvent): void {
   const key = e.chat === "group" ? `group:${e.to}` : `dm:${e.from === me ? e.to : e.from}`;
   const conv = convs.get(key) ?? addConv({ kind: e.chat === "group" ? "group" : "dm", id: key.slice(key.indexOf(":") + 1), title: key.slice(key.indexOf(":") + 1) });
   if (conv.messages.some((m) => m.mid === e.mid)) return;
@@ -184,7 +194,7 @@ function reactionsOf(from: Record<string, string[]> = {}): Record<string, string
 }
 
 /** Edits, recalls, deletes and reactions change the message where it is shown. */
-function onUpdate(u: UpdateEvent): void {
+function onUpdate(u: UpdateEvent | GroupUpdateEvent): void {
   const key = u.chat === "group" ? `group:${u.to}` : `dm:${u.from === me ? u.to : u.from}`;
   const conv = convs.get(key);
   const msg = conv?.messages.find((m) => m.mid === u.mid);

@@ -1,17 +1,15 @@
 import {
   type Chat,
   type Conversation,
-  type ConversationPage,
   type EditsResult,
   type InboxEvent,
   type MessageEvent,
-  ProtocolError,
-  type SearchPage,
+  type StoredMessage,
   type UnsequencedEvent,
-  type UpdateEvent,
-  type SearchQuery
+  type UpdateEvent
 } from "../protocol";
 import { applyUpdate, convKey, peerOf, strangerMayPass, textOf } from "../realtime/message-state";
+import { EDITS_TABLE, EditVersions } from "./edit-versions";
 
 /**
  * DDL step of a user's conversation index, applied after the inbox's own.
@@ -33,13 +31,7 @@ export const CONVERSATIONS_SCHEMA = `
     muted INTEGER NOT NULL DEFAULT 0
   );
   CREATE INDEX convs_activity ON convs (last_at DESC, conv);
-  CREATE TABLE edits (
-    mid TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    at INTEGER NOT NULL,
-    PRIMARY KEY (mid, version)
-  );`;
+  ${EDITS_TABLE}`;
 
 /**
  * The per-conversation index cost every stored message a third B-tree write
@@ -75,6 +67,7 @@ interface ConvRow extends Record<string, SqlStorageValue> {
  */
 export class Conversations {
   /** Activity of messages stored in the current append, written by {@link flush}. */
+  readonly #versions: EditVersions;
   readonly #activity = new Map<string, { seq: number; at: number; unread: number }>();
 
   constructor(
@@ -82,7 +75,9 @@ export class Conversations {
     private readonly uid: () => string,
     /** The seed's control kinds (friend requests, read marks): not conversation messages. */
     private readonly strangerKinds: ReadonlySet<string>
-  ) {}
+  ) {
+    this.#versions = new EditVersions(sql);
+  }
 
   /** Index columns for an event about to be stored. */
   columns(e: UnsequencedEvent): RowIndex {
@@ -172,15 +167,7 @@ export class Conversations {
     }
     const next = applyUpdate(msg, u);
     if (!next) return;
-    if (u.op === "edit") {
-      this.sql.exec(
-        "INSERT OR IGNORE INTO edits (mid, version, body, at) VALUES (?, ?, ?, ?)",
-        u.mid,
-        msg.edited ?? 0,
-        JSON.stringify(msg.body),
-        msg.editedAt ?? msg.ts
-      );
-    }
+    if (u.op === "edit") this.#versions.keep(msg);
     const { seq: _s, ...stored } = next;
     const gone = next.deleted ? GONE.deleted : next.recalled ? GONE.recalled : GONE.no;
     this.sql.exec(
@@ -215,7 +202,7 @@ export class Conversations {
    * quotes of replies to it (replies quote within their conversation).
    */
   #scrub(mid: string, conv: string): void {
-    this.sql.exec("DELETE FROM edits WHERE mid = ?", mid);
+    this.#versions.drop(mid);
     this.sql.exec(
       `UPDATE inbox SET event = json_remove(event, '$.body')
        WHERE conv IS NULL AND json_extract(event, '$.type') = 'update' AND json_extract(event, '$.mid') = ?
@@ -285,69 +272,55 @@ export class Conversations {
   }
 
 
-  /** Conversations by latest activity, `limit` per page, after `cursor`. */
-  list(cursor: string | undefined, limit: number): ConversationPage {
+  /**
+   * Every direct conversation with a message, with its newest one, unread
+   * count and mute state. Group conversations are the groups' (their
+   * messages are stored there); the entries an inbox kept for them before
+   * are left out.
+   */
+  direct(): { conv: string; entry: Conversation }[] {
     this.flush();
-    const after = cursor === undefined ? undefined : parseCursor(cursor);
-    const rows = this.sql
+    return this.sql
       .exec<ConvRow>(
         `SELECT c.conv, c.last_at, c.unread, c.muted, i.event, i.seq
          FROM convs c LEFT JOIN inbox i ON i.seq = c.last_seq
-         WHERE c.last_seq > 0 AND (?1 IS NULL OR c.last_at < ?1 OR (c.last_at = ?1 AND c.conv > ?2))
-         ORDER BY c.last_at DESC, c.conv LIMIT ?3`,
-        after?.at ?? null,
-        after?.conv ?? "",
-        limit + 1
+         WHERE c.last_seq > 0 AND c.conv LIKE 'd:%'`
       )
-      .toArray();
-    const page = rows.slice(0, limit);
-    const total = this.sql.exec<{ n: number | null }>("SELECT sum(unread) AS n FROM convs WHERE muted = 0").one().n ?? 0;
-    const out: ConversationPage = { conversations: page.map(toConversation), totalUnread: total };
-    const last = page.at(-1);
-    if (rows.length > limit && last) out.next = `${last.last_at}~${last.conv}`;
-    return out;
+      .toArray()
+      .map((r) => ({ conv: r.conv, entry: toConversation(r) }));
   }
 
-  /** Messages this inbox holds (not gone) whose text contains `q`, newest first. */
-  search(q: SearchQuery): SearchPage {
-    if (q.chat !== undefined && q.peer === undefined) throw new ProtocolError("bad_request", "chat needs peer", { peer: "required with chat" });
-    const like = `%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const conv = q.peer !== undefined ? convKey(q.chat ?? "dm", q.peer) : null;
-    const rows = this.sql
+  /** The groups this user muted. */
+  mutedGroups(): Set<string> {
+    return new Set(this.sql.exec<{ conv: string }>("SELECT conv FROM convs WHERE conv LIKE 'g:%' AND muted = 1").toArray().map((r) => r.conv.slice(2)));
+  }
+
+  /**
+   * Messages this inbox holds (not gone) whose text contains `like` (a LIKE
+   * pattern), newest first by id, below `before`; `conv` narrows to one
+   * conversation.
+   */
+  search(like: string, conv: string | null, before: string | undefined, limit: number): StoredMessage[] {
+    return this.sql
       .exec<{ seq: number; event: string }>(
         `SELECT seq, event FROM inbox
          WHERE conv IS NOT NULL AND gone = 0 AND text LIKE ?1 ESCAPE '\\'
-           AND (?2 IS NULL OR conv = ?2) AND seq < ?3
-         ORDER BY seq DESC LIMIT ?4`,
+           AND (?2 IS NULL OR conv = ?2) AND (?3 IS NULL OR eid < ?3)
+         ORDER BY eid DESC LIMIT ?4`,
         like,
         conv,
-        q.before ?? Number.MAX_SAFE_INTEGER,
-        q.limit + 1
+        before ?? null,
+        limit
       )
-      .toArray();
-    const page = rows.slice(0, q.limit);
-    const out: SearchPage = { messages: page.map((r) => ({ ...(JSON.parse(r.event) as MessageEvent), seq: r.seq })) };
-    if (rows.length > q.limit && page.length > 0) out.next = page.at(-1)!.seq;
-    return out;
+      .toArray()
+      .map((r) => ({ ...(JSON.parse(r.event) as MessageEvent), seq: r.seq }));
   }
 
   /** Every version of a message, oldest first, the current one last. */
   edits(msg: MessageEvent): EditsResult {
-    const earlier = this.sql
-      .exec<{ version: number; body: string; at: number }>(
-        "SELECT version, body, at FROM edits WHERE mid = ? ORDER BY version",
-        msg.mid
-      )
-      .toArray()
-      .map((r) => ({ version: r.version, body: JSON.parse(r.body) as MessageEvent["body"], at: r.at }));
-    return { mid: msg.mid, versions: [...earlier, { version: msg.edited ?? 0, body: msg.body, at: msg.editedAt ?? msg.ts }] };
+    return this.#versions.of(msg);
   }
-}
 
-function parseCursor(cursor: string): { at: number; conv: string } {
-  const m = /^(\d{1,16})~([dg]:[A-Za-z0-9_-]{1,64})$/.exec(cursor);
-  if (!m) throw new ProtocolError("bad_request", "cursor is not one this server returned", { cursor: "invalid" });
-  return { at: Number(m[1]), conv: m[2]! };
 }
 
 function toConversation(r: ConvRow): Conversation {

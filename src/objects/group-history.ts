@@ -1,9 +1,11 @@
-import type { HistoryEvent } from "../protocol";
+import type { HistoryEvent, MessageEvent } from "../protocol";
+import { textOf } from "../realtime/message-state";
+import { EditVersions } from "./edit-versions";
 
 /**
  * A stored history entry and how it is routed: `extra` users receive it
- * besides members, `except` members do not, and `skip` maps a member to
- * devices it is stored for but not pushed to live.
+ * besides members (in their inbox), `except` members do not, and `skip` maps
+ * a member to devices it is not pushed to live.
  */
 export interface HistoryRow {
   event: HistoryEvent;
@@ -14,40 +16,72 @@ export interface HistoryRow {
 
 type Routing = Partial<Omit<HistoryRow, "event">>;
 
+/** What a history row records for queries besides the event (see GROUP_SCHEMA). */
+export interface RowFacts {
+  /** A conversation message (not one of the seed's control frames). */
+  conv: boolean;
+}
+
+const TRIMMED_KEY = "history.trimmed";
+
 /**
  * A group's history in its object's SQLite: every event with its gseq (the
- * group's order), how it is routed, and the rewrites an edit or a recall
- * makes. Synchronous, so callers compose it with other state atomically.
+ * group's order), how it is routed, the rewrites an edit or a recall makes,
+ * the edit versions, and retention. Each message is stored once, here:
+ * members read it through their stream (pages by gseq), conversation
+ * summaries and search. Synchronous, so callers compose it with other state
+ * atomically.
  */
 export class GroupHistory {
   #head: number | undefined;
+  #trimmed: number | undefined;
+  /** Append time of the oldest retained entry: null when empty, undefined when not read yet. */
+  #oldestAt: number | null | undefined;
 
-  constructor(private readonly sql: SqlStorage) {}
+  /** The versions edits replaced. */
+  readonly versions: EditVersions;
+
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly kv: SyncKvStorage
+  ) {
+    this.versions = new EditVersions(sql);
+  }
 
   /** The newest entry's gseq (0 when empty). */
   head(): number {
-    this.#head ??= this.sql.exec<{ m: number | null }>("SELECT max(gseq) AS m FROM history").one().m ?? 0;
+    this.#head ??= Math.max(this.sql.exec<{ m: number | null }>("SELECT max(gseq) AS m FROM history").one().m ?? 0, this.trimmed());
     return this.#head;
+  }
+
+  /** The highest gseq retention has deleted (0 if none). */
+  trimmed(): number {
+    this.#trimmed ??= this.kv.get<number>(TRIMMED_KEY) ?? 0;
+    return this.#trimmed;
   }
 
   /** Appends an event with the next gseq. `cmid` makes (sender, cmid) idempotent. */
   append(
     event: DistributiveOmit<HistoryEvent, "gseq">,
-    opts: { sender?: string; cmid?: string } & Routing = {}
+    opts: { sender?: string; cmid?: string; conv?: boolean } & Routing = {}
   ): HistoryEvent {
     const gseq = this.head() + 1;
     const stored = { ...event, gseq } as HistoryEvent;
+    const message = stored.type === "message" && opts.conv !== false;
     this.sql.exec(
-      "INSERT INTO history (gseq, eid, sender, cmid, at, event, extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO history (gseq, eid, sender, cmid, at, event, extra, conv, gone, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
       gseq,
       stored.type === "message" ? stored.mid : stored.eid,
       opts.sender ?? null,
       opts.cmid ?? null,
       stored.ts,
       JSON.stringify(stored),
-      routingJson(opts)
+      routingJson(opts),
+      message ? 1 : 0,
+      message ? textOf((stored as MessageEvent).body) : null
     );
     this.#head = gseq;
+    if (this.#oldestAt === null) this.#oldestAt = stored.ts;
     return stored;
   }
 
@@ -66,16 +100,32 @@ export class GroupHistory {
     return row && { gseq: row.gseq, event: JSON.parse(row.event) as HistoryEvent };
   }
 
-  /** Replaces a stored entry with its new version (an edited or recalled message). */
-  rewrite(gseq: number, event: HistoryEvent): void {
-    this.sql.exec("UPDATE history SET event = ? WHERE gseq = ?", JSON.stringify(event), gseq);
+  /**
+   * Replaces a stored message with its new version (an edited, recalled or
+   * reacted-to message), keeping its text for search and whether it counts
+   * as unread (a recalled one does not) in step; an edit keeps the version
+   * it replaces.
+   */
+  rewrite(gseq: number, next: HistoryEvent, previous?: HistoryEvent): void {
+    const recalled = next.type === "message" && next.recalled !== undefined;
+    this.sql.exec(
+      "UPDATE history SET event = ?, gone = ?, text = CASE WHEN conv = 1 AND ? = 0 THEN ? END WHERE gseq = ?",
+      JSON.stringify(next),
+      recalled ? 1 : 0,
+      recalled ? 1 : 0,
+      next.type === "message" ? textOf(next.body) : null,
+      gseq
+    );
+    if (previous?.type === "message" && next.type === "message" && (next.edited ?? 0) > (previous.edited ?? 0)) this.versions.keep(previous);
   }
 
   /**
-   * A recalled message leaves no text in the history: the edit updates that
-   * carried its versions lose their bodies, replies quoting it their quote's text.
+   * A recalled message leaves no text in the history: its edit versions go,
+   * the edit updates that carried them lose their bodies, replies quoting it
+   * their quote's text.
    */
   scrub(mid: string): void {
+    this.versions.drop(mid);
     this.sql.exec(
       `UPDATE history SET event = json_remove(event, '$.body')
        WHERE json_extract(event, '$.type') = 'update' AND json_extract(event, '$.mid') = ?
@@ -113,6 +163,88 @@ export class GroupHistory {
       .toArray()
       .map((r) => JSON.parse(r.event) as HistoryEvent)
       .reverse();
+  }
+
+  /** The newest conversation message with gseq in (after, upTo], skipping the ids in `skip`. */
+  lastMessage(after: number, upTo: number, skip: readonly string[]): { gseq: number; event: HistoryEvent } | undefined {
+    const row = this.sql
+      .exec<{ gseq: number; event: string }>(
+        `SELECT gseq, event FROM history WHERE gseq > ? AND gseq <= ? AND conv = 1
+           AND eid NOT IN (SELECT value FROM json_each(?)) ORDER BY gseq DESC LIMIT 1`,
+        after,
+        upTo,
+        JSON.stringify(skip)
+      )
+      .toArray()[0];
+    return row && { gseq: row.gseq, event: JSON.parse(row.event) as HistoryEvent };
+  }
+
+  /** Conversation messages, not recalled, with gseq in (after, upTo] that `uid` did not send. */
+  countUnread(uid: string, after: number, upTo: number): number {
+    if (upTo <= after) return 0;
+    return this.sql
+      .exec<{ n: number }>(
+        "SELECT count(*) AS n FROM history WHERE gseq > ? AND gseq <= ? AND conv = 1 AND gone = 0 AND sender IS NOT ?",
+        after,
+        upTo,
+        uid
+      )
+      .one().n;
+  }
+
+  /**
+   * Conversation messages with gseq in (after, upTo] whose text contains
+   * `like` (a LIKE pattern, `\` escapes), newest first by id, below `before`.
+   */
+  search(like: string, after: number, upTo: number, before: string | undefined, limit: number): { gseq: number; event: HistoryEvent }[] {
+    return this.sql
+      .exec<{ gseq: number; event: string }>(
+        `SELECT gseq, event FROM history WHERE gseq > ? AND gseq <= ? AND conv = 1 AND gone = 0
+           AND text LIKE ? ESCAPE '\\' AND (? IS NULL OR eid < ?) ORDER BY eid DESC LIMIT ?`,
+        after,
+        upTo,
+        like,
+        before ?? null,
+        before ?? null,
+        limit
+      )
+      .toArray()
+      .map((r) => ({ gseq: r.gseq, event: JSON.parse(r.event) as HistoryEvent }));
+  }
+
+  /**
+   * Retention: drops entries stored before `now - ttlMs` and all but the
+   * newest `max`. `trimmed` moves up to the highest dropped gseq, so a member
+   * syncing from before it is told of the gap. Reads only the rows it looks
+   * at: the oldest ones (gseq and time grow together).
+   */
+  trim(now: number, ttlMs: number, max: number): number {
+    const byCount = this.head() - max;
+    let byAge = this.trimmed();
+    const oldest = this.oldestAt();
+    for (; oldest !== undefined && oldest < now - ttlMs; ) {
+      const rows = this.sql
+        .exec<{ gseq: number; at: number }>("SELECT gseq, at FROM history WHERE gseq > ? ORDER BY gseq LIMIT 500", byAge)
+        .toArray();
+      const old = rows.filter((r) => r.at < now - ttlMs);
+      if (old.length === 0) break;
+      byAge = old.at(-1)!.gseq;
+      if (old.length < rows.length || rows.length < 500) break;
+    }
+    const cut = Math.max(byAge, byCount);
+    if (cut <= this.trimmed()) return 0;
+    this.sql.exec("DELETE FROM edits WHERE mid IN (SELECT eid FROM history WHERE gseq <= ? AND conv = 1)", cut);
+    const deleted = this.sql.exec("DELETE FROM history WHERE gseq <= ?", cut).rowsWritten;
+    this.kv.put(TRIMMED_KEY, cut);
+    this.#trimmed = cut;
+    this.#oldestAt = undefined;
+    return deleted;
+  }
+
+  /** Append time of the oldest retained entry, for scheduling retention. */
+  oldestAt(): number | undefined {
+    this.#oldestAt ??= this.sql.exec<{ at: number }>("SELECT at FROM history ORDER BY gseq LIMIT 1").toArray()[0]?.at ?? null;
+    return this.#oldestAt ?? undefined;
   }
 }
 

@@ -1,7 +1,10 @@
 import type { GroupSettings, Role } from "../protocol";
+import type { Span } from "../realtime/group-stream";
 import { WEBHOOK_SCHEMA } from "../realtime/webhooks";
+import { EDITS_TABLE } from "./edit-versions";
 import { FanoutRetries } from "./fanout-retries";
 import { GroupHistory } from "./group-history";
+import { GroupOnline } from "./group-online";
 
 /** DDL of a group's object (see {@link migrate}). */
 export const GROUP_SCHEMA = [
@@ -60,15 +63,26 @@ export const GROUP_SCHEMA = [
      PRIMARY KEY (uid, left_gseq)
    );
    INSERT INTO former (uid, joined_gseq, left_gseq, left_at)
-     SELECT uid, joined_gseq, left_gseq, strftime('%s', 'now') * 1000 FROM departed;`
+     SELECT uid, joined_gseq, left_gseq, strftime('%s', 'now') * 1000 FROM departed;`,
+  // Stored once: members read the history through their stream, so a row
+  // says whether it is a conversation message (unread counts, the last
+  // message, search), whether it was recalled, and its searchable text. The
+  // backfill takes the seed's control kinds at their default list.
+  `ALTER TABLE history ADD COLUMN conv INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE history ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE history ADD COLUMN text TEXT;
+   UPDATE history SET
+     conv = (json_extract(event, '$.type') = 'message' AND NOT (
+       json_extract(event, '$.kind') IN ('read', 'friend_request', 'friend_response', 'group_request', 'group_response')
+       AND json_extract(event, '$.body.type') = json_extract(event, '$.kind')
+       AND json_type(event, '$.body.fromUid') IS NOT NULL AND json_type(event, '$.body.toUid') IS NOT NULL)),
+     gone = (json_type(event, '$.recalled') IS NOT NULL);
+   UPDATE history SET text = CASE WHEN json_type(event, '$.body') = 'text' THEN json_extract(event, '$.body')
+     WHEN json_type(event, '$.body.text') = 'text' THEN json_extract(event, '$.body.text') END
+     WHERE conv = 1 AND gone = 0;
+   CREATE TABLE online (uid TEXT PRIMARY KEY);
+   ${EDITS_TABLE}`
 ] as const;
-
-/** Events with from < gseq <= to are `uid`'s to receive (to = Infinity while a member). */
-export interface Window {
-  uid: string;
-  from: number;
-  to: number;
-}
 
 /** The group's own record. */
 export interface GroupMeta {
@@ -109,23 +123,29 @@ interface SqlMember extends Record<string, SqlStorageValue> {
 /**
  * A group's durable state in its object's SQLite: record, members (cached in
  * memory after first use), former members, invites, the history
- * (`history`), the fan-out's retries (`retries`) and the D1 mirror outbox. All methods are synchronous so callers compose them atomically.
+ * (`history`), who is online (`online`), the fan-out's retries (`retries`)
+ * and the D1 mirror outbox. All methods are synchronous so callers compose
+ * them atomically.
  */
 export class GroupState {
   #meta: GroupMeta | null | undefined;
   #members: Map<string, MemberRow> | undefined;
-  #windows: Window[] | undefined;
+  /** Ended memberships by uid (few; read per live recipient, so cached). */
+  #former: Map<string, Span[]> | undefined;
 
   /** The history: every event with its gseq, and how it is routed. */
   readonly history: GroupHistory;
-  /** Members whose fan-out delivery failed, and what they still need. */
+  /** Members whose objects have sockets: the live fan-out's recipients. */
+  readonly online: GroupOnline;
+  /** Members whose live push failed, and what they still need. */
   readonly retries: FanoutRetries;
 
   constructor(
     private readonly sql: SqlStorage,
     private readonly kv: SyncKvStorage
   ) {
-    this.history = new GroupHistory(sql);
+    this.history = new GroupHistory(sql, kv);
+    this.online = new GroupOnline(sql);
     this.retries = new FanoutRetries(sql);
   }
 
@@ -172,31 +192,28 @@ export class GroupState {
   }
 
   /**
-   * Everyone the fan-out may still owe events, ordered by uid (its resume
-   * order): current members, and former members until the fan-out passed
-   * the point they left.
+   * The stretches of history `uid` belongs to: since they joined, if a
+   * member, and each earlier membership up to the event that ended it (the
+   * one that says they left or were kicked). Empty for someone who never
+   * belonged, or whose memberships retention forgot.
    */
-  windows(): readonly Window[] {
-    if (!this.#windows) {
-      const w: Window[] = [...this.#load().values()].map((m) => ({ uid: m.uid, from: m.joinedGseq, to: Infinity }));
-      for (const r of this.sql.exec<{ uid: string; joined_gseq: number; left_gseq: number }>("SELECT * FROM departed")) {
-        w.push({ uid: r.uid, from: r.joined_gseq, to: r.left_gseq });
+  spans(uid: string): Span[] {
+    const m = this.member(uid);
+    const ended = this.#formerSpans().get(uid) ?? [];
+    return m ? [{ from: m.joinedGseq, to: Number.MAX_SAFE_INTEGER }, ...ended] : ended;
+  }
+
+  #formerSpans(): Map<string, Span[]> {
+    if (!this.#former) {
+      this.#former = new Map();
+      for (const r of this.sql.exec<{ uid: string; joined_gseq: number; left_gseq: number }>("SELECT uid, joined_gseq, left_gseq FROM former")) {
+        this.#former.set(r.uid, [...(this.#former.get(r.uid) ?? []), { from: r.joined_gseq, to: r.left_gseq }]);
       }
-      this.#windows = w.sort((a, b) => byUid(a.uid, b.uid));
     }
-    return this.#windows;
+    return this.#former;
   }
 
-  /** Forgets former members the fan-out (cursor and retries) no longer owes anything. */
-  pruneDeparted(cursor: number): void {
-    const gone = this.sql.exec(
-      "DELETE FROM departed WHERE left_gseq <= ? AND uid NOT IN (SELECT uid FROM retries)",
-      cursor
-    ).rowsWritten;
-    if (gone > 0) this.#windows = undefined;
-  }
-
-  /** Former members who received the event at `gseq` (while they belonged), as far as still recorded. */
+  /** Former members who could see the event at `gseq` (while they belonged), as far as still recorded. */
   formerHolders(gseq: number): string[] {
     return this.sql
       .exec<{ uid: string }>("SELECT DISTINCT uid FROM former WHERE joined_gseq < ? AND left_gseq >= ?", gseq, gseq)
@@ -204,9 +221,18 @@ export class GroupState {
       .map((r) => r.uid);
   }
 
-  /** Forgets memberships that ended before `before`: their inboxes have dropped those messages since. */
+  /** Forgets memberships that ended before `before` or before what retention kept. */
   pruneFormer(before: number): void {
-    this.sql.exec("DELETE FROM former WHERE left_at < ?", before);
+    if (this.sql.exec("DELETE FROM former WHERE left_at < ? OR left_gseq <= ?", before, this.history.trimmed()).rowsWritten > 0) this.#former = undefined;
+  }
+
+  /** Stops live pushes to former members once the fan-out (at `cursor`) has taken them past the end of their membership. */
+  pruneOnline(cursor: number): void {
+    for (const uid of [...this.online.list()]) {
+      if (this.member(uid)) continue;
+      const last = this.spans(uid).reduce((n, s) => Math.max(n, s.to), 0);
+      if (last <= cursor) this.online.remove(uid);
+    }
   }
 
   putMember(m: MemberRow): void {
@@ -220,31 +246,28 @@ export class GroupState {
       m.mutedUntil
     );
     this.#load().set(m.uid, m);
-    this.#windows = undefined;
     this.mirror({ op: "member", gid: this.meta()!.id, member: m });
   }
 
-  /** Removes a member; events up to the current head stay theirs to receive. */
+  /**
+   * Removes a member. Their membership ends with the event that says so,
+   * which the caller appends next (gseq head + 1): they still see it, and
+   * everything before it, in their stream.
+   */
   removeMember(uid: string, now = Date.now()): void {
     const m = this.member(uid);
     if (m) {
       this.sql.exec(
-        "INSERT OR REPLACE INTO departed (uid, joined_gseq, left_gseq) VALUES (?, ?, ?)",
-        uid,
-        m.joinedGseq,
-        this.head()
-      );
-      this.sql.exec(
         "INSERT OR REPLACE INTO former (uid, joined_gseq, left_gseq, left_at) VALUES (?, ?, ?, ?)",
         uid,
         m.joinedGseq,
-        this.head(),
+        this.head() + 1,
         now
       );
+      this.#former = undefined;
     }
     this.sql.exec("DELETE FROM members WHERE uid = ?", uid);
     this.#load().delete(uid);
-    this.#windows = undefined;
     this.mirror({ op: "unmember", gid: this.meta()!.id, uid });
   }
 

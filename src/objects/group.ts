@@ -6,18 +6,20 @@ import { existingUserIds, getUser } from "../db/users";
 import { countCalls, metered } from "../lib/meter";
 import { attempt, type Result } from "../lib/result";
 import {
+  type EditsResult,
   type GroupInfo,
+  type GroupPage,
   type GroupStats,
   groupSettingsSchema,
-  type HistoryEvent,
   type NoticeEvent,
   ProtocolError,
+  type StoredMessage,
   type TypingEvent,
   type UpdateResult
 } from "../protocol";
 import { type AmendRequest, amend } from "../realtime/group-updates";
 import { onlineAmong } from "../realtime/presence";
-import { FANOUT_CURSOR_KEY, Fanout } from "../realtime/fanout";
+import { Fanout } from "../realtime/fanout";
 import { noticeOf, type PushContent } from "../realtime/push";
 import { WebhookOutbox } from "../realtime/webhooks";
 import {
@@ -28,11 +30,13 @@ import {
   type GroupContext,
   groupInfo,
   post,
+  type Posted,
   type PostRequest,
   precheck,
   publicView,
   READ_OPS
 } from "../realtime/group-commands";
+import { editsFor, type GroupSummary, messageFor, pageFor, searchFor, summaryFor, unreadAfter } from "../realtime/group-reads";
 import { AlarmScheduler } from "./alarm";
 import { GROUP_SCHEMA, GroupState } from "./group-state";
 import { migrate } from "./storage";
@@ -40,6 +44,8 @@ import { migrate } from "./storage";
 const MIRROR_BATCH = 50;
 const MIRROR_RETRY_MS = 30_000;
 const FANOUT_WATCHDOG_MS = 10_000;
+/** Retention runs at once when the history holds this many events over its cap. */
+const TRIM_SLACK = 1_000;
 /** Typing is relayed in groups up to this size (each relay is a call per online member). */
 const TYPING_GROUP_MAX = 200;
 /** History `sender` of backend pushes (not a valid user id, so it never collides). */
@@ -55,10 +61,13 @@ export interface CreateGroupInput {
 
 /**
  * One per group (named by group id). Authoritative for the group: record,
- * members and roles, invites, the history with its gseq, and the durable
- * fan-out to members' user objects. D1 mirrors record and members through an
- * outbox flushed after every change. Logic lives in src/realtime/group-commands.ts
- * and fanout.ts; this class holds state, ordering and the RPC surface.
+ * members and roles, invites, and the history with its gseq, where every
+ * message is stored once. Members read it by cursor (their stream, pages,
+ * summaries, search); the live fan-out pushes each post to the members
+ * online now. D1 mirrors record and members through an outbox flushed after
+ * every change. Logic lives in src/realtime/group-commands.ts,
+ * group-reads.ts and fanout.ts; this class holds state, ordering and the
+ * RPC surface.
  */
 export class GroupObject extends DurableObject<Env> {
   readonly #limits: Limits;
@@ -70,24 +79,29 @@ export class GroupObject extends DurableObject<Env> {
   #migrated = false;
   readonly #webhooks: WebhookOutbox;
   readonly #sql: SqlStorage;
-  readonly #kv: SyncKvStorage;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const { sql, kv } = metered(ctx.storage);
     this.#sql = sql;
-    this.#kv = kv;
     this.#limits = limitsOf(env);
     this.#state = new GroupState(sql, kv);
     this.#db = createDb(env.DB);
     this.#alarm = new AlarmScheduler(ctx.storage);
     this.#webhooks = new WebhookOutbox(sql, webhookConfig(env));
+    const gid = () => this.ctx.id.name!;
     this.#fanout = new Fanout(
       this.#state,
       kv,
-      (uid, events) => env.USERS.getByName(uid).deliver(events),
+      {
+        live: (uid, events) => env.USERS.getByName(uid).live(gid(), events),
+        relay: (k, batch) => env.RELAYS.getByName(`${gid()}/${k}`).relay(gid(), batch, this.#limits.fanoutConcurrency),
+        deliver: (uid, events) => env.USERS.getByName(uid).deliver(events as never),
+        onlineAmong: (uids) => onlineAmong(env, uids, this.#limits.presenceShards)
+      },
       this.#limits.fanoutCallsPerRun,
-      this.#limits.fanoutConcurrency
+      this.#limits.fanoutConcurrency,
+      this.#limits.fanoutRelayChunk
     );
   }
 
@@ -101,7 +115,7 @@ export class GroupObject extends DurableObject<Env> {
     this.#migrated = true;
   }
 
-  // ---- RPC surface ----
+  // ---- RPC surface: changes ----
 
   /** Creates the group with `creator` as owner and `members` as members. */
   async create(creator: string, input: CreateGroupInput): Promise<Result<GroupInfo>> {
@@ -130,29 +144,12 @@ export class GroupObject extends DurableObject<Env> {
       this.#state.putMember({ uid: creator, role: "owner", ...row });
       for (const uid of members) this.#state.putMember({ uid, role: "member", ...row });
       emit(this.#context(creator, now), "created", { name: input.name });
-      await this.#afterChange();
+      await this.#afterChange(true);
       return groupInfo(this.#state);
     });
   }
 
   /** Runs one operation for `actor` (a user, or null for the backend). */
-  /** Counters for operators (`GET /api/v1/groups/{gid}/stats`). */
-  async stats(): Promise<Result<GroupStats>> {
-    return attempt(async () => {
-      await this.#requireGroup();
-      const head = this.#state.head();
-      const cursor = Math.min(head, this.#kv.get<number>(FANOUT_CURSOR_KEY) ?? 0);
-      return {
-        gid: this.#state.meta()!.id,
-        members: this.#state.memberCount(),
-        head,
-        fanoutCursor: cursor,
-        fanoutPending: head - cursor,
-        retryingMembers: this.#state.retries.count()
-      };
-    });
-  }
-
   async command(actor: Actor, cmd: GroupCommand): Promise<Result<unknown>> {
     return attempt(async () => {
       await this.#requireGroup();
@@ -166,20 +163,20 @@ export class GroupObject extends DurableObject<Env> {
       if (cmd.op === "join" && actor !== null) await this.#dropStaleInvite(actor);
       const head = this.#state.head();
       const result = execute(this.#context(actor, Date.now()), cmd);
-      if (this.#state.head() !== head) await this.#afterChange();
+      if (this.#state.head() !== head) await this.#afterChange(true);
       return result;
     });
   }
 
   /**
    * Stores messages from members (one Result each, in order) before
-   * answering; delivery to members follows asynchronously and durably.
+   * answering; the live push to members online follows.
    */
-  async post(requests: PostRequest[]): Promise<Result<HistoryEvent>[]> {
+  async post(requests: PostRequest[]): Promise<Result<Posted>[]> {
     const loaded = await attempt(() => this.#requireGroup());
     if (!loaded.ok) return requests.map(() => loaded);
     const now = Date.now();
-    const out: Result<HistoryEvent>[] = [];
+    const out: Result<Posted>[] = [];
     try {
       for (const req of requests) {
         out.push(
@@ -187,10 +184,11 @@ export class GroupObject extends DurableObject<Env> {
             if (this.#state.meta()!.dismissedAt !== null) {
               throw new ProtocolError("group_dismissed", "this group was dismissed");
             }
-            const fresh = this.#state.head();
+            const head = this.#state.head();
             const stored = post(this.#context(req.sender, now), req);
-            if (this.#state.head() !== fresh) this.#webhooks.enqueue("message", publicView(stored), now);
-            return stored;
+            const fresh = this.#state.head() !== head;
+            if (fresh) this.#webhooks.enqueue("message", publicView(stored), now);
+            return { event: stored, fresh };
           })
         );
       }
@@ -203,7 +201,7 @@ export class GroupObject extends DurableObject<Env> {
 
   /**
    * Edits, recalls or reacts to a message for `actor` (see group-updates.ts);
-   * the update reaches members through the durable fan-out.
+   * the update reaches members through their stream.
    */
   async amend(actor: string, req: AmendRequest): Promise<Result<UpdateResult>> {
     return attempt(async () => {
@@ -212,11 +210,10 @@ export class GroupObject extends DurableObject<Env> {
         throw new ProtocolError("group_dismissed", "this group was dismissed");
       }
       const now = Date.now();
-      if (req.op === "recall") this.#state.pruneFormer(now - this.#limits.inboxTtlMs);
       const { result, update } = amend({ ...this.#context(actor, now), recallWindowMs: this.#limits.recallWindowMs }, req);
       if (!update) return result;
       this.#webhooks.enqueue("update", update, now);
-      await this.#kickFanout();
+      await this.#kickFanout(true);
       if (this.#webhooks.enabled) this.ctx.waitUntil(this.#flushWebhooks());
       return result;
     });
@@ -232,17 +229,16 @@ export class GroupObject extends DurableObject<Env> {
       if (!this.#state.member(actor)) throw new ProtocolError("not_member", "you are not a member of this group");
       if (this.#state.meta()!.dismissedAt !== null) throw new ProtocolError("group_dismissed", "this group was dismissed");
       if (this.#state.memberCount() > TYPING_GROUP_MAX) return { relayed: false };
-      const others = this.#state.members().map((m) => m.uid).filter((u) => u !== actor);
-      const online = [...(await onlineAmong(this.env, others, this.#limits.presenceShards))];
+      const online = this.#state.online.list().filter((u) => u !== actor && this.#state.member(u));
       await Promise.allSettled(online.map((uid) => this.env.USERS.getByName(uid).signal(frame)));
       return { relayed: true };
     });
   }
 
   /**
-   * sendToGroup: stores a backend push in the history (once per push id) and
-   * fans it out to members but `exceptUids`; `exceptDevices` are stored for
-   * but not pushed to live. Delivery follows durably, like a message.
+   * sendToGroup: stores a backend push in the history (once per push id),
+   * for members but `exceptUids`; `exceptDevices` see it on sync but get no
+   * live push. It reaches members like a message.
    */
   async notice(
     pushId: string,
@@ -255,7 +251,7 @@ export class GroupObject extends DurableObject<Env> {
       if (this.#state.meta()!.dismissedAt !== null) {
         throw new ProtocolError("group_dismissed", "this group was dismissed");
       }
-      const recipients = this.#state.members().filter((m) => !exceptUids.includes(m.uid)).length;
+      const recipients = this.#state.memberCount() - exceptUids.filter((u) => this.#state.member(u)).length;
       const prior = this.#state.history.byCmid(API_SENDER, pushId);
       if (prior) return { pushId, gseq: prior.gseq ?? 0, recipients, delivery: "queued" as const };
       const skip: Record<string, string[]> = {};
@@ -269,14 +265,95 @@ export class GroupObject extends DurableObject<Env> {
     });
   }
 
-  /** Continues the fan-out (fresh subrequest budget), retries, and the D1 mirror; forgets expired former members. */
+  // ---- RPC surface: a member's reads ----
+
+  /**
+   * `uid`'s object has sockets: push this group's new events to it from now
+   * on, and answer the page of its stream after `after` (a member, or a
+   * former member reading up to where they left: `member` says which).
+   */
+  async attach(uid: string, after: number, limit: number): Promise<Result<GroupPage & { member: boolean }>> {
+    return attempt(async () => {
+      await this.#requireGroup();
+      const member = this.#state.member(uid) !== undefined;
+      const page = pageFor(this.#state, this.ctx.id.name!, uid, after, limit);
+      if (member) this.#state.online.add(uid, Date.now());
+      return { ...page, member };
+    });
+  }
+
+  /** One page of `uid`'s stream of this group after gseq `after`. */
+  async page(uid: string, after: number, limit: number): Promise<Result<GroupPage>> {
+    return attempt(async () => {
+      await this.#requireGroup();
+      return pageFor(this.#state, this.ctx.id.name!, uid, after, limit);
+    });
+  }
+
+  /** `uid`'s conversation entry: the newest message they can see and their unread count after `read`. */
+  async summary(uid: string, read: number, hidden: string[]): Promise<Result<GroupSummary | null>> {
+    return attempt(async () => {
+      await this.#requireGroup();
+      return summaryFor(this.#state, uid, read, hidden);
+    });
+  }
+
+  /** The message `mid` as `uid` may see it, with its gseq and (for `read`) what is unread after it. */
+  async message(uid: string, mid: string): Promise<Result<{ gseq: number; message: StoredMessage; unreadAfter: number }>> {
+    return attempt(async () => {
+      await this.#requireGroup();
+      const found = messageFor(this.#state, uid, mid);
+      return { ...found, unreadAfter: unreadAfter(this.#state, uid, found.gseq) };
+    });
+  }
+
+  /** Every version of a message `uid` may see. */
+  async edits(uid: string, mid: string): Promise<Result<EditsResult>> {
+    return attempt(async () => {
+      await this.#requireGroup();
+      return editsFor(this.#state, uid, mid);
+    });
+  }
+
+  /** `uid`'s messages of this group whose text matches `like`, newest first. */
+  async search(uid: string, like: string, before: string | undefined, limit: number): Promise<Result<StoredMessage[]>> {
+    return attempt(async () => {
+      await this.#requireGroup();
+      return searchFor(this.#state, uid, like, before, limit);
+    });
+  }
+
+  /** Counters for operators (`GET /api/v1/groups/{gid}/stats`). */
+  async stats(): Promise<Result<GroupStats>> {
+    return attempt(async () => {
+      await this.#requireGroup();
+      const head = this.#state.head();
+      const cursor = Math.min(head, this.#fanout.cursor());
+      return {
+        gid: this.#state.meta()!.id,
+        members: this.#state.memberCount(),
+        online: this.#state.online.size(),
+        head,
+        trimmed: this.#state.history.trimmed(),
+        fanoutCursor: cursor,
+        fanoutPending: head - cursor,
+        retryingMembers: this.#state.retries.count()
+      };
+    });
+  }
+
+  /** Continues the fan-out (fresh subrequest budget) and its retries, the D1 mirror, and retention. */
   override async alarm(): Promise<void> {
     this.#alarm.fired();
     this.#schema();
-    this.#state.pruneFormer(Date.now() - this.#limits.inboxTtlMs);
+    const now = Date.now();
+    this.#state.history.trim(now, this.#limits.groupHistoryTtlMs, this.#limits.groupHistoryMax);
+    this.#state.pruneFormer(now - this.#limits.groupHistoryTtlMs);
     const next = await this.#fanout.run();
     await this.#flushMirror();
-    if (next !== undefined) await this.#alarm.ensure(next);
+    const oldest = this.#state.history.oldestAt();
+    const due = [next, oldest === undefined ? undefined : oldest + this.#limits.groupHistoryTtlMs].filter((t) => t !== undefined);
+    if (due.length > 0) await this.#alarm.ensure(Math.min(...due));
     await this.#flushWebhooks();
   }
 
@@ -304,7 +381,7 @@ export class GroupObject extends DurableObject<Env> {
   }
 
   #context(actor: Actor, now: number): GroupContext {
-    return { state: this.#state, actor, now, maxMembers: this.#limits.maxGroupMembers };
+    return { state: this.#state, actor, now, maxMembers: this.#limits.maxGroupMembers, strangerKinds: this.#limits.strangerKinds };
   }
 
   /** Loads the group from D1 if this object's storage does not have it yet. */
@@ -318,6 +395,8 @@ export class GroupObject extends DurableObject<Env> {
     this.#state.setMeta(found.meta);
     for (const m of found.members) this.#state.putMember(m);
     this.#state.mirrorDone(Number.MAX_SAFE_INTEGER);
+    // Nobody has attached to a group that did not exist here: find who is online.
+    this.#fanout.admitEveryone();
   }
 
   async #requireUsers(uids: string[]): Promise<void> {
@@ -330,18 +409,26 @@ export class GroupObject extends DurableObject<Env> {
   }
 
   /** After a change: mirror to D1 before answering (so HTTP reads see it), fan out in the background. */
-  async #afterChange(): Promise<void> {
-    await this.#kickFanout();
+  async #afterChange(durable: boolean): Promise<void> {
+    await this.#kickFanout(durable);
     await this.#flushMirror();
   }
 
   /**
-   * Starts the fan-out in the background, after making sure an alarm exists:
-   * if this object dies mid-run, the alarm resumes from the stored cursor.
-   * Awaited by callers, so the alarm is stored before they answer.
+   * Starts the live push in the background. When it has someone to push to,
+   * a retry waits, or the new events must reach an inbox (`durable`: an
+   * invite, a recall for former members), an alarm is kept first, so a push
+   * cut off by a restart resumes from the stored cursor; a post with nobody
+   * online costs no alarm. Retention is scheduled by age (once per oldest
+   * event) and at once when the history is over its cap.
    */
-  async #kickFanout(): Promise<void> {
-    await this.#alarm.ensure(Date.now() + FANOUT_WATCHDOG_MS);
+  async #kickFanout(durable = false): Promise<void> {
+    const now = Date.now();
+    if (durable || this.#state.online.size() > 0 || this.#state.retries.nextAt() !== undefined) await this.#alarm.ensure(now + FANOUT_WATCHDOG_MS);
+    const history = this.#state.history;
+    if (this.#state.head() - history.trimmed() > this.#limits.groupHistoryMax + TRIM_SLACK) await this.#alarm.ensure(now);
+    const oldest = history.oldestAt();
+    if (oldest !== undefined) await this.#alarm.ensure(oldest + this.#limits.groupHistoryTtlMs);
     const run = this.#fanout
       .run()
       .then((next) => (next !== undefined ? this.#alarm.ensure(next) : undefined))

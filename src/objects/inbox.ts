@@ -1,6 +1,7 @@
 import { WEBHOOK_SCHEMA } from "../realtime/webhooks";
 import { COMPAT_HANDED_SCHEMA, COMPAT_QUEUE_SCHEMA } from "./compat-queue";
 import { CONVERSATIONS_SCHEMA, CONVERSATIONS_SCHEMA_2, type Conversations, type RowIndex } from "./conversations";
+import { MEMBERSHIPS_SCHEMA } from "./memberships";
 import { type Row, toEvent } from "./inbox-row";
 import { PendingDeliveries } from "./pending";
 import {
@@ -39,7 +40,8 @@ export const INBOX_SCHEMA = [
   COMPAT_QUEUE_SCHEMA,
   COMPAT_HANDED_SCHEMA,
   CONVERSATIONS_SCHEMA,
-  CONVERSATIONS_SCHEMA_2
+  CONVERSATIONS_SCHEMA_2,
+  MEMBERSHIPS_SCHEMA
 ] as const;
 
 /** One appended event and whether this call stored it (false: it was a duplicate). */

@@ -9,7 +9,6 @@ import {
   errorResponse,
   HEARTBEAT_REQUEST,
   HEARTBEAT_RESPONSE,
-  type HistoryEvent,
   type PresenceFrame,
   type UserOnline,
   type UserStats,
@@ -19,6 +18,7 @@ import {
   type ServerFrame,
   type TypingEvent,
   type UnsequencedEvent,
+  type GroupStreamEvent,
   encodeServerFrame,
   type SearchQuery
 } from "../protocol";
@@ -34,14 +34,17 @@ import {
   UPGRADE_HEADERS
 } from "../realtime/connection";
 import { Courier } from "../realtime/courier";
+import { GroupLinks } from "../realtime/group-links";
+import type { LiveEvent } from "../realtime/group-stream";
 import { Outbound, RETRY_MIN_MS } from "../realtime/outbound";
 import { dispatch } from "../realtime/dispatch";
 import { compatDispatch } from "../realtime/compat/handlers";
 import { CompatSockets } from "../realtime/compat/sockets";
 import { renderForCompat } from "../realtime/compat/render";
 import { onlineFriends } from "../realtime/handlers/session";
+import { listConversations, searchMessages } from "../realtime/handlers/conversations";
 import { groupStub } from "../realtime/stubs";
-import type { PostRequest } from "../realtime/group-commands";
+import type { Posted, PostRequest } from "../realtime/group-commands";
 import type { Deliverable, Delivered, UserHub } from "../realtime/hub";
 import { FriendCache } from "../realtime/friends";
 import { PRESENCE_REFRESH_MS, PresencePublisher, SentCounter } from "../realtime/presence";
@@ -53,7 +56,9 @@ import { Logger } from "../lib/log";
 import { countCalls, metered } from "../lib/meter";
 import { CompatQueue } from "./compat-queue";
 import { INBOX_SCHEMA, Inbox } from "./inbox";
+import { COMPAT_DEVICE } from "./memberships";
 import { Conversations } from "./conversations";
+import { Memberships } from "./memberships";
 import { backfillConversations } from "./conversations-backfill";
 import { TypingGate } from "../realtime/typing";
 import { migrate } from "./storage";
@@ -73,10 +78,11 @@ export class UserObject extends DurableObject<Env> {
   readonly #limits: Limits;
   readonly #log: Logger;
   readonly #inbox: Inbox;
+  readonly #groups: GroupLinks;
   readonly #compat: CompatSockets;
   readonly #db: Db;
   readonly #outbound: Outbound;
-  readonly #posts: Courier<PostRequest, Result<HistoryEvent>>;
+  readonly #posts: Courier<PostRequest, Result<Posted>>;
   readonly #hub: UserHub;
   readonly #friends: FriendCache;
   readonly #alarm: AlarmScheduler;
@@ -101,6 +107,7 @@ export class UserObject extends DurableObject<Env> {
     );
     this.#compat = new CompatSockets(ctx, new CompatQueue(sql, kv));
     this.#db = createDb(env.DB);
+    this.#groups = new GroupLinks(env, this.#db, () => this.#uid, new Memberships(sql));
     this.#account = new Account(kv, this.#db, () => this.#uid);
     this.#posts = new Courier((gid, requests) => groupStub(env, gid).post(requests));
     this.#alarm = new AlarmScheduler(ctx.storage);
@@ -136,6 +143,7 @@ export class UserObject extends DurableObject<Env> {
       limits: this.#limits,
       log: this.#log,
       inbox: this.#inbox,
+      groups: this.#groups,
       sends: new TokenBucket(this.#limits.sendRatePerSecond, this.#limits.sendBurst),
       typing: new TypingGate(),
       compat: this.#compat.queue,
@@ -194,6 +202,7 @@ export class UserObject extends DurableObject<Env> {
       this.#compat.queue.enable();
       acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp, compat: true });
       this.ctx.waitUntil(this.#presence.update());
+      this.ctx.waitUntil(this.#groups.attachAll(COMPAT_DEVICE));
       return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : undefined });
     }
     acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp });
@@ -209,6 +218,10 @@ export class UserObject extends DurableObject<Env> {
       safeSend(server, { type: "catchup", ...this.#inbox.page(Number(since), SYNC_PAGE_DEFAULT) });
     }
     this.ctx.waitUntil(this.#presence.update());
+    // Group events are not in the inbox: each group hands what this device missed of it.
+    this.ctx.waitUntil(
+      this.#groups.attachAll(device, since === null ? undefined : (page) => safeSend(server, { type: "group_catchup", ...page }))
+    );
     return new Response(null, {
       status: 101,
       webSocket: client,
@@ -263,7 +276,7 @@ export class UserObject extends DurableObject<Env> {
     if (await this.#account.deleted()) return events.map(() => ({ seq: 0, devices: 0, duplicate: true }));
     const now = Date.now();
     const skips = events.map((e) => e.skipDevices);
-    const appended = this.#inbox.append(events.map(withoutSkip), now);
+    const appended = this.#inbox.append(events.map((e) => withoutSkip(e)), now);
     const uid = this.#uid;
     const out = appended.map((a, i): Delivered => {
       if (!a.fresh) return { seq: a.event.seq, devices: 0, duplicate: true };
@@ -277,6 +290,23 @@ export class UserObject extends DurableObject<Env> {
     this.#appended(now, false);
     this.#log.debug("deliver", { uid, events: events.length, fresh: out.filter((d) => !d.duplicate).length, devices: out.reduce((n, d) => n + d.devices, 0) });
     return out;
+  }
+
+  /**
+   * A group's new events for this user's devices (stored once, in the
+   * group): pushed to every open device but the ones an event's
+   * `skipDevices` names, and stored nowhere. False when this user has no
+   * socket, so the group stops pushing here until the user attaches again.
+   */
+  async live(gid: string, events: LiveEvent[]): Promise<boolean> {
+    if (openSockets(this.ctx).length === 0 || (await this.#account.deleted())) return false;
+    const frames = events.map((e) => withoutSkip(e));
+    this.#groups.pushed(gid, frames);
+    events.forEach((e, i) => {
+      const reached = this.#push(frames[i]!, e.skipDevices);
+      if (reached.compatDevice !== undefined) this.#groups.memberships.ack(COMPAT_DEVICE, { [gid]: frames[i]!.gseq });
+    });
+    return true;
   }
 
   /** Counters for operators (`GET /api/v1/users/{uid}/stats`). */
@@ -324,6 +354,7 @@ export class UserObject extends DurableObject<Env> {
     migrate(this.#sql, INBOX_SCHEMA);
     this.#account.markDeleted();
     this.#inbox.reset();
+    this.#groups.memberships.reset();
     this.#compat.queue.reset();
     this.#alarm.reset();
     this.#friends.invalidate();
@@ -336,12 +367,12 @@ export class UserObject extends DurableObject<Env> {
 
   /** One page of this user's conversations (`GET /api/v1/users/{uid}/conversations`). */
   async conversations(cursor: string | undefined, limit: number): Promise<Result<ConversationPage>> {
-    return attempt(() => this.#inbox.conversations.list(cursor, limit));
+    return attempt(() => listConversations(this.#hub, cursor, limit));
   }
 
   /** Search this user's messages (`GET /api/v1/users/{uid}/search`). */
   async search(q: SearchQuery): Promise<Result<SearchPage>> {
-    return attempt(() => this.#inbox.conversations.search(q));
+    return attempt(() => searchMessages(this.#hub, q));
   }
 
   /** A friend came online or went offline: tell this user's devices. */
@@ -450,8 +481,11 @@ export class UserObject extends DurableObject<Env> {
 
 countCalls(UserObject);
 
-function withoutSkip(e: Deliverable): UnsequencedEvent {
+/** An event without the devices it must not be pushed to (that list is for this object only). */
+function withoutSkip(e: LiveEvent): GroupStreamEvent;
+function withoutSkip(e: Deliverable): UnsequencedEvent;
+function withoutSkip(e: Deliverable | LiveEvent): UnsequencedEvent | GroupStreamEvent {
   if (e.skipDevices === undefined) return e;
   const { skipDevices: _skip, ...rest } = e;
-  return rest as UnsequencedEvent;
+  return rest as UnsequencedEvent | GroupStreamEvent;
 }

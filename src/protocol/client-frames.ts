@@ -9,8 +9,9 @@ import {
   seqSchema,
   userIdSchema
 } from "./primitives";
-import { groupFrameSchemas, mentionsSchema } from "./groups";
+import { groupFrameSchemas, groupIdSchema, mentionsSchema } from "./groups";
 import { richFrameSchemas } from "./rich";
+import { ACK_GROUPS_MAX } from "./streams";
 
 /**
  * `from` is never trusted: identity comes from the token. A frame may carry
@@ -40,22 +41,36 @@ export const sendFrameSchema = z.object({
 });
 export type SendFrame = z.infer<typeof sendFrameSchema>;
 
-/** Fetch inbox events with seq > `after`, oldest first, at most `limit`. */
+/**
+ * Fetch inbox events with seq > `after`, oldest first, at most `limit`; with
+ * `gid`, the events of that group's stream you may see with gseq > `after`
+ * (a {@link GroupPage}).
+ */
 export const syncFrameSchema = z.object({
   type: z.literal("sync"),
   id: requestIdSchema,
   after: seqSchema,
+  gid: groupIdSchema.optional(),
   /** At most SYNC_PAGE_MAX (`page_too_large`). */
   limit: z.number().int().min(1).optional()
 });
 export type SyncFrame = z.infer<typeof syncFrameSchema>;
 
-/** This device has received every event up to `seq`. Replies only if `id` is set. */
-export const ackFrameSchema = z.object({
-  type: z.literal("ack"),
-  id: requestIdSchema.optional(),
-  seq: seqSchema
-});
+/**
+ * This device has received every inbox event up to `seq`, and every event of
+ * each named group up to its gseq. Replies only if `id` is set.
+ */
+export const ackFrameSchema = z
+  .object({
+    type: z.literal("ack"),
+    id: requestIdSchema.optional(),
+    seq: seqSchema.optional(),
+    groups: z
+      .record(groupIdSchema, seqSchema)
+      .refine((g) => Object.keys(g).length <= ACK_GROUPS_MAX, { message: `at most ${ACK_GROUPS_MAX} groups` })
+      .optional()
+  })
+  .refine((f) => f.seq !== undefined || f.groups !== undefined, { message: "give seq or groups", path: ["seq"] });
 export type AckFrame = z.infer<typeof ackFrameSchema>;
 
 /**

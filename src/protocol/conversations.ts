@@ -1,15 +1,16 @@
 import { z } from "zod";
 import { groupIdSchema } from "./groups";
-import { chatSchema, seqSchema, userIdSchema } from "./primitives";
+import { chatSchema, userIdSchema } from "./primitives";
 import { CONVERSATION_PAGE_MAX } from "./rich";
-import { messageEventSchema } from "./server-frames";
+import { messageIdSchema } from "./primitives";
+import { storedMessageSchema } from "./server-frames";
 
 /** A conversation from this user's side: `peer` is the friend or the group id. */
 export const conversationSchema = z.object({
   chat: chatSchema,
   peer: z.union([userIdSchema, groupIdSchema]),
   /** The newest message you can see (current version), null if retention dropped it. */
-  last: messageEventSchema.nullable(),
+  last: storedMessageSchema.nullable(),
   lastAt: z.number().int(),
   /** Messages from others after your read mark (recalled and deleted ones excluded). */
   unread: z.number().int().nonnegative(),
@@ -28,9 +29,9 @@ export type ConversationPage = z.infer<typeof conversationPageSchema>;
 
 export const searchPageSchema = z.object({
   /** Matching messages (current versions), newest first. */
-  messages: z.array(messageEventSchema),
-  /** Pass as `before` for older results; absent when there are none. */
-  next: seqSchema.optional()
+  messages: z.array(storedMessageSchema),
+  /** Pass as `before` for older results (the id of the last one); absent when there are none. */
+  next: messageIdSchema.optional()
 });
 export type SearchPage = z.infer<typeof searchPageSchema>;
 
@@ -44,6 +45,6 @@ export const searchQuerySchema = z.object({
   q: z.string().min(1).max(100),
   chat: chatSchema.optional(),
   peer: userIdSchema.optional(),
-  before: z.coerce.number().int().nonnegative().optional(),
+  before: messageIdSchema.optional(),
   limit: z.coerce.number().int().min(1).max(CONVERSATION_PAGE_MAX).default(20)
 });

@@ -157,9 +157,13 @@ export type UserStats = z.infer<typeof userStatsSchema>;
 export const groupStatsSchema = z.object({
   gid: z.string(),
   members: z.number().int(),
+  /** Members whose objects have sockets: the live fan-out's recipients. */
+  online: z.number().int(),
   /** Highest gseq: messages and system events. */
   head: z.number().int(),
-  /** Every member has everything up to this gseq. */
+  /** Highest gseq retention dropped (members syncing from before it get a gap). */
+  trimmed: z.number().int(),
+  /** Every member online has been pushed everything up to this gseq. */
   fanoutCursor: z.number().int(),
   fanoutPending: z.number().int(),
   retryingMembers: z.number().int()

@@ -12,3 +12,4 @@ export * from "./social";
 export * from "./compat";
 export * from "./rich";
 export * from "./conversations";
+export * from "./streams";

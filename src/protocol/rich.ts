@@ -139,8 +139,8 @@ export const searchFrameSchema = z.object({
   /** Only this conversation (with `peer`). */
   chat: chatSchema.optional(),
   peer: userIdSchema.optional(),
-  /** `next` of the previous page: results older than it. */
-  before: seqSchema.optional(),
+  /** `next` of the previous page: results older than it (message ids grow with time). */
+  before: messageIdSchema.optional(),
   limit: z.number().int().min(1).max(CONVERSATION_PAGE_MAX).default(20)
 });
 

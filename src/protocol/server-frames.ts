@@ -43,6 +43,13 @@ export const messageEventSchema = z.object({
 export type MessageEvent = z.infer<typeof messageEventSchema>;
 
 /**
+ * A message as a conversation list or a search shows it: a direct one with
+ * your inbox `seq`, a group one (stored once, in the group) with its `gseq`.
+ */
+export const storedMessageSchema = messageEventSchema.extend({ seq: seqSchema.optional() });
+export type StoredMessage = z.infer<typeof storedMessageSchema>;
+
+/**
  * `from` read the conversation with `to` up to and including message `mid`.
  * Reaches `to`'s devices and `from`'s other devices (a group read, only
  * `from`'s other devices). On the reader's own copy `unread` is what is left
@@ -131,10 +138,14 @@ export const syncResultSchema = z.object({
 });
 export type SyncResult = z.infer<typeof syncResultSchema>;
 
-/** Result of `send`: the server's id, the sender's inbox seq and time (and `gseq` for groups). */
+/**
+ * Result of `send`: the server's id and time; for a direct message the
+ * sender's inbox `seq`, for a group message the group's `gseq` (a group
+ * message is stored once, in the group, and has no inbox seq).
+ */
 export const sendAckSchema = z.object({
   mid: messageIdSchema,
-  seq: seqSchema,
+  seq: seqSchema.optional(),
   ts: z.number().int(),
   gseq: seqSchema.optional()
 });
@@ -146,6 +157,56 @@ export type HistoryEvent =
   | WithoutSeq<NoticeEvent>
   | WithoutSeq<UpdateEvent>;
 export type SendAck = z.infer<typeof sendAckSchema>;
+
+/**
+ * Where an event sits in its group's stream. A group's events are stored
+ * once, in the group, and reach a member in `gseq` order per group, never
+ * with an inbox `seq`. `prev`: no event of this group that you may see lies
+ * between `prev` and `gseq`, so an event whose `prev` is above the last
+ * `gseq` you have means you missed some: `sync` with `gid` from there.
+ */
+const streamFields = { gseq: seqSchema, prev: seqSchema };
+
+/** A group message as a member's devices get it. */
+export const groupMessageEventSchema = messageEventSchema.omit({ seq: true }).extend({ chat: z.literal("group"), ...streamFields });
+/** A group system event as a member's devices get it. */
+export const groupSystemEventSchema = groupEventSchema.omit({ seq: true }).extend(streamFields);
+/** A backend push to a group as a member's devices get it. */
+export const groupNoticeEventSchema = noticeEventSchema.omit({ seq: true }).extend({ gid: groupIdSchema, ...streamFields });
+/** A change to a group message as a member's devices get it. */
+export const groupUpdateEventSchema = updateEventSchema.omit({ seq: true }).extend({ chat: z.literal("group"), ...streamFields });
+
+/** An event of a group's stream: pushed to online members, synced by `gid` and `gseq`. */
+export const groupStreamEventSchema = z.discriminatedUnion("type", [
+  groupMessageEventSchema,
+  groupSystemEventSchema,
+  groupNoticeEventSchema,
+  groupUpdateEventSchema
+]);
+export type GroupStreamEvent = z.infer<typeof groupStreamEventSchema>;
+export type GroupMessageEvent = z.infer<typeof groupMessageEventSchema>;
+export type GroupSystemEvent = z.infer<typeof groupSystemEventSchema>;
+export type GroupNoticeEvent = z.infer<typeof groupNoticeEventSchema>;
+export type GroupUpdateEvent = z.infer<typeof groupUpdateEventSchema>;
+
+/**
+ * One page of a group's events that you may see after `after`, oldest
+ * first: answered to `sync` with `gid`, pushed as `group_catchup`. `head` is
+ * the last gseq of your stream of this group (the group's newest, or where you
+ * left it); `gap`: gseqs retention dropped before you synced them.
+ */
+export const groupPageSchema = z.object({
+  gid: groupIdSchema,
+  events: z.array(groupStreamEventSchema),
+  more: z.boolean(),
+  head: seqSchema,
+  gap: gapSchema.optional()
+});
+export type GroupPage = z.infer<typeof groupPageSchema>;
+
+/** Missed events of one group, pushed after `catchup` to a device that connected with `?since=`. */
+export const groupCatchupFrameSchema = groupPageSchema.extend({ type: z.literal("group_catchup") });
+export type GroupCatchupFrame = z.infer<typeof groupCatchupFrameSchema>;
 
 /** First frame on every connection. */
 export const welcomeFrameSchema = z.object({
@@ -213,6 +274,11 @@ export const serverFrameSchema = z.union([
   conversationEventSchema,
   presenceFrameSchema,
   typingEventSchema,
-  catchupFrameSchema
+  catchupFrameSchema,
+  groupCatchupFrameSchema,
+  groupMessageEventSchema,
+  groupSystemEventSchema,
+  groupNoticeEventSchema,
+  groupUpdateEventSchema
 ]);
 export type ServerFrame = z.infer<typeof serverFrameSchema>;

@@ -1,8 +1,7 @@
 import type { HistoryRow } from "../objects/group-history";
-import type { GroupState, Window } from "../objects/group-state";
-import type { HistoryEvent, UnsequencedEvent } from "../protocol";
-import type { Deliverable } from "./hub";
-import { publicView } from "./group-commands";
+import type { GroupState } from "../objects/group-state";
+import type { HistoryEvent } from "../protocol";
+import { type LiveEvent, planExtras, planLive, type Span } from "./group-stream";
 
 /** Fan-out limits (see the README's cost model). */
 export const FANOUT = {
@@ -12,53 +11,85 @@ export const FANOUT = {
   concurrency: 8,
   /** Calls per run (one invocation's subrequest budget, with room for D1). */
   callsPerRun: 400,
+  /** Online members one relay object pushes to (default of FANOUT_RELAY_CHUNK); more online than this go through relays. */
+  relayChunk: 250,
   /** Calls of each run reserved for retries, so they never starve. */
   retryShare: 32,
   retryMinMs: 5_000,
-  retryMaxMs: 10 * 60_000
+  retryMaxMs: 10 * 60_000,
+  /** The cursor is stored at least this often (in events) while nobody is online to push to. */
+  cursorEvery: 256
 } as const;
 
 export const FANOUT_CURSOR_KEY = "fanout.cursor";
 const CURSOR = FANOUT_CURSOR_KEY;
-const PROGRESS = "fanout.progress";
+/** Mid-batch position of the per-member fan-out of earlier versions: no longer needed. */
+const OLD_PROGRESS = "fanout.progress";
 
-/** The batch being delivered: events (from, to], recipients done up to uid `after`. */
-export interface Progress {
-  from: number;
-  to: number;
-  after: string;
+/** What one relay (or the group itself) got back from pushing to members. */
+export interface PushOutcome {
+  /** Members whose objects have no socket: no longer online. */
+  offline: string[];
+  /** Members whose objects could not be reached: retried. */
+  failed: string[];
 }
 
-/** Sends one member's copies to their user object. */
-export type Deliver = (uid: string, events: Deliverable[]) => Promise<unknown>;
+/** What the fan-out calls, so it can be driven without the platform in tests. */
+export interface FanoutPorts {
+  /** Pushes to one member's devices (stores nothing there); false when the member has no socket. */
+  live(uid: string, events: LiveEvent[]): Promise<boolean>;
+  /** Pushes through relay object `k`, which calls each member's object. */
+  relay(k: number, batch: [string, LiveEvent[]][]): Promise<PushOutcome>;
+  /** Stores events in a user's inbox (the users a row names besides its members). */
+  deliver(uid: string, events: HistoryEvent[]): Promise<unknown>;
+  /** Which of `uids` have an object with sockets now (the presence registry). */
+  onlineAmong(uids: string[]): Promise<Set<string>>;
+}
 
 /**
- * Durable fan-out of a group's history to its members' user objects.
- * `fanout.cursor` is the gseq every recipient has; `fanout.progress` records
- * how far through the current batch we are (recipients in uid order), so a
- * restart resumes mid-batch. Re-sending is harmless: user objects dedupe by
- * event id. A recipient whose object fails gets its own retry row and never
- * holds up the others; it is retried with backoff until it succeeds, and
- * later batches join its retry instead of overtaking what it missed, so
- * every member gets the group's events in gseq order.
+ * The live fan-out of a group's history. Each event is stored once, in the
+ * history; this pushes it to the members online now (their objects push to
+ * their devices and store nothing) and stores it in the inbox of the few
+ * users a row names besides its members (`extra`). Members offline cost
+ * nothing: they read the history by cursor when they connect.
+ *
+ * `fanout.cursor` is the gseq pushed to everyone online; a restart resumes
+ * from it (it is stored with every batch that reached someone, and every
+ * {@link FANOUT.cursorEvery} events otherwise), so a member may get a push
+ * twice, which their stream drops by gseq. A member whose object fails gets
+ * its own retry row and never holds up the others; later batches join it,
+ * so every member gets the group's events in gseq order.
  */
 export class Fanout {
   #running: Promise<number | undefined> | undefined;
   #again = false;
+  #cursor: number | undefined;
+  #stored = 0;
+  #admitAll = false;
 
   constructor(
     private readonly state: GroupState,
     private readonly kv: SyncKvStorage,
-    private readonly deliver: Deliver,
+    private readonly ports: FanoutPorts,
     private readonly callsPerRun: number = FANOUT.callsPerRun,
-    private readonly concurrency: number = FANOUT.concurrency
+    private readonly concurrency: number = FANOUT.concurrency,
+    private readonly relayChunk: number = FANOUT.relayChunk
   ) {}
 
+  /** The gseq pushed to everyone online. */
+  cursor(): number {
+    if (this.#cursor === undefined) {
+      this.#cursor = this.#stored = this.kv.get<number>(CURSOR) ?? 0;
+      if (this.kv.get(OLD_PROGRESS) !== undefined) this.kv.delete(OLD_PROGRESS);
+    }
+    return this.#cursor;
+  }
+
   /**
-   * Delivers everything not yet delivered, within one run's call budget.
-   * Calls while running make the running pump go round again. Resolves with
-   * when it wants to run next (now, to continue with a fresh budget; or the
-   * next retry), if ever.
+   * Pushes everything not yet pushed, within one run's call budget. Calls
+   * while running make the running pump go round again. Resolves with when
+   * it wants to run next (now, to continue with a fresh budget; or the next
+   * retry), if ever.
    */
   run(): Promise<number | undefined> {
     this.#again = true;
@@ -66,6 +97,19 @@ export class Fanout {
       this.#running = undefined;
     });
     return this.#running;
+  }
+
+  /**
+   * The members online now are not known (the group was just loaded from
+   * D1): the next batch asks the presence registry about all of them.
+   */
+  admitEveryone(): void {
+    this.#admitAll = true;
+  }
+
+  /** Whether the pump has work it has not done: a caller should keep an alarm for it. */
+  behind(): boolean {
+    return this.cursor() < this.state.head() || this.state.retries.nextAt() !== undefined;
   }
 
   async #loop(): Promise<number | undefined> {
@@ -82,48 +126,128 @@ export class Fanout {
     return budget.calls <= 0 && this.state.retries.due(Date.now(), 1).length > 0 ? Date.now() : this.state.retries.nextAt();
   }
 
-  /** Delivers batches until caught up (true) or out of budget (false). */
+  /** Pushes batches until caught up (true) or out of budget (false). */
   async #pump(budget: { calls: number }): Promise<boolean> {
     for (;;) {
-      const cursor = this.kv.get<number>(CURSOR) ?? 0;
+      const from = this.cursor();
       const head = this.state.head();
-      if (cursor >= head) return true;
+      if (from >= head) return true;
       if (budget.calls <= 0) return false;
-      let prog = this.kv.get<Progress>(PROGRESS);
-      if (!prog || prog.from !== cursor) {
-        prog = { from: cursor, to: Math.min(head, cursor + FANOUT.batch), after: "" };
-        this.kv.put(PROGRESS, prog);
-      }
-      const rows = this.state.history.range(prog.from, prog.to, FANOUT.batch);
+      const to = Math.min(head, from + FANOUT.batch);
+      const rows = this.state.history.range(from, to, FANOUT.batch);
+      await this.#admitNewMembers(rows, budget);
+      const now = Date.now();
       // A member with a retry pending gets this batch through the retry, after what it missed.
       const behind = this.state.retries.behind();
-      const plan = planDeliveries(this.state.windows(), rows).filter(([uid]) => {
-        if (uid <= prog!.after) return false;
+      const recipients: { uid: string; spans: Span[] }[] = [];
+      for (const uid of this.state.online.list()) {
+        if (behind.has(uid)) this.state.retries.add(uid, from, to, now + FANOUT.retryMinMs);
+        else recipients.push({ uid, spans: this.state.spans(uid) });
+      }
+      const live = planLive(recipients, rows, from);
+      const extras = [...planExtras(rows)].filter(([uid]) => {
         if (!behind.has(uid)) return true;
-        this.state.retries.add(uid, prog!.from, prog!.to, Date.now() + FANOUT.retryMinMs);
+        this.state.retries.add(uid, from, to, now + FANOUT.retryMinMs);
         return false;
       });
-      for (let i = 0; i < plan.length; ) {
-        if (budget.calls <= 0) return false;
-        const chunk = plan.slice(i, i + Math.min(this.concurrency, budget.calls));
-        i += chunk.length;
-        const results = await Promise.allSettled(chunk.map(([uid, events]) => this.deliver(uid, events)));
-        const now = Date.now();
+      const outcome = await this.#push(live, budget);
+      const failed = new Set(outcome.failed);
+      for (const uid of outcome.offline) this.state.online.offline(uid, now);
+      for (const [uid, events] of extras) {
+        try {
+          budget.calls--;
+          await this.ports.deliver(uid, events);
+        } catch (err) {
+          console.warn("group delivery failed; will retry", uid, err);
+          failed.add(uid);
+        }
+      }
+      for (const uid of failed) this.state.retries.add(uid, from, to, Date.now() + FANOUT.retryMinMs);
+      this.#advance(to, live.length + extras.length > 0);
+      this.state.pruneOnline(to);
+    }
+  }
+
+  /** Moves the cursor; stores it when the batch reached someone (or every so often), so a restart re-pushes little. */
+  #advance(to: number, reached: boolean): void {
+    this.#cursor = to;
+    if (reached || to - this.#stored >= FANOUT.cursorEvery) {
+      this.kv.put(CURSOR, to);
+      this.#stored = to;
+    }
+  }
+
+  /**
+   * The users a batch makes members (`joined`, and everyone in `created`)
+   * who are online now but not yet attached: they get the batch live too.
+   */
+  async #admitNewMembers(rows: readonly HistoryRow[], budget: { calls: number }): Promise<void> {
+    const wanted = new Set<string>();
+    if (this.#admitAll) {
+      this.#admitAll = false;
+      for (const m of this.state.members()) wanted.add(m.uid);
+    }
+    for (const r of rows) {
+      const e = r.event;
+      if (e.type !== "group") continue;
+      if (e.action === "joined" && e.target) wanted.add(e.target);
+      if (e.action === "created") for (const m of this.state.members()) if (m.joinedGseq < (e.gseq ?? 0)) wanted.add(m.uid);
+    }
+    const fresh = [...wanted].filter((uid) => this.state.member(uid) && !this.state.online.has(uid));
+    if (fresh.length === 0) return;
+    try {
+      budget.calls--;
+      const online = await this.ports.onlineAmong(fresh);
+      const now = Date.now();
+      for (const uid of online) this.state.online.add(uid, now);
+    } catch (err) {
+      // They attach when they next connect, and see the batch in their stream then.
+      console.warn("presence lookup for new members failed", err);
+    }
+  }
+
+  /**
+   * One batch's live pushes: straight to each member's object, a round of
+   * `concurrency` calls at a time, or through relay objects of
+   * `relayChunk` members each when more are online, so no invocation makes
+   * more calls than its budget and every online member is two steps away.
+   */
+  async #push(plan: [string, LiveEvent[]][], budget: { calls: number }): Promise<PushOutcome> {
+    const out: PushOutcome = { offline: [], failed: [] };
+    if (plan.length > this.relayChunk) {
+      const chunks: [string, LiveEvent[]][][] = [];
+      for (let i = 0; i < plan.length; i += this.relayChunk) chunks.push(plan.slice(i, i + this.relayChunk));
+      for (let i = 0; i < chunks.length; i += this.concurrency) {
+        const round = chunks.slice(i, i + this.concurrency);
+        const results = await Promise.allSettled(round.map((c, j) => this.ports.relay(i + j, c)));
         results.forEach((r, j) => {
-          if (r.status === "rejected") {
-            console.warn("group delivery failed; will retry", chunk[j]![0], r.reason);
-            this.state.retries.add(chunk[j]![0], prog!.from, prog!.to, now + FANOUT.retryMinMs);
+          if (r.status === "fulfilled") {
+            out.offline.push(...r.value.offline);
+            out.failed.push(...r.value.failed);
+          } else {
+            console.warn("relay failed; its members will be retried", r.reason);
+            out.failed.push(...round[j]!.map(([uid]) => uid));
           }
         });
-        prog = { ...prog, after: chunk.at(-1)![0] };
-        this.kv.put(PROGRESS, prog);
-        budget.calls -= chunk.length;
+        budget.calls -= round.length;
         await yieldToIo();
       }
-      this.kv.put(CURSOR, prog.to);
-      this.kv.delete(PROGRESS);
-      this.state.pruneDeparted(prog.to);
+      return out;
     }
+    for (let i = 0; i < plan.length; i += this.concurrency) {
+      const round = plan.slice(i, i + this.concurrency);
+      const results = await Promise.allSettled(round.map(([uid, events]) => this.ports.live(uid, events)));
+      results.forEach((r, j) => {
+        const uid = round[j]![0];
+        if (r.status === "rejected") {
+          console.warn("live push failed; will retry", uid, r.reason);
+          out.failed.push(uid);
+        } else if (!r.value) out.offline.push(uid);
+      });
+      budget.calls -= round.length;
+      await yieldToIo();
+    }
+    return out;
   }
 
   /**
@@ -132,23 +256,30 @@ export class Fanout {
    */
   async #retry(budget: { calls: number }, max: number): Promise<void> {
     for (let made = 0; made < max; ) {
-      const n = await this.#retryRound(budget, Math.min(max - made, this.concurrency));
+      const n = await this.#retryRound(Math.min(max - made, this.concurrency));
       if (n === 0) break;
       made += n;
+      budget.calls -= n;
     }
   }
 
-  /** One round of at most `max` due retries, in parallel (one per member); returns how many. */
-  async #retryRound(budget: { calls: number }, max: number): Promise<number> {
+  /**
+   * One round of at most `max` due retries, in parallel (one per member):
+   * what the member's inbox must hold (rows naming them), and, if they are
+   * still online, the live push. Returns how many.
+   */
+  async #retryRound(max: number): Promise<number> {
     const due = this.state.retries.due(Date.now(), Math.max(0, max));
     await Promise.all(
       due.map(async (r) => {
         const rows = this.state.history.range(r.from, r.to, FANOUT.batch);
-        const windows = this.state.windows().filter((w) => w.uid === r.uid);
-        const events = planDeliveries(windows, rows, r.uid)[0]?.[1] ?? [];
+        const reached = rows.length === FANOUT.batch ? (rows.at(-1)!.event.gseq ?? r.to) : r.to;
+        const extras = planExtras(rows).get(r.uid) ?? [];
+        const live = this.state.online.has(r.uid) ? (planLive([{ uid: r.uid, spans: this.state.spans(r.uid) }], rows, r.from)[0]?.[1] ?? []) : [];
+        const startedAt = Date.now();
         try {
-          if (events.length > 0) await this.deliver(r.uid, events);
-          const reached = rows.length === FANOUT.batch ? (rows.at(-1)!.event.gseq ?? r.to) : r.to;
+          if (extras.length > 0) await this.ports.deliver(r.uid, extras);
+          if (live.length > 0 && !(await this.ports.live(r.uid, live))) this.state.online.offline(r.uid, startedAt);
           if (reached >= r.to) this.state.retries.done(r.uid, r.from);
           else this.state.retries.advanced(r.uid, r.from, reached, r.to, Date.now());
         } catch (err) {
@@ -158,106 +289,17 @@ export class Fanout {
         }
       })
     );
-    budget.calls -= due.length;
-    if (due.length > 0) this.state.pruneDeparted(this.kv.get<number>(CURSOR) ?? 0);
     return due.length;
   }
 }
 
 /**
- * A timer turn between chunks. Calls to objects in the same process resolve
- * without touching the network, so without it a long fan-out keeps the event
- * loop busy and the sender's next frames wait unread until it ends; with it,
- * posts keep arriving during a fan-out and the next batch carries them all.
+ * A timer turn between rounds of calls. Calls to objects in the same process
+ * resolve without touching the network, so without it a long fan-out keeps
+ * the event loop busy and the sender's next frames wait unread until it
+ * ends; with it, posts keep arriving during a fan-out and the next batch
+ * carries them all.
  */
 function yieldToIo(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
-/**
- * Who gets which of `rows`, in uid order: each recipient gets the events
- * inside its windows (after joining, up to leaving); a row's `extra` users
- * (the one kicked, the one invited) get that row. `only` restricts the plan to
- * one user (for retries). Ordinary recipients share one array per window
- * shape; only senders, mentioned users and extras get copies of their own.
- */
-export function planDeliveries(
-  windows: readonly Window[],
-  rows: readonly HistoryRow[],
-  only?: string
-): [string, Deliverable[]][] {
-  if (rows.length === 0) return [];
-  const gseqs = rows.map((r) => r.event.gseq ?? 0);
-  const generic = rows.map((r) => genericCopy(r.event));
-  const special = new Set<string>();
-  const extras = new Map<string, number[]>();
-  rows.forEach((r, i) => {
-    if (r.event.type === "message") {
-      special.add(r.event.from);
-      for (const u of r.event.mentions?.users ?? []) special.add(u);
-    }
-    for (const u of r.extra) {
-      special.add(u);
-      extras.set(u, [...(extras.get(u) ?? []), i]);
-    }
-  });
-
-  rows.forEach((r) => {
-    for (const u of [...r.except, ...Object.keys(r.skip)]) special.add(u);
-  });
-  const ranges = new Map<string, number[]>();
-  for (const w of windows) {
-    if (only !== undefined && w.uid !== only) continue;
-    const idx = ranges.get(w.uid) ?? [];
-    gseqs.forEach((g, i) => {
-      if (g > w.from && g <= w.to && !rows[i]!.except.includes(w.uid) && sawMessage(rows[i]!.event, w)) idx.push(i);
-    });
-    ranges.set(w.uid, idx);
-  }
-  for (const [uid, idx] of extras) {
-    if (only === undefined || uid === only) ranges.set(uid, [...(ranges.get(uid) ?? []), ...idx]);
-  }
-
-  const shared = new Map<string, UnsequencedEvent[]>();
-  const out: [string, Deliverable[]][] = [];
-  for (const [uid, raw] of ranges) {
-    if (raw.length === 0) continue;
-    const idx = [...new Set(raw)].sort((a, b) => a - b);
-    if (!special.has(uid)) {
-      const key = idx.join(",");
-      let events = shared.get(key);
-      if (!events) shared.set(key, (events = idx.map((i) => generic[i]!)));
-      out.push([uid, events]);
-    } else {
-      out.push([uid, idx.map((i) => withSkip(copyFor(uid, rows[i]!.event, generic[i]!), rows[i]!.skip[uid]))]);
-    }
-  }
-  return out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-}
-
-/**
- * An update reaches only those who received the message it changes (it would
- * leak it otherwise), except a recall, which carries no content and lets a
- * later member's inbox scrub its quotes of the message.
- */
-function sawMessage(e: HistoryEvent, w: Window): boolean {
-  return e.type !== "update" || e.op === "recall" || e.mgseq === undefined || e.mgseq > w.from;
-}
-
-function withSkip(e: UnsequencedEvent, devices: string[] | undefined): Deliverable {
-  return devices?.length ? { ...e, skipDevices: devices } : e;
-}
-
-/** What a recipient with no role in the event gets (`@all` flags every copy). */
-function genericCopy(e: HistoryEvent): UnsequencedEvent {
-  const pub = publicView(e) as UnsequencedEvent;
-  return e.type === "message" && e.mentions?.all ? ({ ...pub, mentioned: true } as UnsequencedEvent) : pub;
-}
-
-/** The sender's own copy keeps `cmid` and `device` (so that device gets no echo); mentions flag a copy. */
-function copyFor(uid: string, e: HistoryEvent, generic: UnsequencedEvent): UnsequencedEvent {
-  if (e.type !== "message") return generic;
-  if (e.from === uid) return e as UnsequencedEvent;
-  if (e.mentions?.users?.includes(uid)) return { ...generic, mentioned: true } as UnsequencedEvent;
-  return generic;
 }

@@ -1,4 +1,4 @@
-import { newEventId } from "../lib/ids";
+import { groupTag, newEventId } from "../lib/ids";
 import {
   type GroupAction,
   type GroupInfo,
@@ -13,7 +13,7 @@ import {
   type Role
 } from "../protocol";
 import type { GroupState, MemberRow } from "../objects/group-state";
-import { bodyChanged } from "./message-state";
+import { bodyChanged, strangerMayPass } from "./message-state";
 
 /** Who acts: a user, or null for the app's backend over HTTP (owner authority). */
 export type Actor = string | null;
@@ -52,11 +52,19 @@ export interface PostRequest {
   forwarded?: Origin;
 }
 
+/** A post's outcome: the stored message, and whether this call stored it (false: its `cmid` was stored before). */
+export interface Posted {
+  event: HistoryEvent;
+  fresh: boolean;
+}
+
 export interface GroupContext {
   state: GroupState;
   actor: Actor;
   now: number;
   maxMembers: number;
+  /** The seed's control kinds: messages of these (in its shape) are not conversation messages. */
+  strangerKinds: ReadonlySet<string>;
 }
 
 type ActorRole = Role | "system" | "outsider";
@@ -106,7 +114,7 @@ function requireRoom(ctx: GroupContext): void {
   }
 }
 
-/** Appends a system event; `extra` are non-members who must get it too. */
+/** Appends a system event; `extra` are non-members who must get it too (in their inbox). */
 export function emit(
   ctx: GroupContext,
   action: GroupAction,
@@ -185,7 +193,7 @@ export function execute(ctx: GroupContext, cmd: GroupCommand): unknown {
         throw new ProtocolError("owner_must_transfer", "the owner must transfer ownership (or dismiss the group) before leaving");
       }
       state.removeMember(ctx.actor!, ctx.now);
-      emit(ctx, "left", { target: ctx.actor! }, [ctx.actor!]);
+      emit(ctx, "left", { target: ctx.actor! });
       return { left: ctx.state.meta()!.id };
     }
     case "kick": {
@@ -194,7 +202,7 @@ export function execute(ctx: GroupContext, cmd: GroupCommand): unknown {
       const target = requireTarget(ctx, cmd.uid);
       requireManage(ctx, role, target, "kicked");
       state.removeMember(cmd.uid, ctx.now);
-      emit(ctx, "kicked", { target: cmd.uid }, [cmd.uid]);
+      emit(ctx, "kicked", { target: cmd.uid });
       return { kicked: cmd.uid };
     }
     case "role": {
@@ -336,13 +344,14 @@ export function post(ctx: GroupContext, req: PostRequest): HistoryEvent {
     const users = [...new Set(req.mentions.users ?? [])].filter((u) => state.member(u));
     mentions = { ...(users.length ? { users } : {}), ...(req.mentions.all ? { all: true } : {}) };
   }
+  const gid = state.meta()!.id;
   return state.history.append(
     {
       type: "message",
-      mid: newEventId(ctx.now),
+      mid: newEventId(ctx.now, groupTag(gid)),
       chat: "group",
       from: req.sender,
-      to: state.meta()!.id,
+      to: gid,
       kind: req.kind,
       body: req.body as never,
       ts: ctx.now,
@@ -352,6 +361,6 @@ export function post(ctx: GroupContext, req: PostRequest): HistoryEvent {
       cmid: req.cmid,
       device: req.device
     },
-    { sender: req.sender, cmid: req.cmid }
+    { sender: req.sender, cmid: req.cmid, conv: !strangerMayPass(ctx.strangerKinds, req.kind, req.body) }
   );
 }

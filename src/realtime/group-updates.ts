@@ -1,5 +1,5 @@
 import { newEventId } from "../lib/ids";
-import { type MessageEvent, ProtocolError, type UpdateEvent, type UpdateResult } from "../protocol";
+import { type HistoryEvent, type MessageEvent, ProtocolError, type UpdateEvent, type UpdateResult } from "../protocol";
 import type { GroupContext } from "./group-commands";
 import { applyUpdate, decideUpdate, type UpdateRequest } from "./message-state";
 
@@ -54,7 +54,7 @@ export function amend(
     fields.op === "recall" ? { extra: state.formerHolders(found.gseq) } : {}
   ) as Omit<UpdateEvent, "seq">;
   const next = applyUpdate(msg, update);
-  if (next) state.history.rewrite(found.gseq, next);
+  if (next) state.history.rewrite(found.gseq, next, msg as HistoryEvent);
   if (req.op === "recall") state.history.scrub(req.mid);
   return {
     result: { mid: req.mid, changed: true, gseq: update.gseq, ...(fields.version !== undefined ? { version: fields.version } : {}) },

@@ -7,8 +7,9 @@ import type { TokenBucket } from "./rate-limit";
 import type { TypingGate } from "./typing";
 import type { Inbox } from "../objects/inbox";
 import type { Result } from "../lib/result";
-import type { HistoryEvent, UnsequencedEvent } from "../protocol";
-import type { PostRequest } from "./group-commands";
+import type { UnsequencedEvent } from "../protocol";
+import type { Posted, PostRequest } from "./group-commands";
+import type { GroupLinks } from "./group-links";
 import type { WebhookType } from "./webhooks";
 
 /** The connection a frame arrived on, rehydrated from its attachment. */
@@ -29,6 +30,8 @@ export interface UserHub {
   /** Structured logs: ids and counts, never bodies or tokens. */
   readonly log: Logger;
   readonly inbox: Inbox;
+  /** This user's groups: memberships, per-device cursors, and each group's stream. */
+  readonly groups: GroupLinks;
   /** This user's send budget (all devices share it). */
   readonly sends: TokenBucket;
   /** Throttle of this user's typing signals. */
@@ -52,7 +55,7 @@ export interface UserHub {
    */
   forward(event: InboxEvent, target: string): Promise<void>;
   /** Posts to a group's object (batched with other posts to the same group). */
-  post(gid: string, request: PostRequest): Promise<Result<HistoryEvent>>;
+  post(gid: string, request: PostRequest): Promise<Result<Posted>>;
   /** Reports an event to the deployment's webhook, if one is configured (durably, retried). */
   webhook(type: WebhookType, data: unknown): void;
   /** Counts a message this user sent, for the deployment's `messages` counter. */

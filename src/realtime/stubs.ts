@@ -15,6 +15,12 @@ export interface GroupRpc {
   stats: GroupObject["stats"];
   amend: GroupObject["amend"];
   typing: GroupObject["typing"];
+  attach: GroupObject["attach"];
+  page: GroupObject["page"];
+  summary: GroupObject["summary"];
+  message: GroupObject["message"];
+  edits: GroupObject["edits"];
+  search: GroupObject["search"];
 }
 
 export function groupStub(env: Env, gid: string): GroupRpc {

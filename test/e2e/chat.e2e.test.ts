@@ -50,7 +50,7 @@ describe("end to end against wrangler dev", () => {
     expect(b.welcome.uid).toBe(bob);
 
     const hello = await a.ok<SendAck>({ type: "send", to: bob, cmid: "e2e-1", body: { text: "hello bob" } });
-    const got = await b.next("message");
+    const got = (await b.next("message")) as MessageEvent;
     expect(got).toMatchObject({ mid: hello.mid, from: alice, body: { text: "hello bob" } });
     const reply = await b.ok<SendAck>({ type: "send", to: alice, cmid: "e2e-2", body: { text: "hi alice" } });
     expect(await a.next("message")).toMatchObject({ mid: reply.mid, from: bob });

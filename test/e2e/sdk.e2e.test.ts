@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ConnectionState, EdgeImClient, type ImError, MemoryStore, type MessageEvent as ImMessage, type SocketFactory } from "../../src/client";
+import { type ConnectionState, EdgeImClient, type GroupMessageEvent, type ImError, MemoryStore, type MessageEvent, type SocketFactory } from "../../src/client";
 import { mintToken } from "../../src/lib/tokens";
 import { adminClient, type DevServer, startDevServer } from "./dev-server";
+
+type ImMessage = MessageEvent | GroupMessageEvent;
 
 let server: DevServer;
 let admin: ReturnType<typeof adminClient>;
@@ -79,6 +81,87 @@ async function connectedFriends() {
   return { a, b, A, B };
 }
 
+/** A group of `owner` and `members`, created by the backend. */
+async function group(owner: string, members: string[]): Promise<string> {
+  const gid = `g_sdk_${Date.now()}_${n++}`;
+  expect((await admin("POST", "/api/v1/groups", { id: gid, owner, name: "sdk", members })).status).toBe(201);
+  return gid;
+}
+
+const texts = (ms: ImMessage[]) => ms.map((m) => (m.body as { text: string }).text);
+
+describe("client SDK and group streams against wrangler dev", () => {
+  it("delivers a group's messages once and in gseq order across a dropped connection, resuming from the acked gseq", async () => {
+    const [o, m] = [await user(), await user()];
+    const gid = await group(o, [m]);
+    const [O, M] = [client(o), client(m)];
+    O.c.connect();
+    M.c.connect();
+    await Promise.all([opened(O.c), opened(M.c)]);
+    for (let i = 0; i < 3; i++) await O.c.send(gid, { text: `g${i}` }, { chat: "group" });
+    await until(() => M.messages.length === 3, "3 group messages");
+    await new Promise((r) => setTimeout(r, 700)); // the ack of the group's position goes out
+    const socket = TapSocket.all.findLast((s) => s.url.includes(`device=${M.c.device}`))!;
+    socket.close(4000, "test drop");
+    for (let i = 3; i < 7; i++) await O.c.send(gid, { text: `g${i}` }, { chat: "group" });
+    await until(() => M.messages.length === 7, "7 group messages");
+    await new Promise((r) => setTimeout(r, 300)); // a late duplicate would show up here
+    expect(texts(M.messages)).toEqual(Array.from({ length: 7 }, (_, i) => `g${i}`));
+    const gseqs = M.messages.map((x) => (x as GroupMessageEvent).gseq);
+    expect(gseqs).toEqual([...gseqs].sort((x, y) => x - y));
+    expect(M.messages.every((x) => !("seq" in x))).toBe(true);
+    expect(M.c.lastGseq(gid)).toBe(gseqs.at(-1));
+  });
+
+  it("fills a hole in a group's stream with a sync by gid: a dropped push still arrives, once, in order", async () => {
+    const [o, m] = [await user(), await user()];
+    const gid = await group(o, [m]);
+    const [O, M] = [client(o), client(m)];
+    O.c.connect();
+    M.c.connect();
+    await Promise.all([opened(O.c), opened(M.c)]);
+    await O.c.send(gid, { text: "first" }, { chat: "group" });
+    await until(() => M.messages.length === 1, "the first");
+    // Drop the next push on the way to M: the one after it shows the hole.
+    let dropped = false;
+    TapSocket.filter = (data, ws) => {
+      if (dropped || !ws.url.includes(`device=${M.c.device}`) || !data.includes('"lost"')) return true;
+      dropped = true;
+      return false;
+    };
+    try {
+      await O.c.send(gid, { text: "lost" }, { chat: "group" });
+      await until(() => dropped, "the drop");
+      await O.c.send(gid, { text: "after" }, { chat: "group" });
+      await until(() => M.messages.length === 3, "all three");
+    } finally {
+      TapSocket.filter = undefined;
+    }
+    expect(texts(M.messages)).toEqual(["first", "lost", "after"]);
+  });
+
+  it("resumes a group from its store in a new instance: only what came after", async () => {
+    const [o, m] = [await user(), await user()];
+    const gid = await group(o, [m]);
+    const O = client(o);
+    const store = new MemoryStore();
+    const M1 = client(m, { store });
+    O.c.connect();
+    M1.c.connect();
+    await Promise.all([opened(O.c), opened(M1.c)]);
+    for (let i = 0; i < 2; i++) await O.c.send(gid, { text: `before ${i}` }, { chat: "group" });
+    await until(() => M1.messages.length === 2, "2 messages");
+    M1.c.close();
+    for (let i = 0; i < 2; i++) await O.c.send(gid, { text: `after ${i}` }, { chat: "group" });
+    const M2 = client(m, { store });
+    M2.c.connect();
+    await until(() => M2.messages.length === 2, "the 2 later messages");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(texts(M2.messages)).toEqual(["after 0", "after 1"]);
+    expect(store.loadGroups()[gid]).toBe((M2.messages[1] as GroupMessageEvent).gseq);
+  });
+});
+
 describe("client SDK against wrangler dev", () => {
   it("delivers every event once and in order, across a dropped connection", async () => {
     const { b, A, B } = await connectedFriends();
@@ -92,7 +175,7 @@ describe("client SDK against wrangler dev", () => {
     await until(() => B.messages.length === 10, "10 messages");
     await new Promise((r) => setTimeout(r, 300)); // a late duplicate would show up here
     expect(B.messages.map((m) => (m.body as { text: string }).text)).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
-    const seqs = B.messages.map((m) => m.seq);
+    const seqs = B.messages.map((m) => (m as MessageEvent).seq);
     expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i));
     expect(B.states).toContain("reconnecting");
     expect(B.states.at(-1)).toBe("open");
@@ -116,7 +199,7 @@ describe("client SDK against wrangler dev", () => {
     await until(() => B2.messages.length === 2, "the 2 later messages");
     await new Promise((r) => setTimeout(r, 300));
     expect(B2.messages.map((m) => (m.body as { text: string }).text)).toEqual(["later 0", "later 1"]);
-    expect(B2.messages[0]!.seq).toBe(B1.messages[2]!.seq + 1);
+    expect((B2.messages[0] as MessageEvent).seq).toBe((B1.messages[2] as MessageEvent).seq + 1);
   });
 
   it("resends a message whose ack was lost with the same cmid: stored and delivered once", async () => {

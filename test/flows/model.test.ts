@@ -1,10 +1,10 @@
 import { abortAllDurableObjects } from "cloudflare:test";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { InboxEvent, MessageEvent, SendAck, SyncResult } from "../../src/protocol";
+import type { GroupStreamEvent, InboxEvent, MessageEvent, SendAck, SyncResult } from "../../src/protocol";
 import type { ImClient } from "../helpers/client";
 import { befriend, connect, createUser, uniqueId } from "../helpers/fixtures";
-import { drainFanout } from "../helpers/groups";
+import { drainFanout, streamOf } from "../helpers/groups";
 
 type Action =
   | { t: "connect"; u: number; d: number }
@@ -38,11 +38,13 @@ interface Device {
   client?: ImClient;
   /** Highest seq this device applied (its resume point). */
   seq: number;
-  /** Everything it received, by seq. */
+  /** Every inbox event it received, by seq. */
   got: Map<number, InboxEvent>;
+  /** Every event of the group's stream it received, by gseq. */
+  gotGroup: Map<number, GroupStreamEvent>;
 }
 
-/** Applies every durable event a device's client has received so far. */
+/** Applies every durable event a device's client has received so far: its inbox's and the group's. */
 function absorb(dev: Device): void {
   for (const f of dev.client?.frames ?? []) {
     const events = f.type === "catchup" ? f.events : "seq" in f && typeof f.seq === "number" ? [f as InboxEvent] : [];
@@ -50,8 +52,13 @@ function absorb(dev: Device): void {
       dev.got.set(e.seq, e);
       dev.seq = Math.max(dev.seq, e.seq);
     }
+    const group = f.type === "group_catchup" ? f.events : !("seq" in f) && "gseq" in f && typeof f.gseq === "number" ? [f as GroupStreamEvent] : [];
+    for (const e of group) dev.gotGroup.set(e.gseq, e);
   }
 }
+
+/** An event without its `prev` (which says where the batch that carried it began). */
+const withoutPrev = ({ prev: _p, ...e }: GroupStreamEvent) => e;
 
 async function fullInbox(uid: string): Promise<InboxEvent[]> {
   const c = await connect(uid, { device: "audit" });
@@ -80,7 +87,7 @@ describe("delivery model (property-based)", () => {
       fc.asyncProperty(fc.array(actionArb, { minLength: 10, maxLength: 40 }), async (actions) => {
         const uids = await Promise.all(Array.from({ length: USERS }, () => createUser()));
         for (let i = 0; i < USERS; i++) for (let j = i + 1; j < USERS; j++) await befriend(uids[i]!, uids[j]!);
-        const devices = uids.map(() => Array.from({ length: DEVICES }, (): Device => ({ seq: 0, got: new Map() })));
+        const devices = uids.map(() => Array.from({ length: DEVICES }, (): Device => ({ seq: 0, got: new Map(), gotGroup: new Map() })));
         const gid = uniqueId("g");
         const owner = await connect(uids[0]!, { device: "setup" });
         await owner.ok({ type: "group_create", gid, name: "model", joinPolicy: "open" });
@@ -161,23 +168,28 @@ describe("delivery model (property-based)", () => {
 
         await drainFanout(gid);
         for (let i = 0; i < USERS; i++) {
+          // Direct messages are in the inbox; group messages are stored once, in the group: its stream.
           const inbox = await fullInbox(uids[i]!);
-          const msgs = inbox.filter((e): e is MessageEvent => e.type === "message");
-          const mids = msgs.map((m) => m.mid);
+          const stream = await streamOf(uids[i]!, gid).catch(() => [] as GroupStreamEvent[]);
+          const direct = inbox.filter((e): e is MessageEvent => e.type === "message");
+          const posts = stream.filter((e) => e.type === "message");
+          expect(direct.filter((m) => m.chat === "group"), `user ${i}: a group copy in the inbox`).toEqual([]);
+          const mids = [...direct, ...posts].map((m) => m.mid);
           expect(new Set(mids).size, `user ${i}: a message twice`).toBe(mids.length);
           expect(new Set(mids), `user ${i}: entitled messages`).toEqual(entitled[i]!);
           for (const [key, order] of dmOrder) {
             if (!key.split(">").includes(String(i))) continue;
-            expect(mids.filter((m) => order.includes(m)), `user ${i}: order of ${key}`).toEqual(order);
+            expect(direct.map((m) => m.mid).filter((m) => order.includes(m)), `user ${i}: order of ${key}`).toEqual(order);
           }
-          // A group's order is its gseq: a member's own post is in their inbox at once, while an
-          // earlier post by someone else may still be on its way through the fan-out.
-          const byGseq = msgs.filter((m) => groupOrder.includes(m.mid)).sort((x, y) => x.gseq! - y.gseq!);
-          expect(byGseq.map((m) => m.mid), `user ${i}: group order by gseq`).toEqual(groupOrder.filter((m) => entitled[i]!.has(m)));
+          // A group's order is its gseq, which is the stream's order.
+          expect(posts.map((m) => m.mid), `user ${i}: group order by gseq`).toEqual(groupOrder.filter((m) => entitled[i]!.has(m)));
+          expect(stream.every((e, k) => k === 0 || e.gseq > stream[k - 1]!.gseq), `user ${i}: stream in gseq order`).toBe(true);
           const bySeq = new Map(inbox.map((e) => [e.seq, e]));
+          const byGseq = new Map(stream.map((e) => [e.gseq, withoutPrev(e)]));
           for (const dev of devices[i]!) {
             absorb(dev);
             for (const [seq, e] of dev.got) expect(bySeq.get(seq), `user ${i}: device view of seq ${seq}`).toEqual(e);
+            for (const [gseq, e] of dev.gotGroup) expect(byGseq.get(gseq), `user ${i}: device view of gseq ${gseq}`).toEqual(withoutPrev(e));
             dev.client?.close();
           }
         }

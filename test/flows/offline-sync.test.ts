@@ -26,7 +26,7 @@ describe("offline inbox and sync", () => {
     let b = await connect(bob, { device: "phone" });
     await sendMany(a, bob, 2, "seen");
     await b.next("message");
-    const last = (await b.next("message")).seq;
+    const last = ((await b.next("message")) as MessageEvent).seq;
     b.close();
     await b.closed;
 
@@ -68,7 +68,7 @@ describe("offline inbox and sync", () => {
     await a.ok(textTo(bob, "after"));
     expect(texts(await b.ok<SyncResult>({ type: "sync", after: 0 }))).toEqual(["before1", "before2", "after"]);
     const pushes = [await b.next("message"), await b.next("message"), await b.next("message")];
-    expect(pushes.map((p) => p.seq)).toEqual([1, 2, 3]);
+    expect(pushes.map((p) => (p as MessageEvent).seq)).toEqual([1, 2, 3]);
   });
 
   it("keeps queued messages and seq continuity through abortAllDurableObjects", async () => {

@@ -40,7 +40,7 @@ describe("edit and recall (group)", () => {
       expect(await c.next("update")).toMatchObject({ op: "edit", chat: "group", from: g.m, to: g.gid, mid: sent.mid, version: 1, mgseq: sent.gseq });
     }
     const tab = await connect(g.m, { device: "tab" });
-    expect(await copyOf(tab, sent.mid)).toMatchObject({ body: { text: "first" }, edited: 1 });
+    expect(await copyOf(tab, sent.mid, g.gid)).toMatchObject({ body: { text: "first" }, edited: 1 });
     const versions = await g.N.ok<EditsResult>({ type: "edits", mid: sent.mid });
     expect(versions.versions.map((v) => v.body)).toEqual([{ text: "frist" }, { text: "first" }]);
     const hist = await g.O.ok<{ events: HistoryEvent[] }>({ type: "group_history", gid: g.gid });
@@ -55,7 +55,7 @@ describe("edit and recall (group)", () => {
     const mine = await post(g.gid, g.M, "take back", [g.O, g.A, g.N]);
     const byOwner = await post(g.gid, g.N, "owner will remove", [g.O, g.A, g.M]);
     const old = await post(g.gid, g.N, "old news", [g.O, g.A, g.M]);
-    // Age `old` beyond the window in the group's history (the authority) and in N's inbox.
+    // Age `old` beyond the window in the group's history (where it is stored, once).
     await runInDurableObject(env.GROUPS.getByName(g.gid), (_o, s) => {
       const row = s.storage.sql.exec<{ event: string }>("SELECT event FROM history WHERE eid = ?", old.mid).one();
       const e = JSON.parse(row.event) as MessageEvent;
@@ -68,10 +68,10 @@ describe("edit and recall (group)", () => {
     expect(await g.O.ok<UpdateResult>({ type: "recall", mid: byOwner.mid })).toMatchObject({ changed: true });
     expect(await g.A.ok<UpdateResult>({ type: "recall", mid: old.mid })).toMatchObject({ changed: true });
     for (const mid of [mine.mid, byOwner.mid, old.mid]) await g.N.next("update", (u) => u.op === "recall" && u.mid === mid);
-    expect(await copyOf(g.N, byOwner.mid)).toMatchObject({ body: null, recalled: { by: g.o } });
-    expect(await copyOf(g.N, old.mid)).toMatchObject({ body: null, recalled: { by: g.a } });
+    expect(await copyOf(g.N, byOwner.mid, g.gid)).toMatchObject({ body: null, recalled: { by: g.o } });
+    expect(await copyOf(g.N, old.mid, g.gid)).toMatchObject({ body: null, recalled: { by: g.a } });
     const tab = await connect(g.m, { device: "tab" });
-    expect(await copyOf(tab, mine.mid)).toMatchObject({ body: null, recalled: { by: g.m } });
+    expect(await copyOf(tab, mine.mid, g.gid)).toMatchObject({ body: null, recalled: { by: g.m } });
     expect(await g.M.request({ type: "edit", mid: mine.mid, body: "x" })).toMatchObject({ ok: false, error: { code: "message_recalled" } });
   });
 
@@ -103,7 +103,7 @@ describe("reactions, replies and forwards (group)", () => {
     await g.N.ok({ type: "react", mid: sent.mid, emoji: "👍", remove: true });
     for (let i = 0; i < 4; i++) await g.O.next("update");
     const tab = await connect(g.m, { device: "tab" });
-    for (const c of [g.O, tab]) expect((await copyOf(c, sent.mid))?.reactions).toEqual({ "👍": [g.m], "👎": [g.a] });
+    for (const c of [g.O, tab]) expect((await copyOf(c, sent.mid, g.gid))?.reactions).toEqual({ "👍": [g.m], "👎": [g.a] });
   });
 
   it("quotes a message of the group and forwards into the group with its origin", async () => {

@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { mintToken } from "../../src/lib/tokens";
-import type { MessageEvent, SyncResult, WelcomeFrame } from "../../src/protocol";
+import type { GroupMessageEvent, GroupPage, MessageEvent, SyncResult, WelcomeFrame } from "../../src/protocol";
 import { ImClient } from "./client";
 
 export const API_KEY = "test-api-key";
@@ -91,8 +91,12 @@ export async function expectJson<T = Record<string, unknown>>(res: Response, sta
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
-/** The current copy of message `mid` as a device sees it after a full sync. */
-export async function copyOf(c: ImClient, mid: string): Promise<MessageEvent | undefined> {
-  const page = await c.ok<SyncResult>({ type: "sync", after: 0 });
-  return page.events.find((e): e is MessageEvent => e.type === "message" && e.mid === mid);
+/**
+ * The current copy of message `mid` as a device sees it after a full sync:
+ * of its inbox, or with `gid` of that group's stream (group messages are
+ * stored once, in the group).
+ */
+export async function copyOf(c: ImClient, mid: string, gid?: string): Promise<MessageEvent | GroupMessageEvent | undefined> {
+  const page = await c.ok<SyncResult | GroupPage>(gid === undefined ? { type: "sync", after: 0 } : { type: "sync", gid, after: 0 });
+  return (page.events as { type: string; mid?: string }[]).find((e): e is MessageEvent | GroupMessageEvent => e.type === "message" && e.mid === mid);
 }

@@ -1,4 +1,4 @@
-import type { GroupInfo } from "../../src/protocol";
+import type { GroupInfo, GroupPage, GroupStreamEvent } from "../../src/protocol";
 import type { ImClient } from "./client";
 import { connect, createUser, uniqueId } from "./fixtures";
 
@@ -46,6 +46,7 @@ export function groupText(gid: string, text: string, cmid = crypto.randomUUID(),
 
 /** `n` new users inserted straight into D1 (fixtures for large groups). */
 export async function bulkUsers(n: number, prefix = "bulk"): Promise<string[]> {
+  if (n === 0) return [];
   const { env } = await import("cloudflare:workers");
   const ids = Array.from({ length: n }, () => uniqueId(prefix));
   const stmt = env.DB.prepare("INSERT INTO users (id) VALUES (?)");
@@ -53,20 +54,12 @@ export async function bulkUsers(n: number, prefix = "bulk"): Promise<string[]> {
   return ids;
 }
 
-/** The group object's fan-out cursor and head, read from its storage. */
-export async function fanoutState(
-  gid: string
-): Promise<{ cursor: number; head: number; progress?: { from: number; to: number; after: string } }> {
-  const { runInDurableObject } = await import("cloudflare:test");
+/** The group's fan-out cursor and head, as its object counts them. */
+export async function fanoutState(gid: string): Promise<{ cursor: number; head: number; online: number; retrying: number }> {
   const { env } = await import("cloudflare:workers");
-  return runInDurableObject(env.GROUPS.getByName(gid), (_o, state) => {
-    const progress = state.storage.kv.get<{ from: number; to: number; after: string }>("fanout.progress");
-    return {
-      cursor: state.storage.kv.get<number>("fanout.cursor") ?? 0,
-      head: state.storage.sql.exec<{ m: number }>("SELECT max(gseq) AS m FROM history").one().m,
-      ...(progress ? { progress } : {})
-    };
-  });
+  const r = await env.GROUPS.getByName(gid).stats();
+  if (!r.ok) throw new Error(`stats of ${gid}: ${r.error.code}`);
+  return { cursor: r.value.fanoutCursor, head: r.value.head, online: r.value.online, retrying: r.value.retryingMembers };
 }
 
 /** Runs the group's alarm until its fan-out caught up (alarms also fire on their own). */
@@ -80,4 +73,24 @@ export async function drainFanout(gid: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`fan-out of ${gid} did not catch up: ${JSON.stringify(await fanoutState(gid))}`);
+}
+
+/** Every event of `uid`'s stream of group `gid` (what sync by gid pages), read over a fresh socket. */
+export async function streamOf(uid: string, gid: string): Promise<GroupStreamEvent[]> {
+  const c = await connect(uid, { device: `reader_${crypto.randomUUID().slice(0, 8)}` });
+  const events: GroupStreamEvent[] = [];
+  let after = 0;
+  for (;;) {
+    const page = await c.ok<GroupPage>({ type: "sync", gid, after });
+    events.push(...page.events);
+    if (!page.more) break;
+    after = page.events.at(-1)!.gseq;
+  }
+  c.close();
+  return events;
+}
+
+/** The group messages of a stream or an inbox. */
+export function messagesOf<E extends { type: string }>(events: readonly E[]): Extract<E, { type: "message" }>[] {
+  return events.filter((e): e is Extract<E, { type: "message" }> => e.type === "message");
 }

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { InboxEvent, NoticeEvent, PushUsersResult, SyncResult } from "../../src/protocol";
 import { api, connect, createUser, expectJson, uniqueId } from "../helpers/fixtures";
-import { connectedUsers, drainFanout, makeGroup } from "../helpers/groups";
+import { connectedUsers, drainFanout, makeGroup, streamOf } from "../helpers/groups";
 
-const notices = (events: InboxEvent[]) => events.filter((e): e is NoticeEvent => e.type === "notice");
+const notices = (events: readonly { type: string }[]) => events.filter((e): e is NoticeEvent => e.type === "notice");
 
 async function inboxOf(uid: string): Promise<InboxEvent[]> {
   const c = await connect(uid);
@@ -102,9 +102,11 @@ describe("push to a group (sendToGroup)", () => {
     await drainFanout(g.id);
     await m1!.c.ok({ type: "ping" });
     expect(m1!.c.seen((f) => f.type === "notice")).toEqual([]);
-    expect(notices(await inboxOf(m1!.uid))).toHaveLength(1);
-    expect(notices(await inboxOf(m2!.uid))).toEqual([]);
-    expect(notices(await inboxOf(offline))).toMatchObject([{ gid: g.id }]);
+    // Stored once, in the group: each member reads it in their stream (the excepted one does not see it).
+    expect(notices(await streamOf(m1!.uid, g.id))).toHaveLength(1);
+    expect(notices(await streamOf(m2!.uid, g.id))).toEqual([]);
+    expect(notices(await streamOf(offline, g.id))).toMatchObject([{ gid: g.id, gseq: 2 }]);
+    expect(notices(await inboxOf(offline))).toEqual([]);
   });
 
   it("answers 404 for an unknown group and 410 for a dismissed one", async () => {

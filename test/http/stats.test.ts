@@ -41,14 +41,15 @@ describe("operator counters", () => {
     expect(s.connections).toBeGreaterThanOrEqual(3); // d2, d3 and b
   });
 
-  it("shows a group's head and what its fan-out still owes", async () => {
+  it("shows a group's head, who is online, and what its fan-out still owes", async () => {
     const [a, b] = await friends();
     const ca = await connect(a);
     const g = await makeGroup(ca, [b]);
     await ca.ok(groupText(g.id, "hello"));
     await drainFanout(g.id);
     const s = await expectJson<GroupStats>(await api("GET", `/api/v1/groups/${g.id}/stats`), 200);
-    expect(s).toEqual({ gid: g.id, members: 2, head: 2, fanoutCursor: 2, fanoutPending: 0, retryingMembers: 0 });
+    // Only the creator has a socket: the only one the group pushes to.
+    expect(s).toEqual({ gid: g.id, members: 2, online: 1, head: 2, trimmed: 0, fanoutCursor: 2, fanoutPending: 0, retryingMembers: 0 });
     expect(await expectJson(await api("GET", "/api/v1/groups/g_nope_st/stats"), 404)).toMatchObject({ error: { code: "unknown_group" } });
   });
 });

@@ -84,7 +84,7 @@ describe("hostile strings are data", () => {
     const acks: SendAck[] = [];
     for (const [i, text] of HOSTILE.entries()) acks.push(await ca.ok<SendAck>({ type: "send", to: b, cmid: `h${i}`, kind: "text", body: { text, [text.slice(0, 20)]: text } }));
     const live: MessageEvent[] = [];
-    for (let i = 0; i < HOSTILE.length; i++) live.push(await cb.next("message"));
+    for (let i = 0; i < HOSTILE.length; i++) live.push((await cb.next("message")) as MessageEvent);
     const page = await cb.ok<SyncResult>({ type: "sync", after: 0 });
     for (const [i, text] of HOSTILE.entries()) {
       const expected = { text, [text.slice(0, 20)]: text };

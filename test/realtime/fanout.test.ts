@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { HistoryRow } from "../../src/objects/group-history";
-import type { Window } from "../../src/objects/group-state";
 import type { HistoryEvent } from "../../src/protocol";
-import { planDeliveries } from "../../src/realtime/fanout";
+import { mayView, planExtras, planLive, type Span, streamFor } from "../../src/realtime/group-stream";
 
 const msg = (gseq: number, from: string, extra: Partial<HistoryEvent> = {}): HistoryRow => ({
   event: {
@@ -13,59 +12,83 @@ const msg = (gseq: number, from: string, extra: Partial<HistoryEvent> = {}): His
   except: [],
   skip: {}
 });
-const sys = (gseq: number, action: "kicked" | "joined", target: string, extra: string[] = []): HistoryRow => ({
+const sys = (gseq: number, action: "kicked" | "joined" | "invited", target: string, extra: string[] = []): HistoryRow => ({
   event: { type: "group", eid: `E${gseq}`, gid: "g", gseq, action, actor: "a", target, ts: 0 },
   extra,
   except: [],
   skip: {}
 });
-const active = (uid: string, from = 0): Window => ({ uid, from, to: Infinity });
-const gseqOf = (e: unknown) => (e as { gseq: number }).gseq;
+const member = (from = 0): Span[] => [{ from, to: Number.MAX_SAFE_INTEGER }];
+const on = (uid: string, spans = member()) => ({ uid, spans });
+const chain = (events: { gseq: number; prev: number }[]) => events.map((e) => [e.prev, e.gseq]);
 
-describe("planDeliveries", () => {
-  it("gives each recipient every event it is owed in one call, in gseq order", () => {
-    const rows = [msg(1, "a"), msg(2, "b"), msg(3, "a")];
-    const plan = planDeliveries([active("a"), active("b"), active("c")], rows);
-    expect(plan.map(([uid, evs]) => [uid, evs.map(gseqOf)])).toEqual([
-      ["a", [1, 2, 3]],
-      ["b", [1, 2, 3]],
-      ["c", [1, 2, 3]]
+describe("planLive", () => {
+  it("gives each online member every event it may see in one call, in gseq order, chained by prev from the batch start", () => {
+    const rows = [msg(4, "a"), msg(5, "b"), msg(6, "a")];
+    const plan = planLive([on("a"), on("b"), on("c")], rows, 3);
+    expect(plan.map(([uid, evs]) => [uid, chain(evs)])).toEqual([
+      ["a", [[3, 4], [4, 5], [5, 6]]],
+      ["b", [[3, 4], [4, 5], [5, 6]]],
+      ["c", [[3, 4], [4, 5], [5, 6]]]
     ]);
   });
 
-  it("keeps cmid and device on the sender's own copies only", () => {
-    const [[, a], [, b]] = planDeliveries([active("a"), active("b")], [msg(1, "a")]) as [[string, object[]], [string, object[]]];
-    expect(a![0]).toMatchObject({ cmid: "c1", device: "d1" });
-    expect(b![0]).not.toHaveProperty("cmid");
-    expect(b![0]).not.toHaveProperty("device");
+  it("shares one array among members with nothing of their own", () => {
+    const plan = Object.fromEntries(planLive([on("a"), on("b"), on("c")], [msg(1, "a")], 0));
+    expect(plan.b).toBe(plan.c);
+    expect(plan.a).not.toBe(plan.b);
   });
 
-  it("respects windows: late joiners miss earlier events, departed members get what they were owed", () => {
-    const rows = [msg(5, "a"), sys(6, "kicked", "z", ["z"]), msg(7, "a")];
-    const plan = Object.fromEntries(
-      planDeliveries([active("a"), active("late", 6), { uid: "z", from: 0, to: 5 }], rows).map(([u, e]) => [u, e.map(gseqOf)])
-    );
-    expect(plan).toEqual({ a: [5, 6, 7], late: [7], z: [5, 6] });
+  it("keeps cmid and device on the sender's own copies only, and never pushes them to the sending device", () => {
+    const plan = Object.fromEntries(planLive([on("a"), on("b")], [msg(1, "a")], 0));
+    expect(plan.a![0]).toMatchObject({ cmid: "c1", device: "d1", skipDevices: ["d1"] });
+    expect(plan.b![0]).not.toHaveProperty("cmid");
+    expect(plan.b![0]).not.toHaveProperty("device");
+    expect(plan.b![0]).not.toHaveProperty("skipDevices");
+  });
+
+  it("respects memberships: a late joiner misses earlier events, a kicked member sees up to the kick, and prev skips what they may not see", () => {
+    const rows = [msg(5, "a"), sys(6, "kicked", "z"), msg(7, "a")];
+    const plan = Object.fromEntries(planLive([on("a"), on("late", member(6)), on("z", [{ from: 0, to: 6 }])], rows, 4).map(([u, e]) => [u, chain(e)]));
+    expect(plan).toEqual({ a: [[4, 5], [5, 6], [6, 7]], late: [[4, 7]], z: [[4, 5], [5, 6]] });
   });
 
   it("flags mentioned copies, and every copy for @all", () => {
     const rows = [msg(1, "a", { mentions: { users: ["b"] } }), msg(2, "a", { mentions: { all: true } })];
-    const plan = Object.fromEntries(planDeliveries([active("a"), active("b"), active("c")], rows));
+    const plan = Object.fromEntries(planLive([on("a"), on("b"), on("c")], rows, 0));
     expect(plan.b!.map((e) => "mentioned" in e)).toEqual([true, true]);
     expect(plan.c!.map((e) => "mentioned" in e)).toEqual([false, true]);
     expect(plan.a!.map((e) => "mentioned" in e)).toEqual([false, false]);
   });
 
-  it("restricts a plan to one user for retries", () => {
-    const plan = planDeliveries([active("a"), active("b")], [msg(1, "a"), sys(2, "kicked", "x", ["x"])], "x");
-    expect(plan.map(([u, e]) => [u, e.map(gseqOf)])).toEqual([["x", [2]]]);
-  });
-
   it("leaves out excepted members and marks the devices a copy must not be pushed to", () => {
     const row: HistoryRow = { ...msg(1, "a"), except: ["b"], skip: { c: ["phone"] } };
-    const plan = Object.fromEntries(planDeliveries([active("a"), active("b"), active("c")], [row]));
+    const plan = Object.fromEntries(planLive([on("b"), on("c"), on("d")], [row], 0));
     expect(plan.b).toBeUndefined();
     expect(plan.c![0]).toMatchObject({ skipDevices: ["phone"] });
-    expect(plan.a![0]).not.toHaveProperty("skipDevices");
+    expect(plan.d![0]).not.toHaveProperty("skipDevices");
+  });
+
+  it("sends an update only to members who could see the message it changes, but a recall to all", () => {
+    const update = (gseq: number, op: "react" | "recall", mgseq: number): HistoryRow => ({
+      event: { type: "update", eid: `U${gseq}`, op, chat: "group", from: "a", to: "g", mid: `M${mgseq}`, ts: 0, gseq, mgseq } as HistoryEvent,
+      extra: [], except: [], skip: {}
+    });
+    const plan = Object.fromEntries(planLive([on("old"), on("late", member(3))], [update(4, "react", 2), update(5, "recall", 2)], 3).map(([u, e]) => [u, chain(e)]));
+    expect(plan).toEqual({ old: [[3, 4], [4, 5]], late: [[3, 5]] });
+  });
+});
+
+describe("a member's stream", () => {
+  it("pages what a member may see with prev chained over what they may not", () => {
+    const rows = [msg(1, "a"), { ...msg(2, "a"), except: ["b"] }, msg(3, "a")];
+    expect(chain(streamFor("b", member(), rows, 0))).toEqual([[0, 1], [1, 3]]);
+    expect(mayView("b", member(), rows[1]!)).toBe(false);
+    expect(mayView("x", [], rows[0]!)).toBe(false);
+  });
+
+  it("stores in the inbox only what a row names someone for besides its members", () => {
+    const rows = [msg(1, "a"), sys(2, "invited", "x", ["x"]), msg(3, "a")];
+    expect([...planExtras(rows)].map(([u, e]) => [u, e.map((x) => x.gseq)])).toEqual([["x", [2]]]);
   });
 });

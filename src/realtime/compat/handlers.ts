@@ -7,10 +7,13 @@ import {
   ERRORS,
   errorBody,
   type GroupInfo,
+  type GroupStreamEvent,
+  type InboxEvent,
   isCompatCommand,
   ProtocolError,
   seedUid
 } from "../../protocol";
+import { COMPAT_DEVICE } from "../../objects/memberships";
 import { sendUnbatched } from "../connection";
 import type { GroupCommand } from "../group-commands";
 import { onSend } from "../handlers/messages";
@@ -157,36 +160,72 @@ async function cmidOf(chat: string, to: string, type: string, id: string | numbe
  * other open one holds), as `{type: "pull", message: [json, ...]}` frames
  * that each fit the frame limit, oldest first; nothing when there is none.
  * Rows count as handed only once every frame went out on an open socket.
+ * Then each group's messages no compat socket of this user was shown,
+ * the newest {@link PULL_GROUP_MAX} at most per group.
  */
-function onPull(hub: UserHub, conn: Conn): void {
-  const max = hub.limits.maxFrameBytes;
-  const open = hub.compatDevices();
+async function onPull(hub: UserHub, conn: Conn): Promise<void> {
   let after = 0;
   for (;;) {
-    const events = hub.compat.available(conn.device, open, PULL_BATCH).filter((e) => e.seq > after);
-    if (events.length === 0) return;
-    let page: string[] = [];
-    let bytes = 0;
-    let sent = true;
-    const flush = () => {
-      if (page.length > 0) sent = sendCompat(conn.ws, { message: page, type: "pull" }) && sent;
-      page = [];
-      bytes = 0;
-    };
-    for (const e of events) {
-      const text = renderForCompat(e, hub.uid);
-      if (text === undefined) continue;
-      const size = JSON.stringify(text).length + 1;
-      if (page.length > 0 && bytes + size + 32 > max) flush();
-      page.push(text);
-      bytes += size;
-    }
-    flush();
-    if (!sent || conn.ws.readyState !== WebSocket.OPEN) return;
+    const events = hub.compat.available(conn.device, hub.compatDevices(), PULL_BATCH).filter((e) => e.seq > after);
+    if (events.length === 0) break;
+    if (!sendPages(hub, conn, events)) return;
     hub.compat.handed(events.map((e) => e.seq), conn.device, Date.now());
     after = events[events.length - 1]!.seq;
-    if (events.length < PULL_BATCH) return;
+    if (events.length < PULL_BATCH) break;
   }
+  await pullGroups(hub, conn);
+}
+
+/** Most events of one group a `pull` hands over (the seed's server keeps none for offline members). */
+const PULL_GROUP_MAX = 1_000;
+
+/**
+ * The group part of `pull`, from the compat cursor of each group (per user:
+ * where a compat socket was last shown that group's events; the first time,
+ * where the user's v1 devices got to). The cursor moves once a page went out.
+ */
+async function pullGroups(hub: UserHub, conn: Conn): Promise<void> {
+  const m = hub.groups.memberships;
+  for (const { gid } of await hub.groups.known()) {
+    let after = m.cursor(COMPAT_DEVICE, gid) ?? m.cursorOfAny(gid) ?? m.get(gid)?.floor ?? 0;
+    for (let handed = 0; handed < PULL_GROUP_MAX; ) {
+      const page = await hub.groups.page(gid, after, PULL_BATCH).catch(() => undefined);
+      if (!page) break;
+      if (page.head - after > PULL_GROUP_MAX && handed === 0) {
+        after = page.head - PULL_GROUP_MAX;
+        continue;
+      }
+      if (page.events.length === 0) break;
+      if (!sendPages(hub, conn, page.events)) return;
+      after = page.events.at(-1)!.gseq;
+      m.ack(COMPAT_DEVICE, { [gid]: after });
+      handed += page.events.length;
+      if (!page.more) break;
+    }
+  }
+}
+
+/** Sends events as `pull` frames that each fit the frame limit; false unless every frame went out. */
+function sendPages(hub: UserHub, conn: Conn, events: readonly (InboxEvent | GroupStreamEvent)[]): boolean {
+  const max = hub.limits.maxFrameBytes;
+  let page: string[] = [];
+  let bytes = 0;
+  let sent = true;
+  const flush = () => {
+    if (page.length > 0) sent = sendCompat(conn.ws, { message: page, type: "pull" }) && sent;
+    page = [];
+    bytes = 0;
+  };
+  for (const e of events) {
+    const text = renderForCompat(e, hub.uid);
+    if (text === undefined) continue;
+    const size = JSON.stringify(text).length + 1;
+    if (page.length > 0 && bytes + size + 32 > max) flush();
+    page.push(text);
+    bytes += size;
+  }
+  flush();
+  return sent && conn.ws.readyState === WebSocket.OPEN;
 }
 
 /** `create_group`: `toUid` is the new group's id; the sender owns it; open to `join_group`. */
@@ -195,7 +234,7 @@ async function onCreateGroup(hub: UserHub, _conn: Conn, f: CompatFrame, raw: Raw
   await patiently(() => charge(hub.sends, f.type));
   const name = typeof raw.name === "string" && raw.name.length > 0 ? raw.name.slice(0, 128) : gid;
   const created = await groupStub(hub.env, gid).create(hub.uid, { name, members: [], joinPolicy: "open" });
-  if (created.ok) return;
+  if (created.ok) return hub.groups.attach(gid);
   // Creating the same group again (a retry) is not an error for its owner.
   if (created.error.code === "conflict") {
     const info = await groupStub(hub.env, gid).command(hub.uid, { op: "info" });
@@ -210,6 +249,7 @@ async function groupCommand(hub: UserHub, f: CompatFrame, cmd: GroupCommand, qui
   const result = await groupStub(hub.env, requireGroupId(f)).command(hub.uid, cmd);
   if (!result.ok && result.error.code === quietCode) return;
   unwrap(result);
+  if (cmd.op === "join") await hub.groups.attach(requireGroupId(f));
 }
 
 function requireGroupId(f: CompatFrame): string {

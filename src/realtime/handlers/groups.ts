@@ -4,8 +4,7 @@ import {
   type ClientFrame,
   type GroupInfo,
   ProtocolError,
-  type SendAck,
-  type UnsequencedEvent
+  type SendAck
 } from "../../protocol";
 import type { GroupCommand } from "../group-commands";
 import type { Conn, UserHub } from "../hub";
@@ -18,10 +17,11 @@ type GroupFrame = Extract<ClientFrame, { type: `group_${string}` }>;
 
 /**
  * Group message: the group's object checks membership and mute, stores it
- * with a gseq and answers; then this user's own copy is appended here (so the
- * ack carries this inbox's seq) and reaches the sender's other devices. The
- * group's fan-out delivers everyone else's copies. A resend with the same
- * `cmid` is answered from either store without a second message.
+ * once, with a gseq, and answers; nothing is stored here. Its live push
+ * reaches the members online, the sender's other devices included; everyone
+ * reads it from the group's stream. A resend with the same `cmid` is
+ * answered from the group (or, for a message sent before groups were stored
+ * once, from this inbox) without a second message.
  */
 export async function onGroupSend(hub: UserHub, conn: Conn, f: Outgoing, outcome: SendOutcome): Promise<SendAck> {
   const own = hub.inbox.bySentCmid(f.cmid);
@@ -30,7 +30,8 @@ export async function onGroupSend(hub: UserHub, conn: Conn, f: Outgoing, outcome
     assertSameMessage(own.event, f);
     return { mid: own.event.mid, seq: own.event.seq, ts: own.event.ts, gseq: own.event.gseq };
   }
-  const stored = unwrap(
+  const before = hub.groups.memberships.get(f.to);
+  const { event: stored, fresh } = unwrap(
     await hub.post(f.to, {
       sender: hub.uid,
       device: conn.device,
@@ -43,15 +44,16 @@ export async function onGroupSend(hub: UserHub, conn: Conn, f: Outgoing, outcome
     })
   );
   if (stored.type !== "message") throw new ProtocolError("internal", "group stored a non-message");
-  const now = Date.now();
-  const [mine] = hub.inbox.append([stored as UnsequencedEvent], now);
-  if (mine!.fresh) {
+  if (!fresh) {
+    // Stored by an earlier attempt (the group compared the content): a resend.
+    outcome.existing = true;
+  } else {
     hub.countSent();
     hub.log.info("send", { uid: hub.uid, device: conn.device, chat: "group", to: f.to, mid: stored.mid, gseq: stored.gseq, kind: f.kind });
-    hub.push(mine!.event, conn.device);
   }
-  hub.appended(now, false);
-  return { mid: stored.mid, seq: mine!.event.seq, ts: stored.ts, gseq: stored.gseq };
+  // A group this object had not heard of (joined elsewhere): attach, so its pushes come here.
+  if (before === undefined) await hub.groups.attach(f.to);
+  return { mid: stored.mid, ts: stored.ts, gseq: stored.gseq };
 }
 
 /**
@@ -67,9 +69,9 @@ export async function onGroupCreate(
 ): Promise<GroupInfo> {
   await Promise.all(f.members.filter((uid) => uid !== hub.uid).map((uid) => assertFriend(hub, uid)));
   const gid = f.gid ?? `g_${newDeviceId()}`;
-  return unwrap(
-    await groupStub(hub.env, gid).create(hub.uid, { name: f.name, members: f.members, joinPolicy: f.joinPolicy })
-  );
+  const info = unwrap(await groupStub(hub.env, gid).create(hub.uid, { name: f.name, members: f.members, joinPolicy: f.joinPolicy }));
+  await hub.groups.attach(gid);
+  return info;
 }
 
 /**
@@ -81,7 +83,9 @@ export async function onGroupCommand(hub: UserHub, _conn: Conn, f: GroupFrame): 
     const peers = hub.peersNow() ?? (await hub.peers());
     if (peers.blocked.has(f.uid)) throw refusalWith(f.uid, true);
   }
-  return unwrap(await groupStub(hub.env, f.gid!).command(hub.uid, toCommand(f)));
+  const result = unwrap(await groupStub(hub.env, f.gid!).command(hub.uid, toCommand(f)));
+  if (f.type === "group_join") await hub.groups.attach(f.gid);
+  return result;
 }
 
 function toCommand(f: GroupFrame): GroupCommand {

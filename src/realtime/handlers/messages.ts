@@ -15,6 +15,8 @@ import { onGroupSend } from "./groups";
 import { assertSameMessage } from "./idempotency";
 import { visibleMessage } from "./updates";
 import { userTarget } from "../targets";
+import { unwrap } from "../../lib/result";
+import { groupStub } from "../stubs";
 
 /** A send with what the server resolved for it: the quoted message, a forward's origin. */
 export type Outgoing = SendFrame & { reply?: Quote; forwarded?: Origin };
@@ -45,7 +47,7 @@ export async function onSend(hub: UserHub, conn: Conn, frame: Outgoing): Promise
     throw new ProtocolError("bad_request", `kind ${frame.kind} is reserved: the seed's clients read it as a server frame`, { kind: "reserved" });
   }
   let f = frame;
-  if (f.replyTo !== undefined && !hub.inbox.bySentCmid(f.cmid)) f = { ...f, reply: quoteIn(hub, f) };
+  if (f.replyTo !== undefined && !hub.inbox.bySentCmid(f.cmid)) f = { ...f, reply: await quoteIn(hub, f) };
   // Only new messages spend the send budget: a resend of a stored `cmid` just
   // recovers its ack. Looking for one first would cost a query per send, so a
   // token is taken first and given back when the message was stored already.
@@ -107,8 +109,8 @@ async function sendDirect(hub: UserHub, conn: Conn, f: Outgoing, outcome: SendOu
 }
 
 /** The quote of `replyTo`: a message the sender can see, in the conversation being sent to. */
-function quoteIn(hub: UserHub, f: SendFrame): Quote {
-  const msg = visibleMessage(hub, f.replyTo!);
+async function quoteIn(hub: UserHub, f: SendFrame): Promise<Quote> {
+  const msg = await visibleMessage(hub, f.replyTo!);
   if (msg.chat !== f.chat || peerOf(hub.uid, msg) !== f.to) {
     throw new ProtocolError("unknown_message", `no message ${f.replyTo} in this conversation`, { replyTo: "not in this conversation" });
   }
@@ -122,7 +124,7 @@ function quoteIn(hub: UserHub, f: SendFrame): Quote {
  */
 export async function onForward(hub: UserHub, conn: Conn, f: ForwardFrame): Promise<SendAck> {
   const own = hub.inbox.bySentCmid(f.cmid);
-  const msg = own ? undefined : visibleMessage(hub, f.mid);
+  const msg = own ? undefined : await visibleMessage(hub, f.mid);
   if (msg) assertNotRecalled(msg);
   const source = own?.event ?? msg!;
   return onSend(hub, conn, {
@@ -170,6 +172,7 @@ export async function onRead(
   conn: Conn,
   f: ReadFrame
 ): Promise<{ seq: number | null; unread?: number }> {
+  if (f.chat === "group") return readGroup(hub, conn, f);
   const msg = hub.inbox.byEventId(f.mid);
   if (!msg || msg.type !== "message" || msg.chat !== f.chat || peerOf(hub.uid, msg) !== f.peer) {
     throw new ProtocolError("unknown_message", `no message ${f.mid} with ${f.peer}`);
@@ -193,5 +196,28 @@ export async function onRead(
       hub.log.warn("receipt_deferred", { uid: hub.uid, to: f.peer, mid: f.mid, error: String(err) });
     }
   }
+  return { seq: stored.seq, unread };
+}
+
+/**
+ * A group read: the group says where the message is in the stream and what
+ * is unread after it (less what this user deleted for themselves); the mark
+ * moves here, and a receipt in this user's inbox tells their other devices.
+ * Members are not told: group reads are the reader's own.
+ */
+async function readGroup(hub: UserHub, conn: Conn, f: ReadFrame): Promise<{ seq: number | null; unread?: number }> {
+  const found = unwrap(await groupStub(hub.env, f.peer).message(hub.uid, f.mid));
+  const m = hub.groups.memberships;
+  if (m.get(f.peer) === undefined) m.learn(f.peer);
+  if (!m.markRead(f.peer, found.gseq)) return { seq: null };
+  const unread = Math.max(0, found.unreadAfter - m.hiddenUnreadAfter(f.peer, found.gseq));
+  const ts = Date.now();
+  const stored = hub.inbox.appendOwn(
+    { type: "receipt", eid: newEventId(ts), chat: "group", from: hub.uid, to: f.peer, mid: f.mid, ts, unread },
+    ts,
+    null
+  );
+  hub.push(stored, conn.device);
+  hub.appended(ts, false);
   return { seq: stored.seq, unread };
 }

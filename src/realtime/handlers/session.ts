@@ -1,5 +1,6 @@
 import {
   type AckFrame,
+  type GroupPage,
   type OnlineFrame,
   ProtocolError,
   SYNC_PAGE_DEFAULT,
@@ -10,16 +11,25 @@ import {
 import type { Conn, UserHub } from "../hub";
 import { onlineAmong } from "../presence";
 
-/** One page of missed events; `gap` says what retention dropped. */
-export function onSync(hub: UserHub, _conn: Conn, f: SyncFrame): SyncResult {
+/** One page of missed inbox events, or with `gid` of that group's stream; `gap` says what retention dropped. */
+export function onSync(hub: UserHub, _conn: Conn, f: SyncFrame): SyncResult | Promise<GroupPage> {
   if ((f.limit ?? 0) > SYNC_PAGE_MAX) throw new ProtocolError("page_too_large", `a sync page holds at most ${SYNC_PAGE_MAX} events`);
+  if (f.gid !== undefined) return hub.groups.page(f.gid, f.after, f.limit ?? SYNC_PAGE_DEFAULT);
   return hub.inbox.page(f.after, f.limit ?? SYNC_PAGE_DEFAULT);
 }
 
-/** Device delivery ack: remembers how far this device has received. */
-export function onAck(hub: UserHub, conn: Conn, f: AckFrame): { acked: number } {
-  hub.inbox.ackDevice(conn.device, f.seq, Date.now());
-  return { acked: hub.inbox.deviceCursor(conn.device) ?? 0 };
+/** Device delivery ack: remembers how far this device has received, in the inbox and in each group named. */
+export function onAck(hub: UserHub, conn: Conn, f: AckFrame): { acked?: number; groups?: Record<string, number> } {
+  const out: { acked?: number; groups?: Record<string, number> } = {};
+  if (f.seq !== undefined) {
+    hub.inbox.ackDevice(conn.device, f.seq, Date.now());
+    out.acked = hub.inbox.deviceCursor(conn.device) ?? 0;
+  }
+  if (f.groups !== undefined) {
+    hub.groups.memberships.ack(conn.device, f.groups);
+    out.groups = Object.fromEntries(Object.keys(f.groups).map((gid) => [gid, hub.groups.memberships.cursor(conn.device, gid) ?? 0]));
+  }
+  return out;
 }
 
 /** The seed's `online` list, scoped to this user's friends. */

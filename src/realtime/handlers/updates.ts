@@ -10,6 +10,7 @@ import {
   ProtocolError,
   type ReactFrame,
   type RecallFrame,
+  type StoredMessage,
   type UpdateResult
 } from "../../protocol";
 import type { AmendRequest } from "../group-updates";
@@ -20,19 +21,34 @@ import { userTarget } from "../targets";
 import { assertBodySize, assertFriend } from "./messages";
 
 /**
- * The message `mid` as this user sees it: one their inbox holds and they
- * have not deleted. Anything else is `unknown_message`, whether it does not
- * exist or is someone else's, so ids cannot be probed.
+ * The message `mid` as this user sees it in their inbox (a direct one, or a
+ * group copy an inbox got before groups were stored once), unless they
+ * deleted it. Anything else is `unknown_message`, whether it does not exist
+ * or is someone else's, so ids cannot be probed.
  */
-export function visibleMessage(hub: UserHub, mid: string): MessageEvent {
+export function inboxMessage(hub: UserHub, mid: string): MessageEvent {
   const e = hub.inbox.byEventId(mid);
   if (!e || e.type !== "message" || e.deleted) throw new ProtocolError("unknown_message", `no message ${mid}`);
   return e;
 }
 
+/**
+ * The message `mid` as this user sees it: from their inbox, or from the
+ * group that stores it (one of theirs, found by the group tag in the id),
+ * unless they deleted it for themselves.
+ */
+export async function visibleMessage(hub: UserHub, mid: string): Promise<StoredMessage> {
+  const e = hub.inbox.byEventId(mid);
+  if (e) {
+    if (e.type !== "message" || e.deleted) throw new ProtocolError("unknown_message", `no message ${mid}`);
+    return e;
+  }
+  return (await hub.groups.message(mid)).message;
+}
+
 /** Edit your own message: a new version for every copy; the old one goes to its edit history. */
 export async function onEdit(hub: UserHub, _conn: Conn, f: EditFrame): Promise<UpdateResult> {
-  const msg = visibleMessage(hub, f.mid);
+  const msg = await visibleMessage(hub, f.mid);
   // Anyone else's edit is refused as `not_author`, whatever its size.
   if (msg.from === hub.uid) assertBodySize(hub, f.body);
   return change(hub, msg, { op: "edit", body: f.body });
@@ -40,7 +56,7 @@ export async function onEdit(hub: UserHub, _conn: Conn, f: EditFrame): Promise<U
 
 /** Recall for everyone: your own message within the window (in groups, owners and admins: any). */
 export async function onRecall(hub: UserHub, _conn: Conn, f: RecallFrame): Promise<UpdateResult> {
-  return change(hub, visibleMessage(hub, f.mid), { op: "recall" });
+  return change(hub, await visibleMessage(hub, f.mid), { op: "recall" });
 }
 
 /**
@@ -50,7 +66,8 @@ export async function onRecall(hub: UserHub, _conn: Conn, f: RecallFrame): Promi
  */
 export async function onDelete(hub: UserHub, _conn: Conn, f: DeleteFrame): Promise<UpdateResult> {
   const found = hub.inbox.byEventId(f.mid);
-  if (!found || found.type !== "message") throw new ProtocolError("unknown_message", `no message ${f.mid}`);
+  if (!found) return deleteGroupMessage(hub, f.mid);
+  if (found.type !== "message") throw new ProtocolError("unknown_message", `no message ${f.mid}`);
   if (found.deleted) return { mid: f.mid, changed: false };
   const pending = hub.inbox.pending.targetOf(f.mid);
   if (pending !== null) {
@@ -75,21 +92,40 @@ export async function onDelete(hub: UserHub, _conn: Conn, f: DeleteFrame): Promi
   return { mid: f.mid, changed: true };
 }
 
-/** Add or remove your reaction; a repeat changes nothing and tells nobody. */
-export async function onReact(hub: UserHub, _conn: Conn, f: ReactFrame): Promise<UpdateResult> {
-  return change(hub, visibleMessage(hub, f.mid), { op: f.remove ? "unreact" : "react", emoji: f.emoji });
+/**
+ * Delete for me, of a group message (stored once, in the group): this user
+ * remembers it as deleted, so their stream, conversation and search show it
+ * so, and their devices learn it from an update in their own inbox.
+ */
+async function deleteGroupMessage(hub: UserHub, mid: string): Promise<UpdateResult> {
+  // Deleted for me already: a repeat.
+  if (hub.groups.memberships.isHidden(mid)) return { mid, changed: false };
+  const { gid, gseq, message } = await hub.groups.message(mid);
+  const counted = message.from !== hub.uid && message.recalled === undefined;
+  if (!hub.groups.memberships.hide(mid, gid, gseq, counted)) return { mid, changed: false };
+  const ts = Date.now();
+  const stored = hub.inbox.appendOwn({ type: "update", eid: newEventId(ts), op: "delete", chat: "group", from: hub.uid, to: gid, mid, ts }, ts, null);
+  hub.push(stored);
+  hub.appended(ts, false);
+  return { mid, changed: true };
 }
 
-/** Every version of a message you can see, oldest first. */
-export function onEdits(hub: UserHub, _conn: Conn, f: EditsFrame): EditsResult {
-  const msg = visibleMessage(hub, f.mid);
+/** Add or remove your reaction; a repeat changes nothing and tells nobody. */
+export async function onReact(hub: UserHub, _conn: Conn, f: ReactFrame): Promise<UpdateResult> {
+  return change(hub, await visibleMessage(hub, f.mid), { op: f.remove ? "unreact" : "react", emoji: f.emoji });
+}
+
+/** Every version of a message you can see, oldest first (a group's from the group, which keeps them). */
+export async function onEdits(hub: UserHub, _conn: Conn, f: EditsFrame): Promise<EditsResult> {
+  const msg = await visibleMessage(hub, f.mid);
   assertNotRecalled(msg);
-  return hub.inbox.conversations.edits(msg);
+  if (msg.seq === undefined) return unwrap(await groupStub(hub.env, msg.to).edits(hub.uid, msg.mid));
+  return hub.inbox.conversations.edits(msg as MessageEvent);
 }
 
 /** A group message changes in the group's object, a direct one here (both by {@link decideUpdate}'s rules). */
-function change(hub: UserHub, msg: MessageEvent, req: UpdateRequest): Promise<UpdateResult> {
-  return msg.chat === "group" ? amendInGroup(hub, msg, { ...req, mid: msg.mid }) : directUpdate(hub, msg, req);
+function change(hub: UserHub, msg: StoredMessage, req: UpdateRequest): Promise<UpdateResult> {
+  return msg.chat === "group" ? amendInGroup(hub, msg, { ...req, mid: msg.mid }) : directUpdate(hub, msg as MessageEvent, req);
 }
 
 /**
@@ -107,7 +143,7 @@ async function directUpdate(hub: UserHub, msg: MessageEvent, req: UpdateRequest)
   if (!decideUpdate(msg, req, who())) return unchanged;
   const peer = peerOf(hub.uid, msg);
   await assertFriend(hub, peer);
-  const fields = decideUpdate(visibleMessage(hub, msg.mid), req, who());
+  const fields = decideUpdate(inboxMessage(hub, msg.mid), req, who());
   if (!fields) return unchanged;
   const ts = Date.now();
   const target = userTarget(peer);
@@ -130,7 +166,7 @@ async function directUpdate(hub: UserHub, msg: MessageEvent, req: UpdateRequest)
 }
 
 /** Group messages change in the group's object, which is authoritative and fans the update out. */
-async function amendInGroup(hub: UserHub, msg: MessageEvent, req: AmendRequest): Promise<UpdateResult> {
+async function amendInGroup(hub: UserHub, msg: StoredMessage, req: AmendRequest): Promise<UpdateResult> {
   const result = unwrap(await groupStub(hub.env, msg.to).amend(hub.uid, req));
   hub.log.info("update", { uid: hub.uid, op: req.op, chat: "group", to: msg.to, mid: msg.mid, changed: result.changed });
   return result;

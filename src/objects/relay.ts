@@ -1,0 +1,32 @@
+import { DurableObject } from "cloudflare:workers";
+import { countCalls } from "../lib/meter";
+import type { PushOutcome } from "../realtime/fanout";
+import type { LiveEvent } from "../realtime/group-stream";
+
+/**
+ * A stateless relay of a big group's live fan-out (named `<gid>/<k>`): the
+ * group hands it one batch of events for up to FANOUT_RELAY_CHUNK online
+ * members, and it calls each member's object, `concurrency` at a time. So
+ * a post reaches N online members in two steps, with ⌈N / chunk⌉ calls from
+ * the group and at most a chunk from each relay, every invocation within
+ * its subrequest budget. It stores nothing: what fails is the group's to
+ * retry.
+ */
+export class RelayObject extends DurableObject<Env> {
+  /** Pushes `batch` to each member; says who had no socket and who could not be reached. */
+  async relay(gid: string, batch: [string, LiveEvent[]][], concurrency: number): Promise<PushOutcome> {
+    const out: PushOutcome = { offline: [], failed: [] };
+    for (let i = 0; i < batch.length; i += concurrency) {
+      const round = batch.slice(i, i + concurrency);
+      const results = await Promise.allSettled(round.map(([uid, events]) => this.env.USERS.getByName(uid).live(gid, events)));
+      results.forEach((r, j) => {
+        const uid = round[j]![0];
+        if (r.status === "rejected") out.failed.push(uid);
+        else if (!r.value) out.offline.push(uid);
+      });
+    }
+    return out;
+  }
+}
+
+countCalls(RelayObject);
