@@ -198,7 +198,10 @@ export class ClientConnection {
    */
   protected enqueue(frame: Record<string, unknown> & { cmid: string }): Promise<SendAck> {
     if (this.#state === "closed") return Promise.reject(new ImError("closed", "the client was closed"));
-    const ack = this.#outbox.add(frame.cmid, frame);
+    const ack = this.#outbox.add(frame.cmid, frame).then((a) => {
+      if (frame.chat === "group" && a.gseq !== undefined && a.prev !== undefined) this.#delivery.posted(String(frame.to), a.gseq, a.prev);
+      return a;
+    });
     this.#flush();
     return ack;
   }

@@ -105,6 +105,16 @@ export class InOrderDelivery {
     void this.#catchUp();
   }
 
+  /**
+   * This device posted to `gid` and it was stored at `gseq` (the group does
+   * not push a post back to the device that sent it): the position moves
+   * past it when nothing lies between, so the next push needs no sync.
+   */
+  posted(gid: string, gseq: number, prev: number): void {
+    const g = this.#stream(gid);
+    if (gseq > g.last && prev <= g.last) this.#moveGroup(gid, gseq);
+  }
+
   /** Stops the pending ack (the client is closed). */
   stop(): void {
     stopTimer(this.#ackTimer);
@@ -132,9 +142,13 @@ export class InOrderDelivery {
   }
 
   /**
-   * Applies a page of one group; returns whether more remain. A page that
-   * ends the stream (`more: false`) holds every event up to `head` this
-   * device may see, so the position moves to `head`.
+   * Applies a page of one group; returns whether more remain. A page is an
+   * unbroken run of this device's stream from where the server started it
+   * (at least after what this device acknowledged, or what its inbox held
+   * from before groups were stored once), so each event above the position
+   * is delivered, in order. A page that ends the stream (`more: false`)
+   * holds every event up to `head` this device may see, so the position
+   * moves to `head`.
    */
   #applyGroup(page: GroupPage): boolean {
     const g = this.#stream(page.gid);
@@ -142,7 +156,7 @@ export class InOrderDelivery {
       this.events.emit("gap", { ...page.gap, gid: page.gid });
       g.last = page.gap.to;
     }
-    for (const e of page.events) if (e.gseq > g.last && e.prev <= g.last) this.#deliverGroup(page.gid, e);
+    for (const e of page.events) if (e.gseq > g.last) this.#deliverGroup(page.gid, e);
     if (page.more) return true;
     if (page.head > g.last) this.#moveGroup(page.gid, page.head);
     return false;

@@ -304,7 +304,7 @@ export class Conversations {
     return this.sql
       .exec<{ seq: number; event: string }>(
         `SELECT seq, event FROM inbox
-         WHERE conv IS NOT NULL AND gone = 0 AND text LIKE ?1 ESCAPE '\\'
+         WHERE conv LIKE 'd:%' AND gone = 0 AND text LIKE ?1 ESCAPE '\\'
            AND (?2 IS NULL OR conv = ?2) AND (?3 IS NULL OR eid < ?3)
          ORDER BY eid DESC LIMIT ?4`,
         like,

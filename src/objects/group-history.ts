@@ -23,6 +23,9 @@ export interface RowFacts {
 }
 
 const TRIMMED_KEY = "history.trimmed";
+const FLOOR_KEY = "history.floor";
+/** Most rows one retention run deletes (a long-untrimmed history is cut over several runs). */
+const TRIM_CHUNK = 10_000;
 
 /**
  * A group's history in its object's SQLite: every event with its gseq (the
@@ -58,6 +61,19 @@ export class GroupHistory {
   trimmed(): number {
     this.#trimmed ??= this.kv.get<number>(TRIMMED_KEY) ?? 0;
     return this.#trimmed;
+  }
+
+  /**
+   * Where members' streams start: the events up to here were copied into
+   * members' inboxes before groups were stored once (0 for a group made
+   * since). Members read those there.
+   */
+  floor(): number {
+    return this.kv.get<number>(FLOOR_KEY) ?? 0;
+  }
+
+  setFloor(gseq: number): void {
+    this.kv.put(FLOOR_KEY, gseq);
   }
 
   /** Appends an event with the next gseq. `cmid` makes (sender, cmid) idempotent. */
@@ -216,9 +232,10 @@ export class GroupHistory {
    * Retention: drops entries stored before `now - ttlMs` and all but the
    * newest `max`. `trimmed` moves up to the highest dropped gseq, so a member
    * syncing from before it is told of the gap. Reads only the rows it looks
-   * at: the oldest ones (gseq and time grow together).
+   * at: the oldest ones (gseq and time grow together); deletes at most
+   * {@link TRIM_CHUNK} rows per call. Returns whether more is due now.
    */
-  trim(now: number, ttlMs: number, max: number): number {
+  trim(now: number, ttlMs: number, max: number): boolean {
     const byCount = this.head() - max;
     let byAge = this.trimmed();
     const oldest = this.oldestAt();
@@ -231,14 +248,15 @@ export class GroupHistory {
       byAge = old.at(-1)!.gseq;
       if (old.length < rows.length || rows.length < 500) break;
     }
-    const cut = Math.max(byAge, byCount);
-    if (cut <= this.trimmed()) return 0;
+    const due = Math.max(byAge, byCount);
+    if (due <= this.trimmed()) return false;
+    const cut = Math.min(due, this.trimmed() + TRIM_CHUNK);
     this.sql.exec("DELETE FROM edits WHERE mid IN (SELECT eid FROM history WHERE gseq <= ? AND conv = 1)", cut);
-    const deleted = this.sql.exec("DELETE FROM history WHERE gseq <= ?", cut).rowsWritten;
+    this.sql.exec("DELETE FROM history WHERE gseq <= ?", cut);
     this.kv.put(TRIMMED_KEY, cut);
     this.#trimmed = cut;
     this.#oldestAt = undefined;
-    return deleted;
+    return cut < due;
   }
 
   /** Append time of the oldest retained entry, for scheduling retention. */

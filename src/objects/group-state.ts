@@ -67,7 +67,10 @@ export const GROUP_SCHEMA = [
   // Stored once: members read the history through their stream, so a row
   // says whether it is a conversation message (unread counts, the last
   // message, search), whether it was recalled, and its searchable text. The
-  // backfill takes the seed's control kinds at their default list.
+  // backfill takes the seed's control kinds at their default list, and only
+  // the newest 100,000 rows (retention's default keeps no more). The
+  // per-member retries of the old fan-out go: members read by cursor now
+  // (the group records where streams start, see GroupObject.#legacyFloor).
   `ALTER TABLE history ADD COLUMN conv INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE history ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE history ADD COLUMN text TEXT;
@@ -76,13 +79,18 @@ export const GROUP_SCHEMA = [
        json_extract(event, '$.kind') IN ('read', 'friend_request', 'friend_response', 'group_request', 'group_response')
        AND json_extract(event, '$.body.type') = json_extract(event, '$.kind')
        AND json_type(event, '$.body.fromUid') IS NOT NULL AND json_type(event, '$.body.toUid') IS NOT NULL)),
-     gone = (json_type(event, '$.recalled') IS NOT NULL);
+     gone = (json_type(event, '$.recalled') IS NOT NULL)
+     WHERE gseq > (SELECT coalesce(max(gseq), 0) FROM history) - 100000;
    UPDATE history SET text = CASE WHEN json_type(event, '$.body') = 'text' THEN json_extract(event, '$.body')
      WHEN json_type(event, '$.body.text') = 'text' THEN json_extract(event, '$.body.text') END
      WHERE conv = 1 AND gone = 0;
+   DELETE FROM retries;
    CREATE TABLE online (uid TEXT PRIMARY KEY);
    ${EDITS_TABLE}`
 ] as const;
+
+/** The version at which groups became stored once (see {@link GROUP_SCHEMA}): older groups copied history into inboxes. */
+export const STORED_ONCE_STEP = 6;
 
 /** The group's own record. */
 export interface GroupMeta {
@@ -218,7 +226,8 @@ export class GroupState {
     return this.sql
       .exec<{ uid: string }>("SELECT DISTINCT uid FROM former WHERE joined_gseq < ? AND left_gseq >= ?", gseq, gseq)
       .toArray()
-      .map((r) => r.uid);
+      .map((r) => r.uid)
+      .filter((uid) => !this.member(uid)); // one who came back sees it in their stream
   }
 
   /** Forgets memberships that ended before `before` or before what retention kept. */
@@ -228,8 +237,9 @@ export class GroupState {
 
   /** Stops live pushes to former members once the fan-out (at `cursor`) has taken them past the end of their membership. */
   pruneOnline(cursor: number): void {
+    const retrying = this.retries.behind();
     for (const uid of [...this.online.list()]) {
-      if (this.member(uid)) continue;
+      if (this.member(uid) || retrying.has(uid)) continue;
       const last = this.spans(uid).reduce((n, s) => Math.max(n, s.to), 0);
       if (last <= cursor) this.online.remove(uid);
     }

@@ -19,7 +19,7 @@ import {
 } from "../protocol";
 import { type AmendRequest, amend } from "../realtime/group-updates";
 import { onlineAmong } from "../realtime/presence";
-import { Fanout } from "../realtime/fanout";
+import { FANOUT_CURSOR_KEY, Fanout } from "../realtime/fanout";
 import { noticeOf, type PushContent } from "../realtime/push";
 import { WebhookOutbox } from "../realtime/webhooks";
 import {
@@ -38,7 +38,7 @@ import {
 } from "../realtime/group-commands";
 import { editsFor, type GroupSummary, messageFor, pageFor, searchFor, summaryFor, unreadAfter } from "../realtime/group-reads";
 import { AlarmScheduler } from "./alarm";
-import { GROUP_SCHEMA, GroupState } from "./group-state";
+import { GROUP_SCHEMA, GroupState, STORED_ONCE_STEP } from "./group-state";
 import { migrate } from "./storage";
 
 const MIRROR_BATCH = 50;
@@ -79,11 +79,13 @@ export class GroupObject extends DurableObject<Env> {
   #migrated = false;
   readonly #webhooks: WebhookOutbox;
   readonly #sql: SqlStorage;
+  readonly #kv: SyncKvStorage;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const { sql, kv } = metered(ctx.storage);
     this.#sql = sql;
+    this.#kv = kv;
     this.#limits = limitsOf(env);
     this.#state = new GroupState(sql, kv);
     this.#db = createDb(env.DB);
@@ -111,8 +113,24 @@ export class GroupObject extends DurableObject<Env> {
    */
   #schema(): void {
     if (this.#migrated) return;
+    const legacy = this.#legacyFloor();
     migrate(this.#sql, GROUP_SCHEMA);
+    if (legacy !== undefined) this.#state.history.setFloor(legacy);
     this.#migrated = true;
+  }
+
+  /**
+   * For a group stored before groups were stored once (its schema is older
+   * than the step that did it): how far its per-member fan-out had copied
+   * history into every member's inbox, so members' streams start after it.
+   */
+  #legacyFloor(): number | undefined {
+    if (this.#sql.exec("SELECT 1 FROM sqlite_master WHERE name = '_schema'").toArray().length === 0) return undefined;
+    const version = this.#sql.exec<{ version: number }>("SELECT version FROM _schema").toArray()[0]?.version;
+    if (version === undefined || version >= STORED_ONCE_STEP) return undefined;
+    const cursor = this.#kv.get<number>(FANOUT_CURSOR_KEY) ?? 0;
+    const behind = this.#sql.exec<{ m: number | null }>("SELECT min(from_gseq) AS m FROM retries").one().m;
+    return Math.min(cursor, behind ?? cursor);
   }
 
   // ---- RPC surface: changes ----
@@ -282,11 +300,11 @@ export class GroupObject extends DurableObject<Env> {
     });
   }
 
-  /** One page of `uid`'s stream of this group after gseq `after`. */
-  async page(uid: string, after: number, limit: number): Promise<Result<GroupPage>> {
+  /** One page of `uid`'s stream of this group after gseq `after`; `member` says whether they belong now. */
+  async page(uid: string, after: number, limit: number): Promise<Result<GroupPage & { member: boolean }>> {
     return attempt(async () => {
       await this.#requireGroup();
-      return pageFor(this.#state, this.ctx.id.name!, uid, after, limit);
+      return { ...pageFor(this.#state, this.ctx.id.name!, uid, after, limit), member: this.#state.member(uid) !== undefined };
     });
   }
 
@@ -346,13 +364,13 @@ export class GroupObject extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.#alarm.fired();
     this.#schema();
-    const now = Date.now();
-    this.#state.history.trim(now, this.#limits.groupHistoryTtlMs, this.#limits.groupHistoryMax);
-    this.#state.pruneFormer(now - this.#limits.groupHistoryTtlMs);
     const next = await this.#fanout.run();
     await this.#flushMirror();
+    const now = Date.now();
+    const more = this.#state.history.trim(now, this.#limits.groupHistoryTtlMs, this.#limits.groupHistoryMax);
+    this.#state.pruneFormer(now - this.#limits.groupHistoryTtlMs);
     const oldest = this.#state.history.oldestAt();
-    const due = [next, oldest === undefined ? undefined : oldest + this.#limits.groupHistoryTtlMs].filter((t) => t !== undefined);
+    const due = [next, more ? now : undefined, oldest === undefined ? undefined : oldest + this.#limits.groupHistoryTtlMs].filter((t) => t !== undefined);
     if (due.length > 0) await this.#alarm.ensure(Math.min(...due));
     await this.#flushWebhooks();
   }

@@ -7,7 +7,8 @@ import { groupTag } from "../lib/ids";
  * before groups were stored once stay readable there, so the stream starts
  * after the last of them) and where the membership ended; per device and
  * group, the last gseq the device acknowledged; and the group messages this
- * user deleted for themselves. The backfill takes both from those copies.
+ * user deleted for themselves. The backfill takes the stream starts, read
+ * marks and deleted-for-me marks from those copies.
  */
 export const MEMBERSHIPS_SCHEMA = `
   CREATE TABLE groups (
@@ -34,6 +35,11 @@ export const MEMBERSHIPS_SCHEMA = `
     WHERE json_type(event, '$.gseq') = 'integer'
       AND (json_extract(event, '$.type') IN ('group', 'notice') OR json_extract(event, '$.chat') = 'group')
     GROUP BY g;
+  INSERT OR IGNORE INTO hidden (mid, gid, gseq, counted)
+    SELECT eid, json_extract(event, '$.to'), json_extract(event, '$.gseq'), mine = 0 AND json_type(event, '$.recalled') IS NULL
+    FROM inbox
+    WHERE json_extract(event, '$.type') = 'message' AND json_extract(event, '$.chat') = 'group'
+      AND json_type(event, '$.gseq') = 'integer' AND gone = 2;
   UPDATE groups SET read_gseq = coalesce((
     SELECT json_extract(i.event, '$.gseq') FROM convs c JOIN inbox i ON i.seq = c.read_seq WHERE c.conv = 'g:' || groups.gid
   ), 0);`;

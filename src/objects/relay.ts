@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { countCalls } from "../lib/meter";
-import type { PushOutcome } from "../realtime/fanout";
+import { type PushOutcome, yieldToIo } from "../realtime/fanout";
 import type { LiveEvent } from "../realtime/group-stream";
 
 /**
@@ -24,6 +24,7 @@ export class RelayObject extends DurableObject<Env> {
         if (r.status === "rejected") out.failed.push(uid);
         else if (!r.value) out.offline.push(uid);
       });
+      await yieldToIo();
     }
     return out;
   }

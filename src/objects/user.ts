@@ -105,9 +105,10 @@ export class UserObject extends DurableObject<Env> {
       kv,
       new Conversations(sql, () => this.#uid, this.#limits.strangerKinds)
     );
-    this.#compat = new CompatSockets(ctx, new CompatQueue(sql, kv));
+    const memberships = new Memberships(sql);
+    this.#compat = new CompatSockets(ctx, new CompatQueue(sql, kv), memberships);
     this.#db = createDb(env.DB);
-    this.#groups = new GroupLinks(env, this.#db, () => this.#uid, new Memberships(sql));
+    this.#groups = new GroupLinks(env, this.#db, () => this.#uid, memberships, () => openSockets(ctx).length > 0, () => this.#compat.queue.enabled());
     this.#account = new Account(kv, this.#db, () => this.#uid);
     this.#posts = new Courier((gid, requests) => groupStub(env, gid).post(requests));
     this.#alarm = new AlarmScheduler(ctx.storage);
@@ -147,6 +148,7 @@ export class UserObject extends DurableObject<Env> {
       sends: new TokenBucket(this.#limits.sendRatePerSecond, this.#limits.sendBurst),
       typing: new TypingGate(),
       compat: this.#compat.queue,
+      confirmCompat: (device, cutoff) => this.#compat.confirm(device, cutoff),
       compatDevices: () => this.#compat.devices(),
       peers: () => this.#friends.get(),
       peersNow: () => this.#friends.peek(),
@@ -202,7 +204,7 @@ export class UserObject extends DurableObject<Env> {
       this.#compat.queue.enable();
       acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp, compat: true });
       this.ctx.waitUntil(this.#presence.update());
-      this.ctx.waitUntil(this.#groups.attachAll(COMPAT_DEVICE));
+      this.ctx.waitUntil(this.#groups.attachAll(COMPAT_DEVICE, openSockets(this.ctx).length === 1));
       return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : undefined });
     }
     acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp });
@@ -220,7 +222,7 @@ export class UserObject extends DurableObject<Env> {
     this.ctx.waitUntil(this.#presence.update());
     // Group events are not in the inbox: each group hands what this device missed of it.
     this.ctx.waitUntil(
-      this.#groups.attachAll(device, since === null ? undefined : (page) => safeSend(server, { type: "group_catchup", ...page }))
+      this.#groups.attachAll(device, openSockets(this.ctx).length === 1, since === null ? undefined : (page) => safeSend(server, { type: "group_catchup", ...page }))
     );
     return new Response(null, {
       status: 101,
@@ -302,10 +304,8 @@ export class UserObject extends DurableObject<Env> {
     if (openSockets(this.ctx).length === 0 || (await this.#account.deleted())) return false;
     const frames = events.map((e) => withoutSkip(e));
     this.#groups.pushed(gid, frames);
-    events.forEach((e, i) => {
-      const reached = this.#push(frames[i]!, e.skipDevices);
-      if (reached.compatDevice !== undefined) this.#groups.memberships.ack(COMPAT_DEVICE, { [gid]: frames[i]!.gseq });
-    });
+    events.forEach((e, i) => this.#push(frames[i]!, e.skipDevices));
+    this.#compat.shown(gid, frames, Date.now());
     return true;
   }
 

@@ -147,7 +147,9 @@ export const sendAckSchema = z.object({
   mid: messageIdSchema,
   seq: seqSchema.optional(),
   ts: z.number().int(),
-  gseq: seqSchema.optional()
+  gseq: seqSchema.optional(),
+  /** With `gseq`: nothing of the group lies between `prev` and it, so a client at `prev` may move to `gseq` (its own post is not pushed back to it). */
+  prev: seqSchema.optional()
 });
 
 /** An entry of a group's history: a message, system event or backend push, ordered by `gseq`. */

@@ -300,6 +300,6 @@ export class Fanout {
  * ends; with it, posts keep arriving during a fan-out and the next batch
  * carries them all.
  */
-function yieldToIo(): Promise<void> {
+export function yieldToIo(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }

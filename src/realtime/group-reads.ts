@@ -44,9 +44,10 @@ export function pageFor(state: GroupState, gid: string, uid: string, after: numb
   const end = endOf(state, spans);
   const trimmed = state.history.trimmed();
   const page: GroupPage = { gid, events: [], more: false, head: end };
-  let prev = after;
-  if (after < trimmed && spans.some((s) => s.from < trimmed && s.to > after)) {
-    page.gap = { from: after + 1, to: trimmed };
+  // What members' inboxes got before groups were stored once is read there.
+  let prev = Math.max(after, state.history.floor());
+  if (prev < trimmed && spans.some((s) => s.from < trimmed && s.to > prev)) {
+    page.gap = { from: prev + 1, to: trimmed };
     prev = trimmed;
   }
   let scan = Math.max(prev, Math.min(...spans.map((s) => s.from)));

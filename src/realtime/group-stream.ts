@@ -129,6 +129,8 @@ export function planLive(
 export function planExtras(rows: readonly HistoryRow[]): Map<string, HistoryEvent[]> {
   const out = new Map<string, HistoryEvent[]>();
   for (const r of rows) {
+    // Stored before groups were stored once: the one who left sees it in their stream now.
+    if (r.event.type === "group" && (r.event.action === "left" || r.event.action === "kicked")) continue;
     for (const uid of r.extra) {
       if (r.except.includes(uid)) continue;
       const list = out.get(uid) ?? [];

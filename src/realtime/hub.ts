@@ -38,6 +38,8 @@ export interface UserHub {
   readonly typing: TypingGate;
   /** The seed's offline list for `/ws/compat` sockets (only kept once the user used one). */
   readonly compat: CompatQueue;
+  /** A compat device sent a frame: it confirms what it was handed before `cutoff` (direct and group). */
+  confirmCompat(device: string, cutoff: number): void;
   /** Devices of this user's open compat sockets. */
   compatDevices(): string[];
   /** Friends and blocks (cached; invalidated when either changes). `friends` excludes blocked peers. */

@@ -69,7 +69,7 @@ const COMMANDS: Record<CompatCommand, Handler> = {
  * plain member) gets `{type: "error", id, error}` with our error codes.
  */
 export function compatDispatch(hub: UserHub, conn: Conn, message: string | ArrayBuffer): Promise<void> {
-  hub.compat.confirm(conn.device, Date.now() - CONFIRM_AFTER_MS);
+  hub.confirmCompat(conn.device, Date.now() - CONFIRM_AFTER_MS);
   // One socket's frames run one after another, as the seed's worker runs
   // them: `create_group` then a post to it must not race.
   const run = (inOrder.get(conn.ws) ?? Promise.resolve()).then(() => handle(hub, conn, message));

@@ -1,5 +1,6 @@
 import type { CompatQueue } from "../../objects/compat-queue";
-import { type InboxEvent, type PresenceFrame, seedUid } from "../../protocol";
+import { COMPAT_DEVICE, type Memberships } from "../../objects/memberships";
+import { type GroupStreamEvent, type InboxEvent, type PresenceFrame, seedUid } from "../../protocol";
 import { attachmentOf, COMPAT_TAG } from "../connection";
 import { CONFIRM_AFTER_MS, sendCompat } from "./handlers";
 import { renderForCompat } from "./render";
@@ -12,10 +13,17 @@ import { renderForCompat } from "./render";
  */
 export class CompatSockets {
   #presenceTurn = 0;
+  /**
+   * Per compat device, the group events pushed to it and not yet confirmed:
+   * gid → how far its unbroken run reached, and when. Memory only: what a
+   * restart forgets is offered again by `pull` (at worst twice).
+   */
+  readonly #handed = new Map<string, Map<string, { gseq: number; at: number }>>();
 
   constructor(
     private readonly ctx: DurableObjectState,
-    readonly queue: CompatQueue
+    readonly queue: CompatQueue,
+    private readonly memberships: Memberships
   ) {}
 
   /** Open compat sockets (none, without a lookup, for users who never had one). */
@@ -36,8 +44,48 @@ export class CompatSockets {
   closed(ws: WebSocket, code?: number): void {
     const a = attachmentOf(ws);
     if (!a?.compat) return;
-    if (code === 1000) this.queue.confirm(a.device, Date.now() - CONFIRM_AFTER_MS);
+    if (code === 1000) this.confirm(a.device, Date.now() - CONFIRM_AFTER_MS);
     this.queue.release(a.device);
+    this.#handed.delete(a.device);
+  }
+
+  /** A frame (or a normal close) from compat device `device`: it confirms what it was handed before `cutoff`. */
+  confirm(device: string, cutoff: number): void {
+    this.queue.confirm(device, cutoff);
+    const handed = this.#handed.get(device);
+    if (!handed) return;
+    const done: Record<string, number> = {};
+    for (const [gid, h] of handed) {
+      if (h.at >= cutoff) continue;
+      done[gid] = h.gseq;
+      handed.delete(gid);
+    }
+    if (Object.keys(done).length > 0) this.memberships.ack(COMPAT_DEVICE, done);
+  }
+
+  /**
+   * A group's events were pushed to the compat sockets open now: each
+   * device is handed the unbroken run from the user's compat cursor (what a
+   * seed client missed before stays for its `pull`), confirmed by its next
+   * frame (see {@link confirm}).
+   */
+  shown(gid: string, frames: readonly GroupStreamEvent[], now: number): void {
+    const m = this.memberships;
+    for (const ws of this.open()) {
+      const device = attachmentOf(ws)?.device;
+      if (device === undefined) continue;
+      const handed = this.#handed.get(device) ?? new Map<string, { gseq: number; at: number }>();
+      let at = handed.get(gid)?.gseq ?? m.cursor(COMPAT_DEVICE, gid) ?? m.cursorOfAny(gid) ?? m.get(gid)?.floor ?? 0;
+      const from = at;
+      for (const f of frames) {
+        if (f.gseq <= at) continue;
+        if (f.prev > at) break;
+        at = f.gseq;
+      }
+      if (at === from) continue;
+      handed.set(gid, { gseq: at, at: now });
+      this.#handed.set(device, handed);
+    }
   }
 
   /** A new event for `uid`: kept until a compat socket confirms it (`device`: the one it was just pushed to). */

@@ -53,7 +53,7 @@ export async function onGroupSend(hub: UserHub, conn: Conn, f: Outgoing, outcome
   }
   // A group this object had not heard of (joined elsewhere): attach, so its pushes come here.
   if (before === undefined) await hub.groups.attach(f.to);
-  return { mid: stored.mid, ts: stored.ts, gseq: stored.gseq };
+  return { mid: stored.mid, ts: stored.ts, gseq: stored.gseq, prev: (stored.gseq ?? 1) - 1 };
 }
 
 /**
