@@ -11,6 +11,7 @@ import type { Ctx, Flags, Metric, Scenario } from "./metrics.ts";
 import { connect } from "./scenarios/connect.ts";
 import { echo } from "./scenarios/echo.ts";
 import { group } from "./scenarios/group.ts";
+import { bigGroup } from "./scenarios/biggroup.ts";
 import { offline } from "./scenarios/offline.ts";
 import { privateChat } from "./scenarios/private.ts";
 import { reconnect } from "./scenarios/reconnect.ts";
@@ -19,7 +20,7 @@ import { type Profiling, startProfile } from "./profile.ts";
 import { printTable, type Row } from "./table.ts";
 import { CpuMeter } from "./stats.ts";
 
-const SCENARIOS: Record<string, Scenario> = { connect, echo, private: privateChat, group, offline, reconnect };
+const SCENARIOS: Record<string, Scenario> = { connect, echo, private: privateChat, group, biggroup: bigGroup, offline, reconnect };
 
 /** Quick matrix: about two minutes on a 2-core machine for both targets. */
 const QUICK: Flags = {
@@ -27,6 +28,8 @@ const QUICK: Flags = {
   "connect-n": 1000, "connect-concurrency": 200, "hold-ms": 1000,
   pairs: 10, msgs: 20_000, seconds: 3, window: 10, rate: 1000, "rate-seconds": 3,
   "group-sizes": [100, 1000], "group-senders": [1, 4], "group-msgs": 2000, "group-seconds": 1, "group-window": 5,
+  /** biggroup: groups of these sizes with this many members online, messages sent one at a time. */
+  "big-sizes": [100, 10000], "big-online": 100, "big-msgs": 50,
   "offline-users": 100, "offline-msgs": 20,
   "storm-clients": 500,
   "echo-clients": 10, "echo-windows": [1, 10], "echo-seconds": 2,

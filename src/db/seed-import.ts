@@ -11,16 +11,16 @@ function chunks<T>(xs: readonly T[], n: number): T[][] {
   return out;
 }
 
-/** Inserts users that do not exist yet; returns how many were new. */
-export async function importUsers(db: Db, rows: readonly { id: string; name?: string }[]): Promise<number> {
-  let created = 0;
+/** Inserts users that do not exist yet; returns the ids that were new. */
+export async function importUsers(db: Db, rows: readonly { id: string; name?: string }[]): Promise<Set<string>> {
+  const created = new Set<string>();
   for (const part of chunks(rows, CHUNK)) {
     const inserted = await db
       .insert(users)
       .values(part.map((r) => ({ id: r.id, name: r.name ?? null })))
       .onConflictDoNothing()
       .returning({ id: users.id });
-    created += inserted.length;
+    for (const r of inserted) created.add(r.id);
   }
   return created;
 }

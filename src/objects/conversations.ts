@@ -50,25 +50,17 @@ export interface RowIndex {
   text: string | null;
 }
 
-interface ConvRow extends Record<string, SqlStorageValue> {
-  conv: string;
-  last_at: number;
-  unread: number;
-  muted: number;
-  event: string | null;
-  seq: number | null;
-}
 
 /**
  * A user's conversations, read marks, unread counts, edit history and
- * search, kept in the inbox's SQLite in step with every stored event. All
- * methods are synchronous (see Inbox), so an event and its effect on the
- * index commit together.
+ * search, over the inbox's SQLite. A stored message writes nothing here
+ * beyond its own row's index columns (conversation, mine, gone, text): the
+ * last message and unread counts are read from the rows when asked, the
+ * conversation's row (`convs`) holds only the read mark and mute. All
+ * methods are synchronous (see Inbox).
  */
 export class Conversations {
-  /** Activity of messages stored in the current append, written by {@link flush}. */
   readonly #versions: EditVersions;
-  readonly #activity = new Map<string, { seq: number; at: number; unread: number }>();
 
   constructor(
     private readonly sql: SqlStorage,
@@ -93,23 +85,8 @@ export class Conversations {
     };
   }
 
-  /**
-   * Keeps the index in step with an event just stored at `seq`. A message's
-   * activity is gathered per conversation and written by {@link flush} (one
-   * statement per conversation per append, not per message); anything else
-   * flushes first, so it sees every message before it.
-   */
-  stored(e: InboxEvent, index: RowIndex): void {
-    if (e.type === "message") {
-      if (index.conv === null) return;
-      const a = this.#activity.get(index.conv) ?? { seq: 0, at: 0, unread: 0 };
-      a.seq = e.seq;
-      a.at = Math.max(a.at, e.ts);
-      if (index.mine === 0 && index.gone === GONE.no) a.unread++;
-      this.#activity.set(index.conv, a);
-      return;
-    }
-    this.flush();
+  /** Keeps the index in step with an event just stored: an update changes the copy it names, a mute its conversation. */
+  stored(e: InboxEvent): void {
     if (e.type === "update") {
       this.#apply(e);
     } else if (e.type === "conversation") {
@@ -120,27 +97,6 @@ export class Conversations {
         e.muted ? 1 : 0
       );
     }
-  }
-
-  /** Writes the gathered activity: last message, time and new unread messages per conversation. */
-  flush(): void {
-    for (const [conv, a] of this.#activity) {
-      this.sql.exec(
-        `INSERT INTO convs (conv, last_seq, last_at, unread) VALUES (?, ?, ?, ?)
-         ON CONFLICT (conv) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq), last_at = max(last_at, excluded.last_at),
-           unread = unread + excluded.unread`,
-        conv,
-        a.seq,
-        a.at,
-        a.unread
-      );
-    }
-    this.#activity.clear();
-  }
-
-  /** Forgets activity not yet written (the storage was erased). */
-  reset(): void {
-    this.#activity.clear();
   }
 
   /**
@@ -177,23 +133,6 @@ export class Conversations {
       gone,
       row.seq
     );
-    // The seed's control frames have no conversation entry to keep in step.
-    if (gone !== GONE.no && row.conv !== null) {
-      // An unread message from someone else that is gone now stops counting.
-      if (row.gone === GONE.no && row.mine === 0) {
-        this.sql.exec("UPDATE convs SET unread = max(0, unread - 1) WHERE conv = ? AND read_seq < ?", row.conv, row.seq);
-      }
-      if (gone === GONE.deleted) {
-        // "Last message" skips what this user deleted; recalled ones still show (as recalled).
-        this.sql.exec(
-          `UPDATE convs SET last_seq = coalesce(
-             (SELECT seq FROM inbox WHERE seq < ?2 AND conv = ?1 AND gone < 2 ORDER BY seq DESC LIMIT 1), 0)
-           WHERE conv = ?1 AND last_seq = ?2`,
-          row.conv,
-          row.seq
-        );
-      }
-    }
   }
 
   /**
@@ -217,56 +156,33 @@ export class Conversations {
     );
   }
 
-  /**
-   * Retention is about to drop every row up to `cut`: what was unread among
-   * them stops counting, and their edit history goes.
-   */
+  /** Retention is about to drop every row up to `cut`: their edit history goes with them. */
   trimming(cut: number): void {
-    this.flush();
-    this.sql.exec(
-      `UPDATE convs SET unread = max(0, unread - (SELECT count(*) FROM inbox
-         WHERE inbox.seq > convs.read_seq AND inbox.seq <= ?1 AND inbox.conv = convs.conv AND mine = 0 AND gone = 0))
-       WHERE read_seq < ?1`,
-      cut
-    );
-    this.sql.exec("DELETE FROM edits WHERE mid IN (SELECT eid FROM inbox WHERE seq <= ?)", cut);
+    this.sql.exec("DELETE FROM edits WHERE mid IN (SELECT eid FROM inbox WHERE seq <= ? AND conv IS NOT NULL)", cut);
   }
-
-
 
   /**
    * Moves the read mark of a conversation up to `seq`. Returns what is left
-   * unread, or undefined when the mark was already there or beyond.
+   * unread (counted from the rows after it), or undefined when the mark was
+   * already there or beyond.
    */
   markRead(chat: Chat, peer: string, seq: number): number | undefined {
-    this.flush();
     const conv = convKey(chat, peer);
-    const cur = this.sql.exec<{ read_seq: number; unread: number }>("SELECT read_seq, unread FROM convs WHERE conv = ?", conv).toArray()[0];
+    const cur = this.sql.exec<{ read_seq: number }>("SELECT read_seq FROM convs WHERE conv = ?", conv).toArray()[0];
     if (cur && cur.read_seq >= seq) return undefined;
-    const from = cur?.read_seq ?? 0;
-    // Messages from others now read: a scan of the seqs between the old mark and the new one.
-    const read = this.sql
-      .exec<{ n: number }>(
-        "SELECT count(*) AS n FROM inbox WHERE seq > ? AND seq <= ? AND conv = ? AND mine = 0 AND gone = 0",
-        from,
-        seq,
-        conv
-      )
-      .one().n;
-    const unread = Math.max(0, (cur?.unread ?? 0) - read);
     this.sql.exec(
-      `INSERT INTO convs (conv, last_seq, last_at, read_seq, unread) VALUES (?1, 0, 0, ?2, ?3)
-       ON CONFLICT (conv) DO UPDATE SET read_seq = excluded.read_seq, unread = excluded.unread`,
+      `INSERT INTO convs (conv, last_seq, last_at, read_seq) VALUES (?1, 0, 0, ?2)
+       ON CONFLICT (conv) DO UPDATE SET read_seq = excluded.read_seq`,
       conv,
-      seq,
-      unread
+      seq
     );
-    return unread;
+    return this.sql
+      .exec<{ n: number }>("SELECT count(*) AS n FROM inbox WHERE seq > ? AND conv = ? AND mine = 0 AND gone = 0", seq, conv)
+      .one().n;
   }
 
   /** Whether the conversation is muted; undefined when this user has no entry for it (even one they left has one). */
   muted(chat: Chat, peer: string): boolean | undefined {
-    this.flush();
     const row = this.sql.exec<{ muted: number }>("SELECT muted FROM convs WHERE conv = ?", convKey(chat, peer)).toArray()[0];
     return row === undefined ? undefined : row.muted === 1;
   }
@@ -279,15 +195,28 @@ export class Conversations {
    * are left out.
    */
   direct(): { conv: string; entry: Conversation }[] {
-    this.flush();
-    return this.sql
-      .exec<ConvRow>(
-        `SELECT c.conv, c.last_at, c.unread, c.muted, i.event, i.seq
-         FROM convs c LEFT JOIN inbox i ON i.seq = c.last_seq
-         WHERE c.last_seq > 0 AND c.conv LIKE 'd:%'`
+    // One pass over the inbox (at most INBOX_MAX rows read) instead of a write per message.
+    const rows = this.sql
+      .exec<{ conv: string; last: number | null; unread: number; muted: number | null }>(
+        `SELECT i.conv, max(CASE WHEN i.gone < 2 THEN i.seq END) AS last,
+           sum(i.mine = 0 AND i.gone = 0 AND i.seq > coalesce(c.read_seq, 0)) AS unread, c.muted
+         FROM inbox i LEFT JOIN convs c ON c.conv = i.conv
+         WHERE i.conv LIKE 'd:%' GROUP BY i.conv`
       )
       .toArray()
-      .map((r) => ({ conv: r.conv, entry: toConversation(r) }));
+      .filter((r) => r.last !== null);
+    if (rows.length === 0) return [];
+    const last = new Map(
+      this.sql
+        .exec<{ seq: number; event: string }>("SELECT seq, event FROM inbox WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(rows.map((r) => r.last)))
+        .toArray()
+        .map((r) => [r.seq, { ...(JSON.parse(r.event) as MessageEvent), seq: r.seq }])
+    );
+    return rows.map((r) => {
+      const msg = last.get(r.last!)!;
+      const entry: Conversation = { chat: "dm", peer: r.conv.slice(2), last: msg, lastAt: msg.ts, unread: r.unread, muted: r.muted === 1 };
+      return { conv: r.conv, entry };
+    });
   }
 
   /** The groups this user muted. */
@@ -321,16 +250,4 @@ export class Conversations {
     return this.#versions.of(msg);
   }
 
-}
-
-function toConversation(r: ConvRow): Conversation {
-  const peer = r.conv.slice(2);
-  return {
-    chat: r.conv.startsWith("g:") ? "group" : "dm",
-    peer,
-    last: r.event === null || r.seq === null ? null : { ...(JSON.parse(r.event) as MessageEvent), seq: r.seq },
-    lastAt: r.last_at,
-    unread: r.unread,
-    muted: r.muted === 1
-  };
 }

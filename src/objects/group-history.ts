@@ -238,6 +238,7 @@ export class GroupHistory {
   trim(now: number, ttlMs: number, max: number): boolean {
     const byCount = this.head() - max;
     let byAge = this.trimmed();
+    this.#oldestAt = undefined; // read again: one row, and retention runs rarely
     const oldest = this.oldestAt();
     for (; oldest !== undefined && oldest < now - ttlMs; ) {
       const rows = this.sql

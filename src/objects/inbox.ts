@@ -3,7 +3,7 @@ import { COMPAT_HANDED_SCHEMA, COMPAT_QUEUE_SCHEMA } from "./compat-queue";
 import { CONVERSATIONS_SCHEMA, CONVERSATIONS_SCHEMA_2, type Conversations, type RowIndex } from "./conversations";
 import { MEMBERSHIPS_SCHEMA } from "./memberships";
 import { type Row, toEvent } from "./inbox-row";
-import { PendingDeliveries } from "./pending";
+import { PENDING_SCHEMA, PendingDeliveries } from "./pending";
 import {
   type InboxEvent,
   type MessageEvent,
@@ -41,7 +41,8 @@ export const INBOX_SCHEMA = [
   COMPAT_HANDED_SCHEMA,
   CONVERSATIONS_SCHEMA,
   CONVERSATIONS_SCHEMA_2,
-  MEMBERSHIPS_SCHEMA
+  MEMBERSHIPS_SCHEMA,
+  PENDING_SCHEMA
 ] as const;
 
 /** One appended event and whether this call stored it (false: it was a duplicate). */
@@ -94,7 +95,6 @@ export class Inbox {
     this.#trimmed = undefined;
     this.#oldestAt = undefined;
     this.pending.reset();
-    this.conversations.reset();
   }
 
   /** Highest seq ever assigned (0 when empty). */
@@ -120,19 +120,15 @@ export class Inbox {
    */
   append(events: readonly UnsequencedEvent[], now: number): Appended[] {
     const out: Appended[] = [];
-    try {
-      for (let i = 0; i < events.length; ) {
-        let run = 0;
-        while (run < ROWS_PER_INSERT && isReceived(events[i + run])) run++;
-        if (run > 1 && this.#appendRun(events.slice(i, i + run), now, out)) {
-          i += run;
-          continue;
-        }
-        for (const e of events.slice(i, i + Math.max(run, 1))) out.push(this.#appendOne(e, now));
-        i += Math.max(run, 1);
+    for (let i = 0; i < events.length; ) {
+      let run = 0;
+      while (run < ROWS_PER_INSERT && isReceived(events[i + run])) run++;
+      if (run > 1 && this.#appendRun(events.slice(i, i + run), now, out)) {
+        i += run;
+        continue;
       }
-    } finally {
-      this.conversations.flush();
+      for (const e of events.slice(i, i + Math.max(run, 1))) out.push(this.#appendOne(e, now));
+      i += Math.max(run, 1);
     }
     return out;
   }
@@ -147,7 +143,7 @@ export class Inbox {
       index = this.#insert(seq, e, null, null, now);
       if (!index) throw new Error(`inbox refused event ${eidOf(e)}`);
     }
-    return { event: this.#stored(seq, e, index, now), fresh: true };
+    return { event: this.#stored(seq, e, now), fresh: true };
   }
 
   /**
@@ -155,7 +151,7 @@ export class Inbox {
    * member's or a peer's batch), the common case of {@link append}: nothing in
    * the run is stored yet. Otherwise (a redelivery) it undoes its rows and
    * returns false, and the run goes through {@link #appendOne}, which sorts out
-   * each conflict. Messages only: their index work is in-memory until flush.
+   * each conflict. Messages only: their index columns are all the index work.
    */
   #appendRun(run: readonly UnsequencedEvent[], now: number, out: Appended[]): boolean {
     const first = this.head() + 1;
@@ -171,7 +167,7 @@ export class Inbox {
       if (stored > 0) this.sql.exec("DELETE FROM inbox WHERE seq >= ?", first);
       return false;
     }
-    run.forEach((e, k) => out.push({ event: this.#stored(first + k, e, indexes[k]!, now), fresh: true }));
+    run.forEach((e, k) => out.push({ event: this.#stored(first + k, e, now), fresh: true }));
     return true;
   }
 
@@ -188,8 +184,7 @@ export class Inbox {
     const seq = this.head() + 1;
     const index = this.#insert(seq, e, e.cmid, pending, now);
     if (index) {
-      const event = this.#stored(seq, e, index, now) as MessageEvent;
-      this.conversations.flush();
+      const event = this.#stored(seq, e, now) as MessageEvent;
       return { event, fresh: true, pending };
     }
     const prior = this.bySentCmid(e.cmid);
@@ -205,8 +200,7 @@ export class Inbox {
     const seq = this.head() + 1;
     const index = this.#insert(seq, e, null, pending, now);
     if (!index) throw new Error(`inbox refused event ${eidOf(e)}`);
-    const event = this.#stored(seq, e, index, now);
-    this.conversations.flush();
+    const event = this.#stored(seq, e, now);
     return event as unknown as E & { seq: number };
   }
 
@@ -238,11 +232,11 @@ export class Inbox {
     return written > 0 ? index : undefined;
   }
 
-  #stored(seq: number, e: UnsequencedEvent, index: RowIndex, now: number): InboxEvent {
+  #stored(seq: number, e: UnsequencedEvent, now: number): InboxEvent {
     this.#head = seq;
     if (this.#oldestAt === null) this.#oldestAt = now;
     const event = { ...e, seq } as InboxEvent;
-    this.conversations.stored(event, index);
+    this.conversations.stored(event);
     return event;
   }
 
@@ -255,14 +249,13 @@ export class Inbox {
 
   /** The message this user sent with client id `cmid`, and whether delivery is unconfirmed. */
   bySentCmid(cmid: string): { event: MessageEvent; pending: string | null } | undefined {
-    this.pending.flush();
     const row = this.sql
       .exec<Row & { pending: string | null }>(
         "SELECT seq, event, pending FROM inbox WHERE cmid = ?",
         cmid
       )
       .toArray()[0];
-    return row && { event: toEvent(row) as MessageEvent, pending: row.pending };
+    return row && { event: toEvent(row) as MessageEvent, pending: this.pending.waiting(row.seq, row.pending) };
   }
 
   /**
@@ -312,19 +305,25 @@ export class Inbox {
   /**
    * Retention: drops events appended before `now - ttlMs` and all but the
    * newest `max`. Returns how many were dropped; `trimmed` moves up to the
-   * highest dropped seq so later syncs from before it report a gap.
+   * highest dropped seq so later syncs from before it report a gap. Reads
+   * only the rows it looks at: the oldest ones (seq and time grow together).
    */
   trim(now: number, ttlMs: number, max: number): number {
-    this.pending.flush();
-    const byAge = this.sql
-      .exec<{ m: number | null }>("SELECT max(seq) AS m FROM inbox WHERE at < ?", now - ttlMs)
-      .one().m ?? 0;
+    let byAge = this.trimmed();
+    this.#oldestAt = undefined; // read again: one row, and retention runs rarely
+    const oldest = this.oldestAt();
+    for (; oldest !== undefined && oldest < now - ttlMs; ) {
+      const rows = this.sql.exec<{ seq: number; at: number }>("SELECT seq, at FROM inbox WHERE seq > ? ORDER BY seq LIMIT 500", byAge).toArray();
+      const old = rows.filter((r) => r.at < now - ttlMs);
+      if (old.length === 0) break;
+      byAge = old.at(-1)!.seq;
+      if (old.length < rows.length || rows.length < 500) break;
+    }
     const byCount = this.head() - max;
+    if (Math.max(byAge, byCount) <= this.trimmed()) return 0;
     // Never drop an event still waiting for delivery: the peer would lose it unseen.
-    const firstPending = this.sql
-      .exec<{ m: number | null }>("SELECT min(seq) AS m FROM inbox WHERE pending IS NOT NULL")
-      .one().m;
-    const cut = Math.min(Math.max(byAge, byCount), firstPending === null ? Infinity : firstPending - 1);
+    const firstPending = this.pending.first();
+    const cut = Math.min(Math.max(byAge, byCount), firstPending === undefined ? Infinity : firstPending - 1);
     if (cut <= this.trimmed()) return 0;
     this.conversations.trimming(cut);
     const deleted = this.sql.exec("DELETE FROM inbox WHERE seq <= ?", cut).rowsWritten;

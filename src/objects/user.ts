@@ -63,8 +63,11 @@ import { backfillConversations } from "./conversations-backfill";
 import { TypingGate } from "../realtime/typing";
 import { migrate } from "./storage";
 
-/** Friend lists are re-read from D1 at least this often, even without invalidation. */
-const FRIENDS_TTL_MS = 5 * 60_000;
+/**
+ * Friend lists are dropped by the routes that change them; as a safety net
+ * they are also re-read from D1 at least this often.
+ */
+const FRIENDS_TTL_MS = 24 * 3600_000;
 
 const KV_UID = "user.id";
 
@@ -113,7 +116,7 @@ export class UserObject extends DurableObject<Env> {
     this.#posts = new Courier((gid, requests) => groupStub(env, gid).post(requests));
     this.#alarm = new AlarmScheduler(ctx.storage);
     this.#webhooks = new WebhookOutbox(sql, webhookConfig(env));
-    this.#friends = new FriendCache(() => loadPeers(this.#db, this.#uid), FRIENDS_TTL_MS);
+    this.#friends = new FriendCache(() => loadPeers(this.#db, this.#uid), FRIENDS_TTL_MS, kv);
     this.#outbound = new Outbound(env, this.#inbox, this.#friends, this.#alarm, this.#limits.strangerKinds);
     this.#sent = new SentCounter(kv);
     this.#presence = new PresencePublisher({
@@ -131,6 +134,8 @@ export class UserObject extends DurableObject<Env> {
       migrate(sql, INBOX_SCHEMA);
       const uid = ctx.id.name ?? kv.get<string>(KV_UID);
       if (uid) backfillConversations(sql, kv, uid, this.#limits.strangerKinds);
+      // Something a crash left waiting for delivery: retry it from the alarm.
+      if (this.#inbox.pending.first() !== undefined) await this.#alarm.ensure(Date.now() + RETRY_MIN_MS);
     });
     ctx.setWebSocketAutoResponse(
       new WebSocketRequestResponsePair(HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE)
@@ -156,7 +161,7 @@ export class UserObject extends DurableObject<Env> {
       push: (frame, except) => void this.#push(frame, except),
       forward: (event, target) => this.#outbound.forward(event, target),
       post: (gid, request) => this.#posts.send(gid, request),
-      appended: (now, pending) => this.#appended(now, pending),
+      appended: (now) => this.#appended(now),
       countSent: () => this.#sent.add(),
       webhook: (type, data) => this.#webhook(type, data)
     };
@@ -289,7 +294,7 @@ export class UserObject extends DurableObject<Env> {
       this.#compat.stored(e, uid, reached.compatDevice, now);
       return { seq: e.seq, devices: reached.devices, duplicate: false };
     });
-    this.#appended(now, false);
+    this.#appended(now);
     this.#log.debug("deliver", { uid, events: events.length, fresh: out.filter((d) => !d.duplicate).length, devices: out.reduce((n, d) => n + d.devices, 0) });
     return out;
   }
@@ -465,17 +470,17 @@ export class UserObject extends DurableObject<Env> {
   }
 
   /**
-   * After an append: schedule retention (now, if over the cap) and, when the
-   * append left an event pending, a safety retry in case this object dies
-   * before the delivery completes.
+   * After an append: schedule retention (now, if over the cap). No alarm
+   * for the delivery itself: a failed one arms it (Outbound), and one a
+   * crash cut off is found when the object starts again.
    */
-  #appended(now: number, pending: boolean): void {
+  #appended(now: number): void {
     const retained = this.#inbox.head() - this.#inbox.trimmed();
     const retention =
       retained > this.#limits.inboxMax
         ? now
         : (this.#inbox.oldestAt() ?? now) + this.#limits.inboxTtlMs;
-    void this.#alarm.ensure(pending ? Math.min(now + RETRY_MIN_MS, retention) : retention);
+    void this.#alarm.ensure(retention);
   }
 }
 

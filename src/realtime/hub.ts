@@ -62,8 +62,13 @@ export interface UserHub {
   webhook(type: WebhookType, data: unknown): void;
   /** Counts a message this user sent, for the deployment's `messages` counter. */
   countSent(): void;
-  /** Called after every append, so retention (and retries, if `pending`) get scheduled. */
-  appended(now: number, pending: boolean): void;
+  /**
+   * Called after every append, so retention gets scheduled (an alarm write
+   * only when the oldest event changed or the inbox went over its cap).
+   * Deliveries arm the alarm only when one fails (or on start, for what a
+   * crash left waiting).
+   */
+  appended(now: number): void;
 }
 
 /**

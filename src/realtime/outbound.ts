@@ -3,6 +3,7 @@ import type { Inbox } from "../objects/inbox";
 import { ERRORS, type InboxEvent, ProtocolError, type UnsequencedEvent } from "../protocol";
 import { Courier } from "./courier";
 import { refusalWith, strangerMayPass } from "./message-state";
+import { DELIVERED_FLUSH_MS } from "../objects/pending";
 import type { Peers } from "../db/friendships";
 import type { FriendCache } from "./friends";
 import type { Delivered } from "./hub";
@@ -14,8 +15,6 @@ const RETRY_MAX_MS = 10 * 60_000;
 /** Events one alarm run retries: at most RETRY_PER_TARGET of each target, RETRY_BATCH in all. */
 const RETRY_BATCH = 400;
 const RETRY_PER_TARGET = 100;
-/** Longest a delivery mark waits in memory for a write to ride along with. */
-const DELIVERED_FLUSH_MS = 2_000;
 
 /** Most earlier events a call to a target that fell behind carries before its own. */
 const CATCH_UP_MAX = 200;
@@ -139,8 +138,8 @@ export class Outbound {
       this.#inOrder.delete(target);
       throw err;
     }
-    this.inbox.pending.delivered(batch.map((e) => e.seq));
-    // Written in one batch soon (and before anything reads the pending state).
+    this.inbox.pending.delivered(target, batch.at(-1)!.seq);
+    // Written soon, with whatever else moved (and before the alarm reads the pending state).
     this.#flushTimer ??= setTimeout(() => {
       this.#flushTimer = undefined;
       this.inbox.pending.flush();

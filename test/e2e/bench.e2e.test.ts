@@ -22,6 +22,7 @@ describe("benchmark harness", () => {
         "--echo-clients", "2", "--echo-windows", "1,3", "--echo-seconds", "0.3",
         "--pairs", "2", "--msgs", "30", "--seconds", "0", "--window", "4", "--rate", "50", "--rate-seconds", "1",
         "--group-sizes", "8", "--group-senders", "1,2", "--group-msgs", "10", "--group-seconds", "0",
+        "--big-sizes", "6,30", "--big-online", "4", "--big-msgs", "3",
         "--offline-users", "4", "--offline-msgs", "5", "--storm-clients", "10", "--settle-ms", "5000"
       ],
       { cwd: ROOT, encoding: "utf8", timeout: 240_000 }
@@ -37,7 +38,11 @@ describe("benchmark harness", () => {
     const { metrics } = JSON.parse(readFileSync(newest!, "utf8")) as {
       metrics: { scenario: string; metric: string; value: number; target: string }[];
     };
-    expect(new Set(metrics.map((m) => m.scenario))).toEqual(new Set(["connect", "echo", "private", "group", "offline", "reconnect"]));
+    expect(new Set(metrics.map((m) => m.scenario))).toEqual(new Set(["connect", "echo", "private", "group", "biggroup", "offline", "reconnect"]));
+    // Ours reports what each message cost; a bigger group with as many online costs no more rows.
+    const rows = metrics.filter((m) => m.scenario === "biggroup" && m.metric === "rows written/msg" && m.target === "ours");
+    expect(rows).toHaveLength(2);
+    expect(rows[1]!.value).toBeLessThanOrEqual(rows[0]!.value + 1);
     // Two echo windows on each target, each of which answered requests.
     const echoed = metrics.filter((m) => m.scenario === "echo" && m.metric === "requests/s");
     expect(echoed).toHaveLength(4);

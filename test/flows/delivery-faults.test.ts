@@ -19,11 +19,21 @@ async function breakInbox(uid: string, broken: boolean) {
   });
 }
 
-/** What `uid`'s inbox still holds as undelivered (delivery marks are written lazily: `stats` writes them first). */
+/**
+ * What `uid`'s object still waits to deliver: events with a target above
+ * that target's delivery watermark (after `stats`, which writes the
+ * watermarks moved in memory).
+ */
 const pendingOf = async (uid: string) => {
   await env.USERS.getByName(uid).stats();
   return runInDurableObject(env.USERS.getByName(uid), (_o, state) =>
-    state.storage.sql.exec<{ eid: string }>("SELECT eid FROM inbox WHERE pending IS NOT NULL").toArray().map((r) => r.eid)
+    state.storage.sql
+      .exec<{ eid: string }>(
+        `SELECT i.eid FROM inbox i LEFT JOIN delivered d ON d.target = i.pending
+         WHERE i.pending IS NOT NULL AND i.seq > coalesce(d.seq, 0) AND i.seq > (SELECT seq FROM pending_floor) ORDER BY i.seq`
+      )
+      .toArray()
+      .map((r) => r.eid)
   );
 };
 

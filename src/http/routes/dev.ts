@@ -31,7 +31,9 @@ export const devRoutes = newApp()
     const { uid } = c.req.valid("json");
     const db = createDb(c.env.DB);
     await importUsers(db, DEMO_USERS.map((id) => ({ id, name: id[0]!.toUpperCase() + id.slice(1) })));
-    await importFriendships(db, DEMO_USERS.flatMap((a, i) => DEMO_USERS.slice(i + 1).map((b): [string, string] => [a, b])));
+    if ((await importFriendships(db, DEMO_USERS.flatMap((a, i) => DEMO_USERS.slice(i + 1).map((b): [string, string] => [a, b])))) > 0) {
+      await Promise.all(DEMO_USERS.map((u) => c.env.USERS.getByName(u).invalidateFriends()));
+    }
     const created = await groupStub(c.env, DEMO_GROUP).create("alice", {
       name: "Demo group",
       members: [...DEMO_USERS],

@@ -1,5 +1,6 @@
 import { createDb } from "../../db/client";
 import { existingAmong, importFriendships, importUsers } from "../../db/seed-import";
+import { mapLimit } from "../../lib/concurrency";
 import { type GroupInfo, type SeedImportResult, seedImportBodySchema, seedImportResultSchema } from "../../protocol";
 import { groupStub } from "../../realtime/stubs";
 import { newApp } from "../app-env";
@@ -36,7 +37,8 @@ export const importRoutes = newApp().post("/seed", valid("json", seedOp.body), a
   };
 
   const userRows = [...new Map(b.users.map((u) => [u.id, u])).values()];
-  out.users.created = await importUsers(db, userRows);
+  const created = await importUsers(db, userRows);
+  out.users.created = created.size;
   out.users.existing = userRows.length - out.users.created;
 
   const exists = await existingAmong(db, [
@@ -55,6 +57,9 @@ export const importRoutes = newApp().post("/seed", valid("json", seedOp.body), a
   });
   out.friendships.created = await importFriendships(db, [...pairs.values()]);
   out.friendships.existing = pairs.size - out.friendships.created;
+  // Users who existed before this page may keep a friend list in their object: it is stale now.
+  const stale = new Set([...pairs.values()].flat().filter((uid) => !created.has(uid)));
+  await mapLimit([...stale], 16, (uid) => c.env.USERS.getByName(uid).invalidateFriends());
 
   const membersOf = new Map<string, { uid: string; row: number }[]>();
   b.oh_ai_groupfriend.forEach((r, row) => {

@@ -129,7 +129,7 @@ export async function onMuteConversation(
     null
   );
   hub.push(stored);
-  hub.appended(ts, false);
+  hub.appended(ts);
   return { muted: f.muted, changed: true };
 }
 

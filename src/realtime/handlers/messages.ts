@@ -97,7 +97,7 @@ async function sendDirect(hub: UserHub, conn: Conn, f: Outgoing, outcome: SendOu
     hub.countSent();
     hub.log.info("send", { uid: hub.uid, device: conn.device, chat: "dm", to: f.to, mid: sent.event.mid, seq: sent.event.seq, kind: f.kind });
     hub.push(sent.event, conn.device);
-    hub.appended(ts, true);
+    hub.appended(ts);
     const { cmid: _c, device: _d, seq: _s, ...message } = sent.event;
     hub.webhook("message", message);
   } else {
@@ -187,7 +187,7 @@ export async function onRead(
     target
   );
   hub.push(stored, conn.device);
-  hub.appended(ts, target !== null);
+  hub.appended(ts);
   if (target !== null) {
     try {
       await hub.forward(stored, target);
@@ -218,6 +218,6 @@ async function readGroup(hub: UserHub, conn: Conn, f: ReadFrame): Promise<{ seq:
     null
   );
   hub.push(stored, conn.device);
-  hub.appended(ts, false);
+  hub.appended(ts);
   return { seq: stored.seq, unread };
 }

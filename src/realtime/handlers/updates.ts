@@ -88,7 +88,7 @@ export async function onDelete(hub: UserHub, _conn: Conn, f: DeleteFrame): Promi
     null
   );
   hub.push(stored);
-  hub.appended(ts, false);
+  hub.appended(ts);
   return { mid: f.mid, changed: true };
 }
 
@@ -106,7 +106,7 @@ async function deleteGroupMessage(hub: UserHub, mid: string): Promise<UpdateResu
   const ts = Date.now();
   const stored = hub.inbox.appendOwn({ type: "update", eid: newEventId(ts), op: "delete", chat: "group", from: hub.uid, to: gid, mid, ts }, ts, null);
   hub.push(stored);
-  hub.appended(ts, false);
+  hub.appended(ts);
   return { mid, changed: true };
 }
 
@@ -153,7 +153,7 @@ async function directUpdate(hub: UserHub, msg: MessageEvent, req: UpdateRequest)
     target
   );
   hub.push(stored);
-  hub.appended(ts, true);
+  hub.appended(ts);
   const { seq: _seq, ...update } = stored;
   hub.webhook("update", update);
   hub.log.info("update", { uid: hub.uid, op: fields.op, chat: "dm", to: peer, mid: msg.mid, seq: stored.seq });
