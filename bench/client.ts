@@ -48,6 +48,9 @@ export class BenchClient {
   lastSeq = 0;
   /** Groups this client has seen events of (group messages are stored once, in the group: synced by gid). */
   readonly groups = new Set<string>();
+  /** The highest gseq seen per group, acked to the server twice a second at most, as the SDK does. */
+  readonly #gseqs = new Map<string, number>();
+  #ackTimer: NodeJS.Timeout | undefined;
   /** Inbox head reported by `welcome`. */
   head = 0;
   pongs = 0;
@@ -202,7 +205,7 @@ export class BenchClient {
     switch (f.type) {
       case "message":
         if (f.seq > this.lastSeq) this.lastSeq = f.seq;
-        if (f.chat === "group") this.groups.add(f.to);
+        if (f.chat === "group") this.#sawGroup(f.to, f.gseq);
         this.onMessage?.(this, f, true);
         return;
       case "reply": {
@@ -227,10 +230,24 @@ export class BenchClient {
     }
   }
 
+  /** Remembers how far this client got in `gid` and acks it soon (the server resumes a reconnect from there). */
+  #sawGroup(gid: string, gseq: number | undefined): void {
+    this.groups.add(gid);
+    if (gseq === undefined || gseq <= (this.#gseqs.get(gid) ?? 0)) return;
+    this.#gseqs.set(gid, gseq);
+    this.#ackTimer ??= setTimeout(() => {
+      this.#ackTimer = undefined;
+      if (this.ws.readyState === WebSocket.OPEN) this.#send(JSON.stringify({ type: "ack", groups: Object.fromEntries(this.#gseqs) }));
+    }, 500);
+  }
+
   /** Applies one page of a group's stream and asks for the next while `more`. */
   #groupPage(p: { gid: string; events: any[]; more: boolean }): void {
     this.groups.add(p.gid);
-    for (const e of p.events) if (e.type === "message") this.onMessage?.(this, e, false);
+    for (const e of p.events) {
+      this.#sawGroup(p.gid, e.gseq);
+      if (e.type === "message") this.onMessage?.(this, e, false);
+    }
     const last = p.events.at(-1)?.gseq;
     if (!p.more || last === undefined) return;
     this.request({ type: "sync", gid: p.gid, after: last, limit: 500 }, (r) => {

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { countCalls } from "../lib/meter";
 import { type PushOutcome, yieldToIo } from "../realtime/fanout";
-import type { LiveEvent } from "../realtime/group-stream";
+import type { LiveRun } from "../realtime/group-stream";
 
 /**
  * A stateless relay of a big group's live fan-out (named `<gid>/<k>`): the
@@ -14,7 +14,7 @@ import type { LiveEvent } from "../realtime/group-stream";
  */
 export class RelayObject extends DurableObject<Env> {
   /** Pushes `batch` to each member; says who had no socket and who could not be reached. */
-  async relay(gid: string, batch: [string, LiveEvent[]][], concurrency: number): Promise<PushOutcome> {
+  async relay(gid: string, batch: [string, LiveRun[]][], concurrency: number): Promise<PushOutcome> {
     const out: PushOutcome = { offline: [], failed: [] };
     for (let i = 0; i < batch.length; i += concurrency) {
       const round = batch.slice(i, i + concurrency);

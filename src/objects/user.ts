@@ -18,7 +18,6 @@ import {
   type ServerFrame,
   type TypingEvent,
   type UnsequencedEvent,
-  type GroupStreamEvent,
   encodeServerFrame,
   type SearchQuery
 } from "../protocol";
@@ -35,7 +34,7 @@ import {
 } from "../realtime/connection";
 import { Courier } from "../realtime/courier";
 import { GroupLinks } from "../realtime/group-links";
-import type { LiveEvent } from "../realtime/group-stream";
+import { chainOf, type LiveRun } from "../realtime/group-stream";
 import { Outbound, RETRY_MIN_MS } from "../realtime/outbound";
 import { dispatch } from "../realtime/dispatch";
 import { compatDispatch } from "../realtime/compat/handlers";
@@ -301,16 +300,16 @@ export class UserObject extends DurableObject<Env> {
 
   /**
    * A group's new events for this user's devices (stored once, in the
-   * group): pushed to every open device but the ones an event's
-   * `skipDevices` names, and stored nowhere. False when this user has no
-   * socket, so the group stops pushing here until the user attaches again.
+   * group): each run pushed as it came to every open device but the ones it
+   * skips, and stored nowhere. False when this user has no socket, so the
+   * group stops pushing here until the user attaches again.
    */
-  async live(gid: string, events: LiveEvent[]): Promise<boolean> {
-    if (openSockets(this.ctx).length === 0 || (await this.#account.deleted())) return false;
-    const frames = events.map((e) => withoutSkip(e));
-    this.#groups.pushed(gid, frames);
-    events.forEach((e, i) => this.#push(frames[i]!, e.skipDevices));
-    this.#compat.shown(gid, frames, Date.now());
+  async live(gid: string, runs: LiveRun[]): Promise<boolean> {
+    const sockets = this.#sockets();
+    if (sockets.all.length === 0 || (await this.#account.deleted())) return false;
+    this.#groups.pushed(gid, runs);
+    for (const r of runs) this.#push(r.text, r.skipDevices, sockets);
+    if (sockets.compat.length > 0) this.#compat.shown(gid, chainOf(runs), Date.now());
     return true;
   }
 
@@ -444,29 +443,39 @@ export class UserObject extends DurableObject<Env> {
   }
 
   /**
-   * Pushes to every open device but the excepted ones, compat sockets in the
-   * seed's shape (if it has one); returns how many devices it reached, and
-   * the (last) compat device it reached.
+   * Pushes `frame` (or its encoding: frames newline-separated, as one
+   * socket message carries them) to every open device but the excepted
+   * ones, compat sockets in the seed's shape (if it has one); returns how
+   * many devices it reached, and the (last) compat device it reached.
    */
-  #push(frame: ServerFrame, except?: string | readonly string[]): { devices: number; compatDevice?: string } {
+  #push(
+    frame: ServerFrame | string,
+    except?: string | readonly string[],
+    sockets = this.#sockets()
+  ): { devices: number; compatDevice?: string } {
     const skip = except === undefined ? [] : typeof except === "string" ? [except] : except;
-    const compatSockets = this.#compat.open();
     let text: string | undefined;
-    let seedText: string | null | undefined;
+    let seedTexts: string[] | undefined;
     let devices = 0;
     let compatDevice: string | undefined;
-    for (const ws of openSockets(this.ctx)) {
+    for (const ws of sockets.all) {
       if (skip.length > 0 && skip.includes(attachmentOf(ws)?.device ?? "")) continue;
-      if (compatSockets.length > 0 && compatSockets.includes(ws)) {
-        seedText ??= renderForCompat(frame, this.#uid) ?? null;
-        if (seedText === null || !sendUnbatched(ws, seedText)) continue;
+      if (sockets.compat.length > 0 && sockets.compat.includes(ws)) {
+        // The seed's clients take one frame per message, in their shape.
+        seedTexts ??= (typeof frame === "string" ? frame.split("\n").map((l) => JSON.parse(l) as ServerFrame) : [frame]).flatMap((f) => renderForCompat(f, this.#uid) ?? []);
+        if (seedTexts.length === 0 || !seedTexts.every((t) => sendUnbatched(ws, t))) continue;
         compatDevice = attachmentOf(ws)?.device;
         devices++;
-      } else if (safeSend(ws, (text ??= encodeServerFrame(frame)))) {
+      } else if (safeSend(ws, (text ??= typeof frame === "string" ? frame : encodeServerFrame(frame)))) {
         devices++;
       }
     }
     return { devices, compatDevice };
+  }
+
+  /** The open sockets, and which of them are seed (compat) sockets. */
+  #sockets(): { all: WebSocket[]; compat: WebSocket[] } {
+    return { all: openSockets(this.ctx), compat: this.#compat.open() };
   }
 
   /**
@@ -487,10 +496,8 @@ export class UserObject extends DurableObject<Env> {
 countCalls(UserObject);
 
 /** An event without the devices it must not be pushed to (that list is for this object only). */
-function withoutSkip(e: LiveEvent): GroupStreamEvent;
-function withoutSkip(e: Deliverable): UnsequencedEvent;
-function withoutSkip(e: Deliverable | LiveEvent): UnsequencedEvent | GroupStreamEvent {
+function withoutSkip(e: Deliverable): UnsequencedEvent {
   if (e.skipDevices === undefined) return e;
   const { skipDevices: _skip, ...rest } = e;
-  return rest as UnsequencedEvent | GroupStreamEvent;
+  return rest;
 }

@@ -1,7 +1,7 @@
 import type { HistoryRow } from "../objects/group-history";
 import type { GroupState } from "../objects/group-state";
 import type { HistoryEvent } from "../protocol";
-import { type LiveEvent, planExtras, planLive, type Span } from "./group-stream";
+import { type LiveRun, planExtras, planLive, type Span } from "./group-stream";
 
 /** Fan-out limits (see the README's cost model). */
 export const FANOUT = {
@@ -37,9 +37,9 @@ export interface PushOutcome {
 /** What the fan-out calls, so it can be driven without the platform in tests. */
 export interface FanoutPorts {
   /** Pushes to one member's devices (stores nothing there); false when the member has no socket. */
-  live(uid: string, events: LiveEvent[]): Promise<boolean>;
+  live(uid: string, events: LiveRun[]): Promise<boolean>;
   /** Pushes through relay object `k`, which calls each member's object. */
-  relay(k: number, batch: [string, LiveEvent[]][]): Promise<PushOutcome>;
+  relay(k: number, batch: [string, LiveRun[]][]): Promise<PushOutcome>;
   /** Stores events in a user's inbox (the users a row names besides its members). */
   deliver(uid: string, events: HistoryEvent[]): Promise<unknown>;
   /** Which of `uids` have an object with sockets now (the presence registry). */
@@ -212,10 +212,10 @@ export class Fanout {
    * `relayChunk` members each when more are online, so no invocation makes
    * more calls than its budget and every online member is two steps away.
    */
-  async #push(plan: [string, LiveEvent[]][], budget: { calls: number }): Promise<PushOutcome> {
+  async #push(plan: [string, LiveRun[]][], budget: { calls: number }): Promise<PushOutcome> {
     const out: PushOutcome = { offline: [], failed: [] };
     if (plan.length > this.relayChunk) {
-      const chunks: [string, LiveEvent[]][][] = [];
+      const chunks: [string, LiveRun[]][][] = [];
       for (let i = 0; i < plan.length; i += this.relayChunk) chunks.push(plan.slice(i, i + this.relayChunk));
       for (let i = 0; i < chunks.length; i += this.concurrency) {
         const round = chunks.slice(i, i + this.concurrency);

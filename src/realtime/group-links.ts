@@ -6,11 +6,11 @@ import { unwrap } from "../lib/result";
 import { COMPAT_DEVICE, type Membership, type Memberships } from "../objects/memberships";
 import {
   type GroupPage,
-  type GroupStreamEvent,
   ProtocolError,
   type StoredMessage,
   SYNC_PAGE_DEFAULT
 } from "../protocol";
+import type { LiveRun } from "./group-stream";
 import { type GroupRpc, groupStub } from "./stubs";
 
 /** Calls to group objects in flight at once when a user connects. */
@@ -156,15 +156,14 @@ export class GroupLinks {
    * Events the group pushed: learns this user's own membership changes from
    * them (joined, created, left, kicked).
    */
-  pushed(gid: string, events: readonly GroupStreamEvent[]): void {
+  pushed(gid: string, runs: readonly LiveRun[]): void {
     let known = this.memberships.get(gid) !== undefined;
-    for (const e of events) {
-      if (e.type !== "group") continue;
-      if ((e.action === "joined" && e.target === this.uid()) || e.action === "created") {
+    for (const { gseq, ...g } of runs.flatMap((r) => r.groups ?? [])) {
+      if ((g.action === "joined" && g.target === this.uid()) || g.action === "created") {
         this.memberships.learn(gid);
         known = true;
-      } else if ((e.action === "left" || e.action === "kicked") && e.target === this.uid()) {
-        this.memberships.left(gid, e.gseq);
+      } else if ((g.action === "left" || g.action === "kicked") && g.target === this.uid()) {
+        this.memberships.left(gid, gseq);
         known = true;
       }
     }

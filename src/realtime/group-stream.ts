@@ -1,5 +1,5 @@
 import type { HistoryRow } from "../objects/group-history";
-import type { GroupStreamEvent, HistoryEvent, MessageEvent } from "../protocol";
+import { encodeServerFrame, type GroupAction, type GroupStreamEvent, type HistoryEvent, type MessageEvent } from "../protocol";
 import { publicView } from "./group-commands";
 
 /** A stretch of a group's history someone belongs to: events with from < gseq <= to. */
@@ -8,8 +8,54 @@ export interface Span {
   to: number;
 }
 
-/** A member's copy as handed to their user object: `skipDevices` (never pushed to those devices) is stripped there. */
-export type LiveEvent = GroupStreamEvent & { skipDevices?: string[] };
+/**
+ * A run of a member's events as the group hands it to their user object:
+ * the events after `prev` in this member's stream (gseqs `gseqs`, so each
+ * one's prev is the gseq before it), encoded once as the socket message
+ * that carries them (frames newline-separated, as every push is sent). One
+ * run is shared by every member whose copies are the same, so a push to a
+ * thousand members serializes one string, not a thousand object graphs,
+ * and the user object sends it as is. Beside it, what the user object
+ * reads without decoding it.
+ */
+export interface LiveRun {
+  prev: number;
+  gseqs: number[];
+  text: string;
+  /** The membership changes among them (the user object learns its own joins and leaves from these). */
+  groups?: { gseq: number; action: GroupAction; target?: string }[];
+  /** Devices this run is never pushed to: the sending device of one's own message, those a backend push skips. */
+  skipDevices?: string[];
+}
+
+/** Each event of `runs` as (gseq, prev), in order. */
+export function chainOf(runs: readonly LiveRun[]): { gseq: number; prev: number }[] {
+  return runs.flatMap((r) => r.gseqs.map((gseq, i) => ({ gseq, prev: i === 0 ? r.prev : r.gseqs[i - 1]! })));
+}
+
+/** Stream events (consecutive in one member's stream) as runs: one per stretch with the same devices to skip. */
+function toRuns(events: readonly { e: GroupStreamEvent; skip?: readonly string[] }[]): LiveRun[] {
+  const runs: LiveRun[] = [];
+  let texts: string[] = [];
+  let run: LiveRun | undefined;
+  const close = () => {
+    if (run) run.text = texts.join("\n");
+  };
+  for (const { e, skip = [] } of events) {
+    if (!run || String(run.skipDevices ?? []) !== String(skip)) {
+      close();
+      run = { prev: e.prev, gseqs: [], text: "" };
+      if (skip.length > 0) run.skipDevices = [...skip];
+      runs.push(run);
+      texts = [];
+    }
+    run.gseqs.push(e.gseq);
+    texts.push(encodeServerFrame(e));
+    if (e.type === "group") (run.groups ??= []).push(e.target === undefined ? { gseq: e.gseq, action: e.action } : { gseq: e.gseq, action: e.action, target: e.target });
+  }
+  close();
+  return runs;
+}
 
 /**
  * Whether someone who belongs to the group over `spans` may see `row`: an
@@ -67,24 +113,23 @@ function toStream(e: HistoryEvent, prev: number): GroupStreamEvent {
 
 /**
  * The live push of `rows` (history after gseq `from`) to each of
- * `recipients`, in the order given: who gets which copies. Recipients with
+ * `recipients`, in the order given: who gets which runs. Recipients with
  * nothing to see get nothing; those with the same events and no copy of
  * their own (the sender's, a mentioned member's, one with devices to skip)
- * share one array, so a batch to a thousand members holds one copy of each
- * event, not a thousand.
+ * share one run, so a batch to a thousand members encodes each event once.
  */
 export function planLive(
   recipients: readonly { uid: string; spans: readonly Span[] }[],
   rows: readonly HistoryRow[],
   from: number
-): [string, LiveEvent[]][] {
+): [string, LiveRun[]][] {
   if (rows.length === 0) return [];
   const generic = rows.map((r): HistoryEvent => {
     const pub = publicView(r.event);
     return pub.type === "message" && pub.mentions?.all ? { ...pub, mentioned: true } : pub;
   });
-  const shared = new Map<string, LiveEvent[]>();
-  const out: [string, LiveEvent[]][] = [];
+  const shared = new Map<string, LiveRun[]>();
+  const out: [string, LiveRun[]][] = [];
   for (const { uid, spans } of recipients) {
     const idx: number[] = [];
     let special = false;
@@ -94,29 +139,28 @@ export function planLive(
       special ||= isSpecial(uid, r);
     });
     if (idx.length === 0) continue;
-    if (special) {
+    const copies = (copy: (i: number) => HistoryEvent, skip: (i: number) => string[] | undefined) => {
       let prev = from;
-      out.push([uid, idx.map((i) => {
-        const r = rows[i]!;
-        const e: LiveEvent = toStream(copyFor(uid, r.event), prev);
-        prev = r.event.gseq ?? prev;
-        const skip = [...(r.skip[uid] ?? []), ...(r.event.type === "message" && r.event.from === uid && r.event.device ? [r.event.device] : [])];
-        return skip.length ? { ...e, skipDevices: skip } : e;
-      })]);
+      return toRuns(idx.map((i) => {
+        const e = toStream(copy(i), prev);
+        prev = e.gseq;
+        return { e, skip: skip(i) };
+      }));
+    };
+    if (special) {
+      out.push([uid, copies(
+        (i) => copyFor(uid, rows[i]!.event),
+        (i) => {
+          const e = rows[i]!.event;
+          return [...(rows[i]!.skip[uid] ?? []), ...(e.type === "message" && e.from === uid && e.device ? [e.device] : [])];
+        }
+      )]);
       continue;
     }
     const key = idx.join(",");
-    let events = shared.get(key);
-    if (!events) {
-      let prev = from;
-      events = idx.map((i) => {
-        const e = toStream(generic[i]!, prev);
-        prev = rows[i]!.event.gseq ?? prev;
-        return e;
-      });
-      shared.set(key, events);
-    }
-    out.push([uid, events]);
+    let runs = shared.get(key);
+    if (!runs) shared.set(key, (runs = copies((i) => generic[i]!, () => undefined)));
+    out.push([uid, runs]);
   }
   return out;
 }

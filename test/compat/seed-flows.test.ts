@@ -294,6 +294,22 @@ describe("seed frames, groups", () => {
     for (const s of [so, s1, s2, sx]) expect(s.seen("__bad")).toEqual([]);
   });
 
+  it("hands a burst of group posts to a seed client one JSON frame per message, in order", async () => {
+    const owner = await createUser();
+    const m1 = await createUser();
+    const so = await connectSeed(owner);
+    const s1 = await connectSeed(m1);
+    const gid = uniqueId("g");
+    so.send({ toUid: gid, isGroup: 1, type: "create_group" });
+    await so.settle();
+    s1.send({ toUid: gid, isGroup: 1, type: "join_group" });
+    await s1.settle();
+    // Sent in one turn: the group appends and pushes them together, as one run of frames.
+    for (let i = 0; i < 30; i++) so.send({ toUid: gid, isGroup: 1, type: "text", id: `b${i}`, content: `burst ${i}` });
+    for (let i = 0; i < 30; i++) expect(await s1.next("text")).toMatchObject({ id: `b${i}`, content: `burst ${i}` });
+    expect(s1.seen("__bad")).toEqual([]);
+  });
+
   it("stays closed to join_group once its owner closes it, and queues group messages for offline members", async () => {
     const owner = await createUser();
     const member = await createUser();

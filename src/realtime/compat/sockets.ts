@@ -1,6 +1,6 @@
 import type { CompatQueue } from "../../objects/compat-queue";
 import { COMPAT_DEVICE, type Memberships } from "../../objects/memberships";
-import { type GroupStreamEvent, type InboxEvent, type PresenceFrame, seedUid } from "../../protocol";
+import { type InboxEvent, type PresenceFrame, seedUid } from "../../protocol";
 import { attachmentOf, COMPAT_TAG } from "../connection";
 import { CONFIRM_AFTER_MS, sendCompat } from "./handlers";
 import { renderForCompat } from "./render";
@@ -69,7 +69,7 @@ export class CompatSockets {
    * seed client missed before stays for its `pull`), confirmed by its next
    * frame (see {@link confirm}).
    */
-  shown(gid: string, frames: readonly GroupStreamEvent[], now: number): void {
+  shown(gid: string, frames: readonly { gseq: number; prev: number }[], now: number): void {
     const m = this.memberships;
     for (const ws of this.open()) {
       const device = attachmentOf(ws)?.device;
