@@ -1,4 +1,5 @@
 import { groupTag } from "../lib/ids";
+import { GroupCursors } from "./group-cursors";
 
 /**
  * DDL step of a user's groups (a step of the inbox's schema list). Group
@@ -65,12 +66,17 @@ export const COMPAT_DEVICE = "~compat";
 export class Memberships {
   #rows: Map<string, Membership> | undefined;
   #tags: Map<string, string[]> | undefined;
+  /** Per device and group, the last gseq the device acknowledged. */
+  readonly cursors: GroupCursors;
 
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(private readonly sql: SqlStorage) {
+    this.cursors = new GroupCursors(sql);
+  }
 
   reset(): void {
     this.#rows = undefined;
     this.#tags = undefined;
+    this.cursors.reset();
   }
 
   #load(): Map<string, Membership> {
@@ -112,7 +118,7 @@ export class Memberships {
   forget(gid: string): void {
     if (!this.#load().delete(gid)) return;
     this.sql.exec("DELETE FROM groups WHERE gid = ?", gid);
-    this.sql.exec("DELETE FROM gcursors WHERE gid = ?", gid);
+    this.cursors.forget(gid);
     this.#tags = undefined;
   }
 
@@ -137,35 +143,9 @@ export class Memberships {
     return this.#tags.get(tag) ?? [];
   }
 
-  // ---- per-device cursors ----
-
-  /** The last gseq of `gid` that `device` acknowledged. */
-  cursor(device: string, gid: string): number | undefined {
-    return this.sql.exec<{ gseq: number }>("SELECT gseq FROM gcursors WHERE device = ? AND gid = ?", device, gid).toArray()[0]?.gseq;
-  }
-
-  /** The furthest any device got in `gid`. */
-  cursorOfAny(gid: string): number | undefined {
-    return this.sql.exec<{ m: number | null }>("SELECT max(gseq) AS m FROM gcursors WHERE gid = ? AND device <> ?", gid, COMPAT_DEVICE).one().m ?? undefined;
-  }
-
-  /** Every cursor of `device`, by group. */
-  cursors(device: string): Map<string, number> {
-    return new Map(this.sql.exec<{ gid: string; gseq: number }>("SELECT gid, gseq FROM gcursors WHERE device = ?", device).toArray().map((r) => [r.gid, r.gseq]));
-  }
-
-  /** Records that `device` has every event of these groups up to their gseqs (cursors only move forward). */
+  /** Records that `device` has every event of these groups (of this user's) up to their gseqs. */
   ack(device: string, groups: Record<string, number>): void {
-    for (const [gid, gseq] of Object.entries(groups)) {
-      if (!this.#load().has(gid)) continue;
-      this.sql.exec(
-        `INSERT INTO gcursors (device, gid, gseq) VALUES (?, ?, ?)
-         ON CONFLICT (device, gid) DO UPDATE SET gseq = max(gseq, excluded.gseq)`,
-        device,
-        gid,
-        gseq
-      );
-    }
+    this.cursors.ack(device, Object.entries(groups).filter(([gid]) => this.#load().has(gid)));
   }
 
   // ---- deleted for me ----

@@ -259,6 +259,7 @@ export class UserObject extends DurableObject<Env> {
     const a = attachmentOf(ws);
     this.#log.info("disconnect", { uid: a?.uid, device: a?.device, code });
     this.#compat.closed(ws, code);
+    this.#groups.memberships.cursors.flush();
     completeClose(ws, code);
     this.ctx.waitUntil(this.#presence.update(ws));
   }
@@ -266,6 +267,7 @@ export class UserObject extends DurableObject<Env> {
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     if (ws.readyState === WebSocket.OPEN) console.warn("socket error", error);
     this.#compat.closed(ws);
+    this.#groups.memberships.cursors.flush();
     this.ctx.waitUntil(this.#presence.update(ws));
   }
 

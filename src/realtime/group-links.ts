@@ -93,7 +93,7 @@ export class GroupLinks {
         await new Promise((r) => setTimeout(r, wait));
         if (!this.online()) return;
       }
-      const cursors = this.memberships.cursors(device);
+      const cursors = this.memberships.cursors.ofDevice(device);
       const due = todo.filter((m) => m.left === null || (cursors.get(m.gid) ?? m.floor) < m.left);
       const failed = await mapLimit(due, ATTACH_CONCURRENCY, (m) => this.#attachOne(m, Math.max(cursors.get(m.gid) ?? 0, m.floor), catchUp));
       todo = due.filter((_, i) => failed[i]);
@@ -128,7 +128,7 @@ export class GroupLinks {
   #startCompat(gid: string, head: number): void {
     if (!this.compat()) return;
     const m = this.memberships;
-    if (m.cursor(COMPAT_DEVICE, gid) === undefined && m.cursorOfAny(gid) === undefined) m.ack(COMPAT_DEVICE, { [gid]: head });
+    if (m.cursors.get(COMPAT_DEVICE, gid) === undefined && m.cursors.furthest(gid, COMPAT_DEVICE) === undefined) m.ack(COMPAT_DEVICE, { [gid]: head });
   }
 
   /** Attaches to one group (just joined or created from this object). */

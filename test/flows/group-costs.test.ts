@@ -81,6 +81,25 @@ describe("what a group message costs", () => {
   });
 });
 
+describe("what a device's acks cost", () => {
+  it("keeps a device's group positions in memory between writes: twenty acks write nothing until the socket closes, then one row", async () => {
+    const { gid, sender, others } = await setup(2, 0);
+    const [member] = others as [Client];
+    await settled(gid);
+    const acks = await postAndWait(sender, gid, 20, others);
+    await settled(gid);
+    for (const a of acks) expect(await member.ok({ type: "ack", groups: { [gid]: a.gseq! } })).toEqual({ groups: { [gid]: a.gseq } });
+    expect(written(await costs(true))).toBe(0);
+    member.close();
+    await member.closed;
+    await new Promise((r) => setTimeout(r, 100));
+    const stored = await runInDurableObject(env.USERS.getByName(member.welcome.uid), (_o, st) =>
+      st.storage.sql.exec("SELECT device, gseq FROM gcursors WHERE gid = ?", gid).toArray()
+    );
+    expect(stored).toEqual([{ device: member.welcome.device, gseq: acks.at(-1)!.gseq }]);
+  });
+});
+
 describe("big groups", () => {
   it("pushes through relay objects when more members are online than one relay takes (100 in the tests)", async () => {
     const uids = await bulkUsers(150);

@@ -1,4 +1,4 @@
-import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ConversationPage, GroupCatchupFrame, GroupPage, GroupStreamEvent, SearchPage, SendAck } from "../../src/protocol";
@@ -36,6 +36,31 @@ describe("catch-up by cursor", () => {
     await back.ok({ type: "ping" });
     // Nothing new in g2: no frame for it.
     expect(back.seen((f) => f.type === "group_catchup")).toHaveLength(1);
+  });
+
+  it("resumes from a position acked before a socket closed even after the object restarts; a crash before the position is written sends its events again (at most CURSOR_FLUSH_MS of acks)", async () => {
+    const [owner, member] = await connectedUsers(2);
+    const g = await makeGroup(owner!.c, [member!.uid]);
+    const first = await postMany(owner!.c, g.id, 2, "first");
+    await member!.c.next("message", (m) => m.mid === first[1]!.mid);
+    await member!.c.ok({ type: "ack", groups: { [g.id]: first[1]!.gseq! } });
+    const device = member!.c.welcome.device;
+    member!.c.close();
+    await member!.c.closed;
+    await new Promise((r) => setTimeout(r, 100));
+    await evictDurableObject(env.USERS.getByName(member!.uid));
+    const later = await postMany(owner!.c, g.id, 1, "later");
+    const back = await connect(member!.uid, { device, since: member!.c.welcome.head });
+    const catchup = await back.take<GroupCatchupFrame>((f) => f.type === "group_catchup", "a group catch-up");
+    expect(mids(catchup.events)).toEqual([later[0]!.mid]);
+
+    // Acked while the socket is open, then the object crashes before the position was written: it comes again.
+    await back.ok({ type: "ack", groups: { [g.id]: later[0]!.gseq! } });
+    await abortAllDurableObjects();
+    const again = await connect(member!.uid, { device, since: back.welcome.head });
+    const repeat = await again.take<GroupCatchupFrame>((f) => f.type === "group_catchup", "a group catch-up");
+    expect(mids(repeat.events)).toEqual([later[0]!.mid]);
+    expect(repeat.events[0]!.prev).toBe(first[1]!.gseq);
   });
 
   it("pages a member's stream with sync by gid: limit, more, head, and prev chained", async () => {

@@ -187,7 +187,7 @@ const PULL_GROUP_MAX = 1_000;
 async function pullGroups(hub: UserHub, conn: Conn): Promise<void> {
   const m = hub.groups.memberships;
   for (const { gid } of await hub.groups.known()) {
-    let after = m.cursor(COMPAT_DEVICE, gid) ?? m.cursorOfAny(gid) ?? m.get(gid)?.floor ?? 0;
+    let after = m.cursors.get(COMPAT_DEVICE, gid) ?? m.cursors.furthest(gid, COMPAT_DEVICE) ?? m.get(gid)?.floor ?? 0;
     for (let handed = 0; handed < PULL_GROUP_MAX; ) {
       const page = await hub.groups.page(gid, after, PULL_BATCH).catch(() => undefined);
       if (!page) break;

@@ -75,7 +75,7 @@ export class CompatSockets {
       const device = attachmentOf(ws)?.device;
       if (device === undefined) continue;
       const handed = this.#handed.get(device) ?? new Map<string, { gseq: number; at: number }>();
-      let at = handed.get(gid)?.gseq ?? m.cursor(COMPAT_DEVICE, gid) ?? m.cursorOfAny(gid) ?? m.get(gid)?.floor ?? 0;
+      let at = handed.get(gid)?.gseq ?? m.cursors.get(COMPAT_DEVICE, gid) ?? m.cursors.furthest(gid, COMPAT_DEVICE) ?? m.get(gid)?.floor ?? 0;
       const from = at;
       for (const f of frames) {
         if (f.gseq <= at) continue;

@@ -27,7 +27,7 @@ export function onAck(hub: UserHub, conn: Conn, f: AckFrame): { acked?: number; 
   }
   if (f.groups !== undefined) {
     hub.groups.memberships.ack(conn.device, f.groups);
-    out.groups = Object.fromEntries(Object.keys(f.groups).map((gid) => [gid, hub.groups.memberships.cursor(conn.device, gid) ?? 0]));
+    out.groups = Object.fromEntries(Object.keys(f.groups).map((gid) => [gid, hub.groups.memberships.cursors.get(conn.device, gid) ?? 0]));
   }
   return out;
 }
