@@ -1,6 +1,6 @@
 import type { BatchItem } from "drizzle-orm/batch";
 import { eq, and } from "drizzle-orm";
-import type { GroupMeta, MemberRow, MirrorOp } from "../objects/group-state";
+import type { GroupMeta, MemberRow, MirrorOp } from "../store/group-state";
 import { groupSettingsSchema, type Role } from "../protocol";
 import type { Db } from "./client";
 import { groupMembers, groups } from "./schema";

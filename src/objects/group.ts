@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { type Limits, limitsOf, webhookConfig } from "../config";
+import { type Limits, limitsOf, webhookConfig } from "../lib/config";
 import { createDb, type Db } from "../db/client";
 import { loadGroup, mirrorStatements, runBatch } from "../db/groups";
 import { existingUserIds, getUser } from "../db/users";
@@ -21,7 +21,7 @@ import { type AmendRequest, amend } from "../realtime/group-updates";
 import { onlineAmong } from "../realtime/presence";
 import { FANOUT_CURSOR_KEY, Fanout } from "../realtime/fanout";
 import { noticeOf, type PushContent } from "../realtime/push";
-import { WebhookOutbox } from "../realtime/webhooks";
+import { WebhookOutbox } from "../store/webhooks";
 import {
   type Actor,
   emit,
@@ -37,9 +37,9 @@ import {
   READ_OPS
 } from "../realtime/group-commands";
 import { editsFor, type GroupSummary, messageFor, pageFor, searchFor, summaryFor, unreadAfter } from "../realtime/group-reads";
-import { AlarmScheduler } from "./alarm";
-import { GROUP_SCHEMA, GroupState, STORED_ONCE_STEP } from "./group-state";
-import { migrate } from "./storage";
+import { AlarmScheduler } from "../store/alarm";
+import { GROUP_SCHEMA, GroupState, STORED_ONCE_STEP } from "../store/group-state";
+import { migrate } from "../store/migrate";
 
 const MIRROR_BATCH = 50;
 const MIRROR_RETRY_MS = 30_000;

@@ -1,9 +1,9 @@
 import { DurableObject } from "cloudflare:workers";
 import { countCalls, metered } from "../lib/meter";
 import type { Deliverable } from "../realtime/hub";
-import { AlarmScheduler } from "./alarm";
-import { BROADCAST_SCHEMA, Broadcasts } from "./broadcast";
-import { migrate } from "./storage";
+import { AlarmScheduler } from "../store/alarm";
+import { BROADCAST_SCHEMA, Broadcasts } from "../store/broadcast";
+import { migrate } from "../store/migrate";
 
 const SCHEMA = [
   `CREATE TABLE online (

@@ -1,11 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
 import { countCalls, metered } from "../lib/meter";
-import { limitsOf } from "../config";
+import { limitsOf } from "../lib/config";
 import { newEventId } from "../lib/ids";
 import { type CreateScheduleBody, ERRORS, ProtocolError, type Schedule, type ScheduleTarget } from "../protocol";
 import { pushToAll, pushToGroup, pushToUsers } from "../realtime/push";
-import { AlarmScheduler } from "./alarm";
-import { migrate } from "./storage";
+import { AlarmScheduler } from "../store/alarm";
+import { migrate } from "../store/migrate";
 
 const SCHEMA = [
   `CREATE TABLE schedules (

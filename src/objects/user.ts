@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { type Limits, limitsOf, webhookConfig } from "../config";
+import { type Limits, limitsOf, webhookConfig } from "../lib/config";
 import { createDb, type Db } from "../db/client";
 import { attempt, type Result } from "../lib/result";
 import { loadPeers } from "../db/friendships";
@@ -42,25 +42,25 @@ import { CompatSockets } from "../realtime/compat/sockets";
 import { renderForCompat } from "../realtime/compat/render";
 import { onlineFriends } from "../realtime/handlers/session";
 import { listConversations, searchMessages } from "../realtime/handlers/conversations";
-import { groupStub } from "../realtime/stubs";
+import { groupStub } from "../rpc/stubs";
 import type { Posted, PostRequest } from "../realtime/group-commands";
 import type { Deliverable, Delivered, UserHub } from "../realtime/hub";
-import { FriendCache } from "../realtime/friends";
+import { FriendCache } from "../store/friends";
 import { PRESENCE_REFRESH_MS, PresencePublisher, SentCounter } from "../realtime/presence";
-import { TokenBucket } from "../realtime/rate-limit";
-import { type WebhookType, WebhookOutbox } from "../realtime/webhooks";
-import { Account } from "./account";
-import { AlarmScheduler } from "./alarm";
+import { TokenBucket } from "../rules/rate-limit";
+import { type WebhookType, WebhookOutbox } from "../store/webhooks";
+import { Account } from "../store/account";
+import { AlarmScheduler } from "../store/alarm";
 import { Logger } from "../lib/log";
 import { countCalls, metered } from "../lib/meter";
-import { CompatQueue } from "./compat-queue";
-import { INBOX_SCHEMA, Inbox } from "./inbox";
-import { COMPAT_DEVICE } from "./memberships";
-import { Conversations } from "./conversations";
-import { Memberships } from "./memberships";
-import { backfillConversations } from "./conversations-backfill";
-import { TypingGate } from "../realtime/typing";
-import { migrate } from "./storage";
+import { CompatQueue } from "../store/compat-queue";
+import { INBOX_SCHEMA, Inbox } from "../store/inbox";
+import { COMPAT_DEVICE } from "../store/memberships";
+import { Conversations } from "../store/conversations";
+import { Memberships } from "../store/memberships";
+import { backfillConversations } from "../store/conversations-backfill";
+import { TypingGate } from "../rules/typing";
+import { migrate } from "../store/migrate";
 
 /**
  * Friend lists are dropped by the routes that change them; as a safety net

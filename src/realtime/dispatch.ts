@@ -13,7 +13,7 @@ import { onConversations, onMuteConversation, onSearch, onTyping } from "./handl
 import { onDelete, onEdit, onEdits, onReact, onRecall } from "./handlers/updates";
 import { onAck, onOnline, onPing, onSync } from "./handlers/session";
 import type { Conn, UserHub } from "./hub";
-import { charge } from "./rate-limit";
+import { charge } from "../rules/rate-limit";
 
 type Handler<F> = (hub: UserHub, conn: Conn, frame: F) => unknown;
 type HandlerTable = {

@@ -1,5 +1,5 @@
-import type { HistoryRow } from "../objects/group-history";
-import type { GroupState } from "../objects/group-state";
+import type { HistoryRow } from "../store/group-history";
+import type { GroupState } from "../store/group-state";
 import type { HistoryEvent } from "../protocol";
 import { type LiveRun, planExtras, planLive, type Span } from "./group-stream";
 

@@ -12,8 +12,8 @@ import {
   type Quote,
   type Role
 } from "../protocol";
-import type { GroupState, MemberRow } from "../objects/group-state";
-import { bodyChanged, strangerMayPass } from "./message-state";
+import type { GroupState, MemberRow } from "../store/group-state";
+import { bodyChanged, strangerMayPass } from "../rules/message-state";
 
 /** Who acts: a user, or null for the app's backend over HTTP (owner authority). */
 export type Actor = string | null;

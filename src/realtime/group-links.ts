@@ -3,7 +3,7 @@ import { groupsOf } from "../db/users";
 import { mapLimit } from "../lib/concurrency";
 import { tagOf } from "../lib/ids";
 import { unwrap } from "../lib/result";
-import { COMPAT_DEVICE, type Membership, type Memberships } from "../objects/memberships";
+import { COMPAT_DEVICE, type Membership, type Memberships } from "../store/memberships";
 import {
   type GroupPage,
   ProtocolError,
@@ -11,7 +11,7 @@ import {
   SYNC_PAGE_DEFAULT
 } from "../protocol";
 import type { LiveRun } from "./group-stream";
-import { type GroupRpc, groupStub } from "./stubs";
+import { type GroupRpc, groupStub } from "../rpc/stubs";
 
 /** Calls to group objects in flight at once when a user connects. */
 const ATTACH_CONCURRENCY = 8;

@@ -1,4 +1,4 @@
-import type { GroupState } from "../objects/group-state";
+import type { GroupState } from "../store/group-state";
 import {
   type EditsResult,
   type GroupPage,

@@ -1,4 +1,4 @@
-import type { HistoryRow } from "../objects/group-history";
+import type { HistoryRow } from "../store/group-history";
 import { encodeServerFrame, type GroupAction, type GroupStreamEvent, type HistoryEvent, type MessageEvent } from "../protocol";
 import { publicView } from "./group-commands";
 

@@ -1,7 +1,7 @@
 import { newEventId } from "../lib/ids";
 import { type HistoryEvent, type MessageEvent, ProtocolError, type UpdateEvent, type UpdateResult } from "../protocol";
 import type { GroupContext } from "./group-commands";
-import { applyUpdate, decideUpdate, type UpdateRequest } from "./message-state";
+import { applyUpdate, decideUpdate, type UpdateRequest } from "../rules/message-state";
 
 /** A change to a group message, as the member's user object hands it over. */
 export type AmendRequest = UpdateRequest & { mid: string };

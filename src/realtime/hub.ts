@@ -1,16 +1,16 @@
-import type { Limits } from "../config";
+import type { Limits } from "../lib/config";
 import type { Logger } from "../lib/log";
 import type { InboxEvent, ServerFrame } from "../protocol";
 import type { Peers } from "../db/friendships";
-import type { CompatQueue } from "../objects/compat-queue";
-import type { TokenBucket } from "./rate-limit";
-import type { TypingGate } from "./typing";
-import type { Inbox } from "../objects/inbox";
+import type { CompatQueue } from "../store/compat-queue";
+import type { TokenBucket } from "../rules/rate-limit";
+import type { TypingGate } from "../rules/typing";
+import type { Inbox } from "../store/inbox";
 import type { Result } from "../lib/result";
 import type { UnsequencedEvent } from "../protocol";
 import type { Posted, PostRequest } from "./group-commands";
 import type { GroupLinks } from "./group-links";
-import type { WebhookType } from "./webhooks";
+import type { WebhookType } from "../store/webhooks";
 
 /** The connection a frame arrived on, rehydrated from its attachment. */
 export interface Conn {

@@ -1,13 +1,13 @@
-import type { AlarmScheduler } from "../objects/alarm";
-import type { Inbox } from "../objects/inbox";
+import type { AlarmScheduler } from "../store/alarm";
+import type { Inbox } from "../store/inbox";
 import { ERRORS, type InboxEvent, ProtocolError, type UnsequencedEvent } from "../protocol";
 import { Courier } from "./courier";
-import { refusalWith, strangerMayPass } from "./message-state";
-import { DELIVERED_FLUSH_MS } from "../objects/pending";
+import { refusalWith, strangerMayPass } from "../rules/message-state";
+import { DELIVERED_FLUSH_MS } from "../store/pending";
 import type { Peers } from "../db/friendships";
-import type { FriendCache } from "./friends";
+import type { FriendCache } from "../store/friends";
 import type { Delivered } from "./hub";
-import { parseTarget, userTarget } from "./targets";
+import { parseTarget, userTarget } from "../rules/targets";
 
 /** First retry of an unconfirmed delivery; later ones back off up to the max. */
 export const RETRY_MIN_MS = 30_000;

@@ -2,7 +2,7 @@ import { mapLimit } from "../lib/concurrency";
 import { unwrap } from "../lib/result";
 import type { PushUsersResult } from "../protocol";
 import type { Deliverable } from "./hub";
-import { groupStub } from "./stubs";
+import { groupStub } from "../rpc/stubs";
 
 /** What the backend pushes: kind, JSON body, and optionally who it is from. */
 export interface PushContent {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { HistoryRow } from "../../src/objects/group-history";
+import type { HistoryRow } from "../../src/store/group-history";
 import type { HistoryEvent } from "../../src/protocol";
 import { chainOf, type LiveRun, mayView, planExtras, planLive, type Span, streamFor } from "../../src/realtime/group-stream";
 

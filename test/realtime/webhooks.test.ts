@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { WebhookOutbox } from "../../src/realtime/webhooks";
+import { WebhookOutbox } from "../../src/store/webhooks";
 import { createUser } from "../helpers/fixtures";
 
 describe("webhook outbox", () => {

@@ -6,7 +6,7 @@ import {
   searchQuerySchema,
   uidPathSchema
 } from "../../protocol";
-import { userStub } from "../../realtime/stubs";
+import { userStub } from "../../rpc/stubs";
 import { newApp } from "../app-env";
 import { requireUser } from "../lookups";
 import { op } from "../openapi";

@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { limitsOf } from "../../config";
+import { limitsOf } from "../../lib/config";
 import { createDb } from "../../db/client";
 import { importFriendships, importUsers } from "../../db/seed-import";
 import { mintToken } from "../../lib/tokens";
 import { ProtocolError } from "../../protocol";
-import { groupStub } from "../../realtime/stubs";
+import { groupStub } from "../../rpc/stubs";
 import { newApp } from "../app-env";
 import { valid } from "../validate";
 

@@ -1,4 +1,4 @@
-import { limitsOf } from "../../config";
+import { limitsOf } from "../../lib/config";
 import { newDeviceId } from "../../lib/ids";
 import { unwrap } from "../../lib/result";
 import {
@@ -20,7 +20,7 @@ import {
 } from "../../protocol";
 import type { GroupCommand } from "../../realtime/group-commands";
 import { onlineAmong } from "../../realtime/presence";
-import { groupStub } from "../../realtime/stubs";
+import { groupStub } from "../../rpc/stubs";
 import { z } from "zod";
 import { newApp } from "../app-env";
 import { op } from "../openapi";

@@ -2,7 +2,7 @@ import { createDb } from "../../db/client";
 import { existingAmong, importFriendships, importUsers } from "../../db/seed-import";
 import { mapLimit } from "../../lib/concurrency";
 import { type GroupInfo, type SeedImportResult, seedImportBodySchema, seedImportResultSchema } from "../../protocol";
-import { groupStub } from "../../realtime/stubs";
+import { groupStub } from "../../rpc/stubs";
 import { newApp } from "../app-env";
 import { op } from "../openapi";
 import { valid } from "../validate";

@@ -1,4 +1,4 @@
-import { limitsOf } from "../../config";
+import { limitsOf } from "../../lib/config";
 import { countSchema, onlinePageSchema, onlineQuerySchema, ProtocolError } from "../../protocol";
 import { newApp } from "../app-env";
 import { op } from "../openapi";

@@ -1,4 +1,4 @@
-import { limitsOf } from "../../config";
+import { limitsOf } from "../../lib/config";
 import {
   groupPathSchema,
   ProtocolError,

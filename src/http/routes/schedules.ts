@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { unwrap } from "../../lib/result";
 import { createScheduleBodySchema, type GroupInfo, ProtocolError, scheduleSchema } from "../../protocol";
-import { groupStub, schedulerStub } from "../../realtime/stubs";
+import { groupStub, schedulerStub } from "../../rpc/stubs";
 import { newApp } from "../app-env";
 import { idempotent } from "../idempotency";
 import { requireUsers } from "../lookups";

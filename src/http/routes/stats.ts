@@ -1,8 +1,8 @@
-import { limitsOf } from "../../config";
+import { limitsOf } from "../../lib/config";
 import { unwrap } from "../../lib/result";
 import { readCosts } from "../../lib/meter";
 import { costsSchema, deploymentStatsSchema, groupPathSchema, groupStatsSchema, metricsQuerySchema, userIdSchema, userStatsSchema } from "../../protocol";
-import { groupStub } from "../../realtime/stubs";
+import { groupStub } from "../../rpc/stubs";
 import { z } from "zod";
 import { newApp } from "../app-env";
 import { requireUser } from "../lookups";

@@ -1,4 +1,4 @@
-import { limitsOf } from "../../config";
+import { limitsOf } from "../../lib/config";
 import { mintToken } from "../../lib/tokens";
 import { mintTokenBodySchema, tokenResponseSchema } from "../../protocol";
 import { newApp } from "../app-env";

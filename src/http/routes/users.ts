@@ -13,7 +13,7 @@ import {
   userGroupsSchema,
   userSchema
 } from "../../protocol";
-import { groupStub } from "../../realtime/stubs";
+import { groupStub } from "../../rpc/stubs";
 import { newApp } from "../app-env";
 import { requireUser } from "../lookups";
 import { op } from "../openapi";

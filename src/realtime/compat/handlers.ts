@@ -13,14 +13,14 @@ import {
   ProtocolError,
   seedUid
 } from "../../protocol";
-import { COMPAT_DEVICE } from "../../objects/memberships";
+import { COMPAT_DEVICE } from "../../store/memberships";
 import { sendUnbatched } from "../connection";
 import type { GroupCommand } from "../group-commands";
 import { onSend } from "../handlers/messages";
 import { onlineFriends } from "../handlers/session";
 import type { Conn, UserHub } from "../hub";
-import { charge } from "../rate-limit";
-import { groupStub } from "../stubs";
+import { charge } from "../../rules/rate-limit";
+import { groupStub } from "../../rpc/stubs";
 import { renderForCompat } from "./render";
 
 type Raw = Record<string, unknown>;

@@ -1,5 +1,5 @@
-import type { CompatQueue } from "../../objects/compat-queue";
-import { COMPAT_DEVICE, type Memberships } from "../../objects/memberships";
+import type { CompatQueue } from "../../store/compat-queue";
+import { COMPAT_DEVICE, type Memberships } from "../../store/memberships";
 import { type InboxEvent, type PresenceFrame, seedUid } from "../../protocol";
 import { attachmentOf, COMPAT_TAG } from "../connection";
 import { CONFIRM_AFTER_MS, sendCompat } from "./handlers";

@@ -15,9 +15,9 @@ import {
   type TypingFrame
 } from "../../protocol";
 import type { Conn, UserHub } from "../hub";
-import { convKey } from "../message-state";
-import { groupStub } from "../stubs";
-import { TYPING_TTL_MS } from "../typing";
+import { convKey } from "../../rules/message-state";
+import { groupStub } from "../../rpc/stubs";
+import { TYPING_TTL_MS } from "../../rules/typing";
 import { assertFriend } from "./messages";
 
 /** Calls to group objects in flight at once for a conversation list or a search. */

@@ -8,8 +8,8 @@ import {
 } from "../../protocol";
 import type { GroupCommand } from "../group-commands";
 import type { Conn, UserHub } from "../hub";
-import { refusalWith } from "../message-state";
-import { groupStub } from "../stubs";
+import { refusalWith } from "../../rules/message-state";
+import { groupStub } from "../../rpc/stubs";
 import { assertSameMessage } from "./idempotency";
 import { assertFriend, type Outgoing, type SendOutcome } from "./messages";
 

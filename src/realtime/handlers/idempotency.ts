@@ -1,5 +1,5 @@
 import { type MessageEvent, ProtocolError, type SendFrame } from "../../protocol";
-import { bodyChanged } from "../message-state";
+import { bodyChanged } from "../../rules/message-state";
 
 /**
  * A `cmid` names one message: reusing it for different content is a client

@@ -10,13 +10,13 @@ import {
   type SendFrame
 } from "../../protocol";
 import type { Conn, UserHub } from "../hub";
-import { assertNotRecalled, originOf, peerOf, quoteOf, refusalWith, strangerMayPass } from "../message-state";
+import { assertNotRecalled, originOf, peerOf, quoteOf, refusalWith, strangerMayPass } from "../../rules/message-state";
 import { onGroupSend } from "./groups";
 import { assertSameMessage } from "./idempotency";
 import { visibleMessage } from "./updates";
-import { userTarget } from "../targets";
+import { userTarget } from "../../rules/targets";
 import { unwrap } from "../../lib/result";
-import { groupStub } from "../stubs";
+import { groupStub } from "../../rpc/stubs";
 
 /** A send with what the server resolved for it: the quoted message, a forward's origin. */
 export type Outgoing = SendFrame & { reply?: Quote; forwarded?: Origin };

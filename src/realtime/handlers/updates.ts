@@ -15,9 +15,9 @@ import {
 } from "../../protocol";
 import type { AmendRequest } from "../group-updates";
 import type { Conn, UserHub } from "../hub";
-import { assertNotRecalled, decideUpdate, peerOf, type UpdateRequest } from "../message-state";
-import { groupStub } from "../stubs";
-import { userTarget } from "../targets";
+import { assertNotRecalled, decideUpdate, peerOf, type UpdateRequest } from "../../rules/message-state";
+import { groupStub } from "../../rpc/stubs";
+import { userTarget } from "../../rules/targets";
 import { assertBodySize, assertFriend } from "./messages";
 
 /**

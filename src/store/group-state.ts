@@ -1,6 +1,6 @@
 import type { GroupSettings, Role } from "../protocol";
 import type { Span } from "../realtime/group-stream";
-import { WEBHOOK_SCHEMA } from "../realtime/webhooks";
+import { WEBHOOK_SCHEMA } from "./webhooks";
 import { EDITS_TABLE } from "./edit-versions";
 import { FanoutRetries } from "./fanout-retries";
 import { GroupHistory } from "./group-history";

@@ -1,5 +1,5 @@
 import type { HistoryEvent, MessageEvent } from "../protocol";
-import { textOf } from "../realtime/message-state";
+import { textOf } from "../rules/message-state";
 import { EditVersions } from "./edit-versions";
 
 /**

@@ -8,7 +8,7 @@ import {
   type UnsequencedEvent,
   type UpdateEvent
 } from "../protocol";
-import { applyUpdate, convKey, peerOf, strangerMayPass, textOf } from "../realtime/message-state";
+import { applyUpdate, convKey, peerOf, strangerMayPass, textOf } from "../rules/message-state";
 import { EDITS_TABLE, EditVersions } from "./edit-versions";
 
 /**

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { LogLevel } from "./lib/log";
+import type { LogLevel } from "./log";
 
 /** Runtime limits, read from `[vars]` in wrangler.toml; each has a default. */
 export interface Limits {

@@ -1,4 +1,4 @@
-import { WEBHOOK_SCHEMA } from "../realtime/webhooks";
+import { WEBHOOK_SCHEMA } from "./webhooks";
 import { COMPAT_HANDED_SCHEMA, COMPAT_QUEUE_SCHEMA } from "./compat-queue";
 import { CONVERSATIONS_SCHEMA, CONVERSATIONS_SCHEMA_2, type Conversations, type RowIndex } from "./conversations";
 import { MEMBERSHIPS_SCHEMA } from "./memberships";
