@@ -41,7 +41,7 @@ export default defineConfig(async () => {
     test: {
       root,
       include: ["test/**/*.test.ts"],
-      exclude: ["test/e2e/**"],
+      exclude: ["test/e2e/**", "test/unit/**"],
       setupFiles: [path.join(root, "test/setup.ts")],
       testTimeout: 20_000
     }

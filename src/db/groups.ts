@@ -1,9 +1,34 @@
 import type { BatchItem } from "drizzle-orm/batch";
 import { eq, and } from "drizzle-orm";
-import type { GroupMeta, MemberRow, MirrorOp } from "../store/group-state";
-import { groupSettingsSchema, type Role } from "../protocol";
+import { type GroupSettings, groupSettingsSchema, type Role } from "../protocol";
 import type { Db } from "./client";
 import { groupMembers, groups } from "./schema";
+
+/** The group's own record. */
+export interface GroupMeta {
+  id: string;
+  name: string;
+  owner: string;
+  settings: GroupSettings;
+  createdAt: number;
+  dismissedAt: number | null;
+}
+
+export interface MemberRow {
+  uid: string;
+  role: Role;
+  joinedAt: number;
+  /** Head gseq when the member joined: they receive events with a higher gseq. */
+  joinedGseq: number;
+  mutedUntil: number | null;
+}
+
+/** Writes to replay into D1, in order (see src/db/groups.ts). */
+export type MirrorOp =
+  | { op: "group"; meta: GroupMeta }
+  | { op: "member"; gid: string; member: MemberRow }
+  | { op: "unmember"; gid: string; uid: string }
+  | { op: "unmember_all"; gid: string };
 
 /** D1 statements replaying a GroupObject's mirror ops; each is idempotent. */
 export function mirrorStatements(db: Db, ops: readonly MirrorOp[]): BatchItem<"sqlite">[] {

@@ -32,61 +32,70 @@ export interface Limits {
   logLevel: LogLevel;
 }
 
-/** The seed's `sendMsg` skips the friendship check for these kinds. */
-const SEED_STRANGER_KINDS = "read,friend_request,friend_response,group_request,group_response";
+/**
+ * Every setting's default: the one home of these values. wrangler.toml's
+ * `[vars]` (or the dashboard) overrides any of them; docs/configuration.md
+ * lists them (a test checks it does, with these values).
+ */
+export const DEFAULTS = {
+  MAX_FRAME_BYTES: 65_536,
+  INBOX_TTL_SECONDS: 7 * 24 * 3600,
+  INBOX_MAX: 10_000,
+  PRESENCE_SHARDS: 64,
+  TOKEN_TTL_SECONDS: 3600,
+  MAX_GROUP_MEMBERS: 100_000,
+  FANOUT_CALLS_PER_RUN: 400,
+  FANOUT_CONCURRENCY: 8,
+  FANOUT_RELAY_CHUNK: 250,
+  GROUP_HISTORY_MAX: 100_000,
+  GROUP_HISTORY_TTL_SECONDS: 30 * 24 * 3600,
+  WEBHOOK_RETRY_MS: 5_000,
+  SEND_RATE_PER_SECOND: 20,
+  SEND_BURST: 60,
+  MAX_MESSAGE_BYTES: 32_768,
+  MAX_MENTIONS: 50,
+  RECALL_WINDOW_SECONDS: 120,
+  LOG_LEVEL: "info",
+  /** The seed's `sendMsg` skips the friendship check for these kinds. */
+  STRANGER_KINDS: "read,friend_request,friend_response,group_request,group_response"
+} as const;
 
-const positiveInt = (fallback: number) =>
-  z.coerce.number().int().positive().catch(fallback);
+type IntSetting = { [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never }[keyof typeof DEFAULTS];
+
+const positiveInt = (key: IntSetting) => z.coerce.number().int().positive().catch(DEFAULTS[key]).default(DEFAULTS[key]);
 
 const limitsSchema = z.object({
-  MAX_FRAME_BYTES: positiveInt(65_536),
-  INBOX_TTL_SECONDS: positiveInt(7 * 24 * 3600),
-  INBOX_MAX: positiveInt(10_000),
-  PRESENCE_SHARDS: positiveInt(64),
-  TOKEN_TTL_SECONDS: positiveInt(3600),
-  MAX_GROUP_MEMBERS: positiveInt(100_000),
-  FANOUT_CALLS_PER_RUN: positiveInt(400),
-  FANOUT_CONCURRENCY: positiveInt(8),
-  FANOUT_RELAY_CHUNK: positiveInt(250),
-  GROUP_HISTORY_MAX: positiveInt(100_000),
-  GROUP_HISTORY_TTL_SECONDS: positiveInt(30 * 24 * 3600),
-  WEBHOOK_RETRY_MS: positiveInt(5_000),
-  SEND_RATE_PER_SECOND: positiveInt(20),
-  SEND_BURST: positiveInt(60),
-  MAX_MESSAGE_BYTES: positiveInt(32_768),
-  MAX_MENTIONS: positiveInt(50),
-  RECALL_WINDOW_SECONDS: positiveInt(120),
-  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).catch("info"),
+  MAX_FRAME_BYTES: positiveInt("MAX_FRAME_BYTES"),
+  INBOX_TTL_SECONDS: positiveInt("INBOX_TTL_SECONDS"),
+  INBOX_MAX: positiveInt("INBOX_MAX"),
+  PRESENCE_SHARDS: positiveInt("PRESENCE_SHARDS"),
+  TOKEN_TTL_SECONDS: positiveInt("TOKEN_TTL_SECONDS"),
+  MAX_GROUP_MEMBERS: positiveInt("MAX_GROUP_MEMBERS"),
+  FANOUT_CALLS_PER_RUN: positiveInt("FANOUT_CALLS_PER_RUN"),
+  FANOUT_CONCURRENCY: positiveInt("FANOUT_CONCURRENCY"),
+  FANOUT_RELAY_CHUNK: positiveInt("FANOUT_RELAY_CHUNK"),
+  GROUP_HISTORY_MAX: positiveInt("GROUP_HISTORY_MAX"),
+  GROUP_HISTORY_TTL_SECONDS: positiveInt("GROUP_HISTORY_TTL_SECONDS"),
+  WEBHOOK_RETRY_MS: positiveInt("WEBHOOK_RETRY_MS"),
+  SEND_RATE_PER_SECOND: positiveInt("SEND_RATE_PER_SECOND"),
+  SEND_BURST: positiveInt("SEND_BURST"),
+  MAX_MESSAGE_BYTES: positiveInt("MAX_MESSAGE_BYTES"),
+  MAX_MENTIONS: positiveInt("MAX_MENTIONS"),
+  RECALL_WINDOW_SECONDS: positiveInt("RECALL_WINDOW_SECONDS"),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).catch(DEFAULTS.LOG_LEVEL).default(DEFAULTS.LOG_LEVEL),
   STRANGER_KINDS: z
     .string()
-    .catch(SEED_STRANGER_KINDS)
-    .default(SEED_STRANGER_KINDS)
+    .catch(DEFAULTS.STRANGER_KINDS)
+    .default(DEFAULTS.STRANGER_KINDS)
     .transform((s) => new Set(s.split(",").map((k) => k.trim()).filter(Boolean)))
 });
 
-/** Parses the vars once per env object; malformed values fall back to defaults. */
-export function limitsOf(env: Partial<Record<keyof z.infer<typeof limitsSchema>, unknown>>): Limits {
-  const v = limitsSchema.parse({
-    MAX_FRAME_BYTES: env.MAX_FRAME_BYTES ?? undefined,
-    INBOX_TTL_SECONDS: env.INBOX_TTL_SECONDS ?? undefined,
-    INBOX_MAX: env.INBOX_MAX ?? undefined,
-    PRESENCE_SHARDS: env.PRESENCE_SHARDS ?? undefined,
-    TOKEN_TTL_SECONDS: env.TOKEN_TTL_SECONDS ?? undefined,
-    MAX_GROUP_MEMBERS: env.MAX_GROUP_MEMBERS ?? undefined,
-    FANOUT_CALLS_PER_RUN: env.FANOUT_CALLS_PER_RUN ?? undefined,
-    FANOUT_CONCURRENCY: env.FANOUT_CONCURRENCY ?? undefined,
-    FANOUT_RELAY_CHUNK: env.FANOUT_RELAY_CHUNK ?? undefined,
-    GROUP_HISTORY_MAX: env.GROUP_HISTORY_MAX ?? undefined,
-    GROUP_HISTORY_TTL_SECONDS: env.GROUP_HISTORY_TTL_SECONDS ?? undefined,
-    WEBHOOK_RETRY_MS: env.WEBHOOK_RETRY_MS ?? undefined,
-    STRANGER_KINDS: env.STRANGER_KINDS ?? undefined,
-    SEND_RATE_PER_SECOND: env.SEND_RATE_PER_SECOND ?? undefined,
-    SEND_BURST: env.SEND_BURST ?? undefined,
-    MAX_MESSAGE_BYTES: env.MAX_MESSAGE_BYTES ?? undefined,
-    MAX_MENTIONS: env.MAX_MENTIONS ?? undefined,
-    RECALL_WINDOW_SECONDS: env.RECALL_WINDOW_SECONDS ?? undefined,
-    LOG_LEVEL: env.LOG_LEVEL ?? undefined
-  });
+/** Parses the vars once per env object; missing or malformed values fall back to {@link DEFAULTS}. */
+export function limitsOf(env: object): Limits {
+  const vars = env as Partial<Record<keyof typeof DEFAULTS, unknown>>;
+  const input: Partial<Record<keyof typeof DEFAULTS, unknown>> = {};
+  for (const key of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) input[key] = vars[key] ?? undefined;
+  const v = limitsSchema.parse(input);
   return {
     maxFrameBytes: v.MAX_FRAME_BYTES,
     inboxTtlMs: v.INBOX_TTL_SECONDS * 1000,
@@ -111,8 +120,8 @@ export function limitsOf(env: Partial<Record<keyof z.infer<typeof limitsSchema>,
 }
 
 /** Webhook settings: off unless both WEBHOOK_URL and the WEBHOOK_SECRET secret are set. */
-export function webhookConfig(env: Env): { url?: string; secret?: string; retryMs: number } {
-  const e = env as unknown as Record<string, unknown>;
+export function webhookConfig(env: object): { url?: string; secret?: string; retryMs: number } {
+  const e = env as Record<string, unknown>;
   const str = (v: unknown) => (typeof v === "string" && v.length > 0 ? v : undefined);
   return { url: str(e.WEBHOOK_URL), secret: str(e.WEBHOOK_SECRET), retryMs: limitsOf(env).webhookRetryMs };
 }

@@ -17,29 +17,20 @@ import {
   type TypingEvent,
   type UpdateResult
 } from "../protocol";
-import { type AmendRequest, amend } from "../realtime/group-updates";
+import { amend } from "../realtime/group-updates";
 import { onlineAmong } from "../realtime/presence";
 import { FANOUT_CURSOR_KEY, Fanout } from "../realtime/fanout";
-import { noticeOf, type PushContent } from "../realtime/push";
+import { noticeOf } from "../realtime/push";
 import { WebhookOutbox } from "../store/webhooks";
-import {
-  type Actor,
-  emit,
-  execute,
-  type GroupCommand,
-  type GroupContext,
-  groupInfo,
-  post,
-  type Posted,
-  type PostRequest,
-  precheck,
-  publicView,
-  READ_OPS
-} from "../realtime/group-commands";
-import { editsFor, type GroupSummary, messageFor, pageFor, searchFor, summaryFor, unreadAfter } from "../realtime/group-reads";
+import { emit, execute, type GroupContext, groupInfo, post, precheck, publicView, READ_OPS } from "../realtime/group-commands";
+import { editsFor, messageFor, pageFor, searchFor, summaryFor, unreadAfter } from "../realtime/group-reads";
 import { AlarmScheduler } from "../store/alarm";
 import { GROUP_SCHEMA, GroupState, STORED_ONCE_STEP } from "../store/group-state";
 import { migrate } from "../store/migrate";
+import { relayStub, userStub } from "../rpc/stubs";
+import { type PushContent } from "../rpc/delivery";
+import type { Actor, AmendRequest, CreateGroupInput, GroupCommand, GroupSummary, Posted, PostRequest } from "../rpc/calls";
+import type { GroupRpc } from "../rpc/interfaces";
 
 const MIRROR_BATCH = 50;
 const MIRROR_RETRY_MS = 30_000;
@@ -51,14 +42,6 @@ const TYPING_GROUP_MAX = 200;
 /** History `sender` of backend pushes (not a valid user id, so it never collides). */
 const API_SENDER = "~api";
 
-/** What `create` needs besides the creator. */
-export interface CreateGroupInput {
-  name: string;
-  members: string[];
-  joinPolicy: "open" | "invite";
-  imported?: true;
-}
-
 /**
  * One per group (named by group id). Authoritative for the group: record,
  * members and roles, invites, and the history with its gseq, where every
@@ -69,7 +52,7 @@ export interface CreateGroupInput {
  * group-reads.ts and fanout.ts; this class holds state, ordering and the
  * RPC surface.
  */
-export class GroupObject extends DurableObject<Env> {
+export class GroupObject extends DurableObject<Env> implements GroupRpc {
   readonly #limits: Limits;
   readonly #state: GroupState;
   readonly #db: Db;
@@ -96,9 +79,9 @@ export class GroupObject extends DurableObject<Env> {
       this.#state,
       kv,
       {
-        live: (uid, events) => env.USERS.getByName(uid).live(gid(), events),
-        relay: (k, batch) => env.RELAYS.getByName(`${gid()}/${k}`).relay(gid(), batch, this.#limits.fanoutConcurrency),
-        deliver: (uid, events) => env.USERS.getByName(uid).deliver(events as never),
+        live: (uid, events) => userStub(env, uid).live(gid(), events),
+        relay: (k, batch) => relayStub(env, gid(), k).relay(gid(), batch, this.#limits.fanoutConcurrency),
+        deliver: (uid, events) => userStub(env, uid).deliver(events as never),
         onlineAmong: (uids) => onlineAmong(env, uids, this.#limits.presenceShards)
       },
       this.#limits.fanoutCallsPerRun,
@@ -248,7 +231,7 @@ export class GroupObject extends DurableObject<Env> {
       if (this.#state.meta()!.dismissedAt !== null) throw new ProtocolError("group_dismissed", "this group was dismissed");
       if (this.#state.memberCount() > TYPING_GROUP_MAX) return { relayed: false };
       const online = this.#state.online.list().filter((u) => u !== actor && this.#state.member(u));
-      await Promise.allSettled(online.map((uid) => this.env.USERS.getByName(uid).signal(frame)));
+      await Promise.allSettled(online.map((uid) => userStub(this.env, uid).signal(frame)));
       return { relayed: true };
     });
   }

@@ -1,9 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
 import { countCalls, metered } from "../lib/meter";
-import type { Deliverable } from "../realtime/hub";
 import { AlarmScheduler } from "../store/alarm";
 import { BROADCAST_SCHEMA, Broadcasts } from "../store/broadcast";
 import { migrate } from "../store/migrate";
+import { userStub } from "../rpc/stubs";
+import type { Deliverable } from "../rpc/delivery";
+import type { PresenceRpc } from "../rpc/interfaces";
 
 const SCHEMA = [
   `CREATE TABLE online (
@@ -24,7 +26,7 @@ const CHUNK = 90;
  * PRESENCE_SHARDS). Each entry is a lease its user object refreshes while it
  * has sockets; a user object that dies without saying goodbye expires here.
  */
-export class PresenceObject extends DurableObject<Env> {
+export class PresenceObject extends DurableObject<Env> implements PresenceRpc {
   readonly #alarm: AlarmScheduler;
   readonly #broadcasts: Broadcasts;
   readonly #sql: SqlStorage;
@@ -33,7 +35,7 @@ export class PresenceObject extends DurableObject<Env> {
     super(ctx, env);
     this.#sql = metered(ctx.storage).sql;
     this.#alarm = new AlarmScheduler(ctx.storage);
-    this.#broadcasts = new Broadcasts(this.#sql, (uid, event) => env.USERS.getByName(uid).deliver([event]));
+    this.#broadcasts = new Broadcasts(this.#sql, (uid, event) => userStub(env, uid).deliver([event]));
     ctx.blockConcurrencyWhile(async () => migrate(this.#sql, SCHEMA));
   }
 

@@ -1,7 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { countCalls } from "../lib/meter";
-import { type PushOutcome, yieldToIo } from "../realtime/fanout";
-import type { LiveRun } from "../realtime/group-stream";
+import { yieldToIo } from "../realtime/fanout";
+import { type LiveRun, type PushOutcome } from "../rpc/delivery";
+import type { RelayRpc } from "../rpc/interfaces";
 
 /**
  * A stateless relay of a big group's live fan-out (named `<gid>/<k>`): the
@@ -12,7 +13,7 @@ import type { LiveRun } from "../realtime/group-stream";
  * its subrequest budget. It stores nothing: what fails is the group's to
  * retry.
  */
-export class RelayObject extends DurableObject<Env> {
+export class RelayObject extends DurableObject<Env> implements RelayRpc {
   /** Pushes `batch` to each member; says who had no socket and who could not be reached. */
   async relay(gid: string, batch: [string, LiveRun[]][], concurrency: number): Promise<PushOutcome> {
     const out: PushOutcome = { offline: [], failed: [] };

@@ -6,6 +6,7 @@ import { type CreateScheduleBody, ERRORS, ProtocolError, type Schedule, type Sch
 import { pushToAll, pushToGroup, pushToUsers } from "../realtime/push";
 import { AlarmScheduler } from "../store/alarm";
 import { migrate } from "../store/migrate";
+import type { SchedulerRpc } from "../rpc/interfaces";
 
 const SCHEMA = [
   `CREATE TABLE schedules (
@@ -58,7 +59,7 @@ const view = (r: Row): Schedule => ({
  * retry repeats the same push id, which every recipient dedupes, so each run
  * is delivered at least once and never twice.
  */
-export class SchedulerObject extends DurableObject<Env> {
+export class SchedulerObject extends DurableObject<Env> implements SchedulerRpc {
   readonly #alarm: AlarmScheduler;
   readonly #sql: SqlStorage;
 

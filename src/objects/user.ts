@@ -34,7 +34,7 @@ import {
 } from "../realtime/connection";
 import { Courier } from "../realtime/courier";
 import { GroupLinks } from "../realtime/group-links";
-import { chainOf, type LiveRun } from "../realtime/group-stream";
+import { chainOf } from "../realtime/group-stream";
 import { Outbound, RETRY_MIN_MS } from "../realtime/outbound";
 import { dispatch } from "../realtime/dispatch";
 import { compatDispatch } from "../realtime/compat/handlers";
@@ -43,8 +43,7 @@ import { renderForCompat } from "../realtime/compat/render";
 import { onlineFriends } from "../realtime/handlers/session";
 import { listConversations, searchMessages } from "../realtime/handlers/conversations";
 import { groupStub } from "../rpc/stubs";
-import type { Posted, PostRequest } from "../realtime/group-commands";
-import type { Deliverable, Delivered, UserHub } from "../realtime/hub";
+import type { UserHub } from "../realtime/hub";
 import { FriendCache } from "../store/friends";
 import { PRESENCE_REFRESH_MS, PresencePublisher, SentCounter } from "../realtime/presence";
 import { TokenBucket } from "../rules/rate-limit";
@@ -61,6 +60,9 @@ import { Memberships } from "../store/memberships";
 import { backfillConversations } from "../store/conversations-backfill";
 import { TypingGate } from "../rules/typing";
 import { migrate } from "../store/migrate";
+import { type Deliverable, type Delivered, type LiveRun } from "../rpc/delivery";
+import type { Posted, PostRequest } from "../rpc/calls";
+import type { UserRpc } from "../rpc/interfaces";
 
 /**
  * Friend lists are dropped by the routes that change them; as a safety net
@@ -76,7 +78,7 @@ const KV_UID = "user.id";
  * objects. Frame logic lives in src/realtime/handlers; this class holds
  * state, adapters and the RPC surface.
  */
-export class UserObject extends DurableObject<Env> {
+export class UserObject extends DurableObject<Env> implements UserRpc {
   readonly #limits: Limits;
   readonly #log: Logger;
   readonly #inbox: Inbox;

@@ -1,18 +1,13 @@
 import type { HistoryRow } from "../store/group-history";
-import type { GroupState } from "../store/group-state";
+import type { GroupState, Span } from "../store/group-state";
 import type { HistoryEvent } from "../protocol";
-import { type LiveRun, planExtras, planLive, type Span } from "./group-stream";
+import { planExtras, planLive } from "./group-stream";
+import type { LiveRun, PushOutcome } from "../rpc/delivery";
 
-/** Fan-out limits (see the README's cost model). */
+/** Fan-out limits (docs/architecture.md, "Groups: guarantees, limits and cost"). */
 export const FANOUT = {
   /** Group events carried by one call to a member's object. */
   batch: 64,
-  /** Calls in flight at once (default of FANOUT_CONCURRENCY). */
-  concurrency: 8,
-  /** Calls per run (one invocation's subrequest budget, with room for D1). */
-  callsPerRun: 400,
-  /** Online members one relay object pushes to (default of FANOUT_RELAY_CHUNK); more online than this go through relays. */
-  relayChunk: 250,
   /** Calls of each run reserved for retries, so they never starve. */
   retryShare: 32,
   retryMinMs: 5_000,
@@ -25,14 +20,6 @@ export const FANOUT_CURSOR_KEY = "fanout.cursor";
 const CURSOR = FANOUT_CURSOR_KEY;
 /** Mid-batch position of the per-member fan-out of earlier versions: no longer needed. */
 const OLD_PROGRESS = "fanout.progress";
-
-/** What one relay (or the group itself) got back from pushing to members. */
-export interface PushOutcome {
-  /** Members whose objects have no socket: no longer online. */
-  offline: string[];
-  /** Members whose objects could not be reached: retried. */
-  failed: string[];
-}
 
 /** What the fan-out calls, so it can be driven without the platform in tests. */
 export interface FanoutPorts {
@@ -71,9 +58,12 @@ export class Fanout {
     private readonly state: GroupState,
     private readonly kv: SyncKvStorage,
     private readonly ports: FanoutPorts,
-    private readonly callsPerRun: number = FANOUT.callsPerRun,
-    private readonly concurrency: number = FANOUT.concurrency,
-    private readonly relayChunk: number = FANOUT.relayChunk
+    /** Calls per run (one invocation's subrequest budget, with room for D1): FANOUT_CALLS_PER_RUN. */
+    private readonly callsPerRun: number,
+    /** Calls in flight at once: FANOUT_CONCURRENCY. */
+    private readonly concurrency: number,
+    /** Online members one relay object pushes to; more online than this go through relays: FANOUT_RELAY_CHUNK. */
+    private readonly relayChunk: number
   ) {}
 
   /** The gseq pushed to everyone online. */

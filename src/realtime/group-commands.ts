@@ -6,57 +6,21 @@ import {
   type JoinPolicy,
   type Member,
   type Mentions,
-  type Origin,
   PAGE_BYTES,
   ProtocolError,
-  type Quote,
   type Role
 } from "../protocol";
-import type { GroupState, MemberRow } from "../store/group-state";
+import type { GroupState } from "../store/group-state";
 import { bodyChanged, strangerMayPass } from "../rules/message-state";
+import type { MemberRow } from "../db/groups";
+import type { Actor, GroupCommand, PostRequest } from "../rpc/calls";
+import { type ActorRole, actorRole, assertManage, assertMember, assertRole } from "../rules/group-roles";
 
-/** Who acts: a user, or null for the app's backend over HTTP (owner authority). */
-export type Actor = string | null;
-
-/** Every group operation except create and post, as the GroupObject receives it. */
-export type GroupCommand =
-  | { op: "info" }
-  | { op: "members" }
-  | { op: "history"; before?: number; after?: number; limit: number }
-  | { op: "join" }
-  | { op: "add"; uid: string; role?: "admin" | "member" }
-  | { op: "invite"; uid: string }
-  | { op: "leave" }
-  | { op: "kick"; uid: string }
-  | { op: "role"; uid: string; role: "admin" | "member" }
-  | { op: "transfer"; uid: string }
-  | { op: "mute"; uid: string; seconds: number }
-  | { op: "update"; uid: string; role?: "admin" | "member"; seconds?: number }
-  | { op: "settings"; joinPolicy: JoinPolicy }
-  | { op: "dismiss" };
+/** Re-exported for the frame handlers until they import it from rpc/calls. */
+export type { GroupCommand };
 
 /** Read-only commands, still allowed after a dismiss. */
 export const READ_OPS: ReadonlySet<GroupCommand["op"]> = new Set(["info", "members", "history"]);
-
-/** A message to post, as the sender's user object hands it over. */
-export interface PostRequest {
-  sender: string;
-  device: string;
-  cmid: string;
-  kind: string;
-  body: unknown;
-  mentions?: Mentions;
-  /** The quoted message (checked by the sender's object: one they can see in this group). */
-  reply?: Quote;
-  /** A forward's origin. */
-  forwarded?: Origin;
-}
-
-/** A post's outcome: the stored message, and whether this call stored it (false: its `cmid` was stored before). */
-export interface Posted {
-  event: HistoryEvent;
-  fresh: boolean;
-}
 
 export interface GroupContext {
   state: GroupState;
@@ -67,45 +31,23 @@ export interface GroupContext {
   strangerKinds: ReadonlySet<string>;
 }
 
-type ActorRole = Role | "system" | "outsider";
-
-const RANK: Record<Role, number> = { owner: 3, admin: 2, member: 1 };
-
+/** The actor's standing in the group (see rules/group-roles.ts). */
 function roleOf(ctx: GroupContext): ActorRole {
-  if (ctx.actor === null) return "system";
-  return ctx.state.member(ctx.actor)?.role ?? "outsider";
+  return actorRole(ctx.actor, ctx.actor === null ? undefined : ctx.state.member(ctx.actor));
 }
 
-/** Members (and the backend) only; outsiders get `not_member`. */
 function requireMember(ctx: GroupContext): Role | "system" {
-  const role = roleOf(ctx);
-  if (role === "outsider") throw new ProtocolError("not_member", "you are not a member of this group");
-  return role;
+  return assertMember(roleOf(ctx));
 }
 
-/** The actor must hold one of `roles` (the backend always does). */
 function requireRole(ctx: GroupContext, roles: readonly Role[], what: string): ActorRole {
-  const role = requireMember(ctx);
-  if (role !== "system" && !roles.includes(role)) {
-    throw new ProtocolError("forbidden", `only ${roles.join(" or ")} may ${what}`);
-  }
-  return role;
+  return assertRole(roleOf(ctx), roles, what);
 }
 
 function requireTarget(ctx: GroupContext, uid: string): MemberRow {
   const m = ctx.state.member(uid);
   if (!m) throw new ProtocolError("not_member", `${uid} is not a member of this group`);
   return m;
-}
-
-/** Owner manages everyone but the owner; admins manage plain members; the backend, all but the owner. */
-function requireManage(ctx: GroupContext, actorRole: ActorRole, target: MemberRow, what: string): void {
-  if (target.role === "owner") {
-    throw new ProtocolError("forbidden", `the owner cannot be ${what}; transfer ownership first`);
-  }
-  if (actorRole === "system" || actorRole === "owner") return;
-  if (actorRole === "admin" && RANK[target.role] < RANK.admin) return;
-  throw new ProtocolError("forbidden", `you may not ${what.replace(/ed$/, "")} ${target.uid}`);
 }
 
 function requireRoom(ctx: GroupContext): void {
@@ -200,7 +142,7 @@ export function execute(ctx: GroupContext, cmd: GroupCommand): unknown {
       const role = requireRole(ctx, ["owner", "admin"], "kick");
       if (cmd.uid === ctx.actor) throw new ProtocolError("bad_request", "use group_leave to leave");
       const target = requireTarget(ctx, cmd.uid);
-      requireManage(ctx, role, target, "kicked");
+      assertManage(role, target, "kicked");
       state.removeMember(cmd.uid, ctx.now);
       emit(ctx, "kicked", { target: cmd.uid });
       return { kicked: cmd.uid };
@@ -229,7 +171,7 @@ export function execute(ctx: GroupContext, cmd: GroupCommand): unknown {
     case "mute": {
       const role = requireRole(ctx, ["owner", "admin"], "mute members");
       const target = requireTarget(ctx, cmd.uid);
-      requireManage(ctx, role, target, "muted");
+      assertManage(role, target, "muted");
       mute(ctx, target, cmd.seconds);
       return memberView(state.member(cmd.uid)!);
     }
@@ -240,7 +182,7 @@ export function execute(ctx: GroupContext, cmd: GroupCommand): unknown {
         requireRole(ctx, ["owner"], "change roles");
         if (target.role === "owner") throw new ProtocolError("forbidden", "use transfer to change the owner");
       }
-      if (cmd.seconds !== undefined) requireManage(ctx, requireRole(ctx, ["owner", "admin"], "mute members"), target, "muted");
+      if (cmd.seconds !== undefined) assertManage(requireRole(ctx, ["owner", "admin"], "mute members"), target, "muted");
       if (cmd.role !== undefined) execute(ctx, { op: "role", uid: cmd.uid, role: cmd.role });
       if (cmd.seconds !== undefined) mute(ctx, state.member(cmd.uid)!, cmd.seconds);
       return memberView(state.member(cmd.uid)!);

@@ -10,8 +10,9 @@ import {
   type StoredMessage,
   SYNC_PAGE_DEFAULT
 } from "../protocol";
-import type { LiveRun } from "./group-stream";
-import { type GroupRpc, groupStub } from "../rpc/stubs";
+import type { GroupRpc } from "../rpc/interfaces";
+import { groupStub } from "../rpc/stubs";
+import type { LiveRun } from "../rpc/delivery";
 
 /** Calls to group objects in flight at once when a user connects. */
 const ATTACH_CONCURRENCY = 8;

@@ -1,4 +1,4 @@
-import type { GroupState } from "../store/group-state";
+import { type GroupState, type Span } from "../store/group-state";
 import {
   type EditsResult,
   type GroupPage,
@@ -7,16 +7,10 @@ import {
   ProtocolError,
   type StoredMessage
 } from "../protocol";
-import { copyFor, mayView, type Span, streamFor } from "./group-stream";
+import { copyFor, mayView, streamFor } from "./group-stream";
+import type { GroupSummary } from "../rpc/calls";
 
 /** A member's view of one group for their conversation list. */
-export interface GroupSummary {
-  /** The newest message they can see (current version), or null. */
-  last: StoredMessage | null;
-  lastAt: number;
-  /** Messages from others after their read mark, not recalled. */
-  unread: number;
-}
 
 /** Rows scanned per step of a page (most rows are visible to a member). */
 const SCAN = 200;

@@ -1,32 +1,8 @@
 import type { HistoryRow } from "../store/group-history";
-import { encodeServerFrame, type GroupAction, type GroupStreamEvent, type HistoryEvent, type MessageEvent } from "../protocol";
+import { encodeServerFrame, type GroupStreamEvent, type HistoryEvent, type MessageEvent } from "../protocol";
+import type { LiveRun } from "../rpc/delivery";
+import type { Span } from "../store/group-state";
 import { publicView } from "./group-commands";
-
-/** A stretch of a group's history someone belongs to: events with from < gseq <= to. */
-export interface Span {
-  from: number;
-  to: number;
-}
-
-/**
- * A run of a member's events as the group hands it to their user object:
- * the events after `prev` in this member's stream (gseqs `gseqs`, so each
- * one's prev is the gseq before it), encoded once as the socket message
- * that carries them (frames newline-separated, as every push is sent). One
- * run is shared by every member whose copies are the same, so a push to a
- * thousand members serializes one string, not a thousand object graphs,
- * and the user object sends it as is. Beside it, what the user object
- * reads without decoding it.
- */
-export interface LiveRun {
-  prev: number;
-  gseqs: number[];
-  text: string;
-  /** The membership changes among them (the user object learns its own joins and leaves from these). */
-  groups?: { gseq: number; action: GroupAction; target?: string }[];
-  /** Devices this run is never pushed to: the sending device of one's own message, those a backend push skips. */
-  skipDevices?: string[];
-}
 
 /** Each event of `runs` as (gseq, prev), in order. */
 export function chainOf(runs: readonly LiveRun[]): { gseq: number; prev: number }[] {

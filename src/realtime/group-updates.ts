@@ -1,10 +1,11 @@
 import { newEventId } from "../lib/ids";
 import { type HistoryEvent, type MessageEvent, ProtocolError, type UpdateEvent, type UpdateResult } from "../protocol";
 import type { GroupContext } from "./group-commands";
-import { applyUpdate, decideUpdate, type UpdateRequest } from "../rules/message-state";
+import { applyUpdate, decideUpdate } from "../rules/message-state";
+import type { AmendRequest } from "../rpc/calls";
 
-/** A change to a group message, as the member's user object hands it over. */
-export type AmendRequest = UpdateRequest & { mid: string };
+/** Re-exported for the frame handlers until they import it from rpc/calls. */
+export type { AmendRequest };
 
 type StoredMessage = Omit<MessageEvent, "seq">;
 

@@ -7,10 +7,9 @@ import type { TokenBucket } from "../rules/rate-limit";
 import type { TypingGate } from "../rules/typing";
 import type { Inbox } from "../store/inbox";
 import type { Result } from "../lib/result";
-import type { UnsequencedEvent } from "../protocol";
-import type { Posted, PostRequest } from "./group-commands";
 import type { GroupLinks } from "./group-links";
 import type { WebhookType } from "../store/webhooks";
+import type { Posted, PostRequest } from "../rpc/calls";
 
 /** The connection a frame arrived on, rehydrated from its attachment. */
 export interface Conn {
@@ -71,16 +70,5 @@ export interface UserHub {
   appended(now: number): void;
 }
 
-/**
- * An event on its way into a user's inbox. `skipDevices` (not stored) keeps
- * the live push off those devices, e.g. the device a push excludes.
- */
-export type Deliverable = UnsequencedEvent & { skipDevices?: string[] };
-
-/** What `deliver` did with one event. */
-export interface Delivered {
-  seq: number;
-  /** Devices reached live (0 when it was a duplicate or the user is offline). */
-  devices: number;
-  duplicate: boolean;
-}
+/** Re-exported for the outbound deliveries until they import it from rpc/delivery. */
+export type { Delivered } from "../rpc/delivery";

@@ -1,4 +1,5 @@
 import type { PresenceFrame } from "../protocol";
+import { presenceStub } from "../rpc/stubs";
 
 /** How long a registry entry stays valid without a refresh from its user object. */
 export const PRESENCE_LEASE_MS = 10 * 60_000;
@@ -17,7 +18,7 @@ export function shardOf(uid: string, shards: number): number {
 
 /** The registry shard that owns `uid`'s online entry. */
 export function registryFor(env: Env, uid: string, shards: number) {
-  return env.PRESENCE.getByName(`shard-${shardOf(uid, shards)}`);
+  return presenceStub(env, shardOf(uid, shards));
 }
 
 /** Which of `uids` are online: one call per shard involved, all in parallel. */
@@ -35,7 +36,7 @@ export async function onlineAmong(
   }
   const answers = await Promise.all(
     [...byShard].map(([s, list]) =>
-      env.PRESENCE.getByName(`shard-${s}`).filterOnline(list)
+      presenceStub(env, s).filterOnline(list)
     )
   );
   return new Set(answers.flat());

@@ -1,15 +1,8 @@
 import { mapLimit } from "../lib/concurrency";
 import { unwrap } from "../lib/result";
 import type { PushUsersResult } from "../protocol";
-import type { Deliverable } from "./hub";
-import { groupStub } from "../rpc/stubs";
-
-/** What the backend pushes: kind, JSON body, and optionally who it is from. */
-export interface PushContent {
-  kind: string;
-  body: unknown;
-  from?: string;
-}
+import { groupStub, presenceStub, userStub } from "../rpc/stubs";
+import type { Deliverable, PushContent } from "../rpc/delivery";
 
 /** Calls to user objects in flight at once for a push to many users. */
 const PUSH_CONCURRENCY = 16;
@@ -37,7 +30,7 @@ export async function pushToUsers(
   const event = noticeOf(pushId, c);
   const unique = [...new Set(uids)];
   const results = await mapLimit(unique, PUSH_CONCURRENCY, async (uid) => {
-    const [d] = await env.USERS.getByName(uid).deliver([event]);
+    const [d] = await userStub(env, uid).deliver([event]);
     return { uid, seq: d!.seq, devices: d!.devices, duplicate: d!.duplicate };
   });
   return { pushId, users: results.length, devices: results.reduce((n, r) => n + r.devices, 0), results };
@@ -58,7 +51,7 @@ export async function pushToGroup(
 export async function pushToAll(env: Env, pushId: string, c: PushContent, shards: number) {
   const event = noticeOf(pushId, c);
   const counts = await Promise.all(
-    Array.from({ length: shards }, (_, s) => env.PRESENCE.getByName(`shard-${s}`).broadcast(pushId, event))
+    Array.from({ length: shards }, (_, s) => presenceStub(env, s).broadcast(pushId, event))
   );
   return { pushId, users: counts.reduce((a, b) => a + b, 0), shards, delivery: "queued" as const };
 }

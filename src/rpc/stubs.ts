@@ -1,51 +1,35 @@
-import type { GroupObject } from "../objects/group";
-import type { UserObject } from "../objects/user";
-import type { SchedulerObject } from "../objects/scheduler";
+import type { GroupRpc, PresenceRpc, RelayRpc, SchedulerRpc, UserRpc } from "./interfaces";
 
-/**
- * The group object's RPC surface as callers see it. Declared by hand because
- * deriving it through `DurableObjectStub` makes TypeScript recurse into the
- * JSON body type without end. Indexing the class keeps the signatures exact.
+/*
+ * The one way to reach another Durable Object: every call goes through
+ * these getters, typed by the hand-written interfaces (interfaces.ts).
+ * Deriving the type from `DurableObjectStub<Class>` instead makes
+ * TypeScript recurse into the JSON body type without end, and would tie
+ * every caller to the classes above it. Names are part of the contract:
+ * an object's name is its storage, so they never change.
  */
-export interface GroupRpc {
-  create: GroupObject["create"];
-  command: GroupObject["command"];
-  post: GroupObject["post"];
-  notice: GroupObject["notice"];
-  stats: GroupObject["stats"];
-  amend: GroupObject["amend"];
-  typing: GroupObject["typing"];
-  attach: GroupObject["attach"];
-  page: GroupObject["page"];
-  summary: GroupObject["summary"];
-  message: GroupObject["message"];
-  edits: GroupObject["edits"];
-  search: GroupObject["search"];
+
+/** A user's object, named by user id. */
+export function userStub(env: Env, uid: string): UserRpc {
+  return env.USERS.getByName(uid) as unknown as UserRpc;
 }
 
+/** A group's object, named by group id. */
 export function groupStub(env: Env, gid: string): GroupRpc {
   return env.GROUPS.getByName(gid) as unknown as GroupRpc;
 }
 
-/** The scheduler's RPC surface (declared by hand for the same reason as {@link GroupRpc}). */
-export interface SchedulerRpc {
-  create: SchedulerObject["create"];
-  list: SchedulerObject["list"];
-  get: SchedulerObject["get"];
-  cancel: SchedulerObject["cancel"];
+/** Relay `k` of group `gid`'s live push (stateless: the name only spreads the work). */
+export function relayStub(env: Env, gid: string, k: number): RelayRpc {
+  return env.RELAYS.getByName(`${gid}/${k}`) as unknown as RelayRpc;
+}
+
+/** Presence registry shard `shard` (0 ≤ shard < PRESENCE_SHARDS). */
+export function presenceStub(env: Env, shard: number): PresenceRpc {
+  return env.PRESENCE.getByName(`shard-${shard}`) as unknown as PresenceRpc;
 }
 
 /** Schedules are created by the backend at low rates: one object holds them all. */
 export function schedulerStub(env: Env): SchedulerRpc {
   return env.SCHEDULER.getByName("schedules") as unknown as SchedulerRpc;
-}
-
-/** The parts of the user object's RPC surface that carry message bodies (declared by hand, see {@link GroupRpc}). */
-export interface UserRpc {
-  conversations: UserObject["conversations"];
-  search: UserObject["search"];
-}
-
-export function userStub(env: Env, uid: string): UserRpc {
-  return env.USERS.getByName(uid) as unknown as UserRpc;
 }

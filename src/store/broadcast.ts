@@ -1,5 +1,5 @@
 import { mapLimit } from "../lib/concurrency";
-import type { Deliverable } from "../realtime/hub";
+import type { Deliverable } from "../rpc/delivery";
 
 /** DDL for a registry shard's broadcast jobs (appended to its schema). */
 export const BROADCAST_SCHEMA = `CREATE TABLE broadcasts (id TEXT PRIMARY KEY, event TEXT NOT NULL, created INTEGER NOT NULL);

@@ -1,5 +1,5 @@
-import type { GroupSettings, Role } from "../protocol";
-import type { Span } from "../realtime/group-stream";
+import type { Role } from "../protocol";
+import type { GroupMeta, MemberRow, MirrorOp } from "../db/groups";
 import { WEBHOOK_SCHEMA } from "./webhooks";
 import { EDITS_TABLE } from "./edit-versions";
 import { FanoutRetries } from "./fanout-retries";
@@ -92,31 +92,11 @@ export const GROUP_SCHEMA = [
 /** The version at which groups became stored once (see {@link GROUP_SCHEMA}): older groups copied history into inboxes. */
 export const STORED_ONCE_STEP = 6;
 
-/** The group's own record. */
-export interface GroupMeta {
-  id: string;
-  name: string;
-  owner: string;
-  settings: GroupSettings;
-  createdAt: number;
-  dismissedAt: number | null;
+/** A stretch of a group's history someone belongs to: events with from < gseq <= to. */
+export interface Span {
+  from: number;
+  to: number;
 }
-
-export interface MemberRow {
-  uid: string;
-  role: Role;
-  joinedAt: number;
-  /** Head gseq when the member joined: they receive events with a higher gseq. */
-  joinedGseq: number;
-  mutedUntil: number | null;
-}
-
-/** Writes to replay into D1, in order (see src/db/groups.ts). */
-export type MirrorOp =
-  | { op: "group"; meta: GroupMeta }
-  | { op: "member"; gid: string; member: MemberRow }
-  | { op: "unmember"; gid: string; uid: string }
-  | { op: "unmember_all"; gid: string };
 
 const META = "group.meta";
 

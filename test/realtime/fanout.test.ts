@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { HistoryRow } from "../../src/store/group-history";
 import type { HistoryEvent } from "../../src/protocol";
-import { chainOf, type LiveRun, mayView, planExtras, planLive, type Span, streamFor } from "../../src/realtime/group-stream";
+import { chainOf, mayView, planExtras, planLive, streamFor } from "../../src/realtime/group-stream";
+import { type LiveRun } from "../../src/rpc/delivery";
+import { type Span } from "../../src/store/group-state";
 
 const msg = (gseq: number, from: string, extra: Partial<HistoryEvent> = {}): HistoryRow => ({
   event: {

@@ -3,6 +3,7 @@ import { verifyToken } from "../../lib/tokens";
 import { deviceIdSchema, ProtocolError } from "../../protocol";
 import { UPGRADE_HEADERS } from "../../realtime/connection";
 import { newApp } from "../app-env";
+import { userStub } from "../../rpc/stubs";
 
 /** Subprotocol a client may offer beside its token; echoed in preference to the token. */
 export const SUBPROTOCOL = "im.v1";
@@ -83,6 +84,6 @@ async function upgrade(req: Request, env: Env, compat: boolean): Promise<Respons
   if (compat) headers.set(UPGRADE_HEADERS.compat, "1");
   else headers.delete(UPGRADE_HEADERS.compat);
 
-  const stub = env.USERS.getByName(claims.uid);
+  const stub = userStub(env, claims.uid);
   return stub.fetch(new Request(req.url, { headers }));
 }

@@ -17,6 +17,7 @@ import { requireUser, requireUsers } from "../lookups";
 import { op } from "../openapi";
 import { valid } from "../validate";
 import { invalidate } from "./friendships";
+import { userStub } from "../../rpc/stubs";
 
 const tag = "friends";
 const idPath = z.object({ id: z.string().min(1).max(64) });
@@ -95,7 +96,7 @@ export const friendRequests = newApp()
     if (!row || row.fromId !== from) {
       throw new ProtocolError("conflict", `${to} has already asked ${from}: answer that request`);
     }
-    await c.env.USERS.getByName(to).deliver([
+    await userStub(c.env, to).deliver([
       { type: "friend_request", eid: `fq_${row.id}`, rid: row.id, from, to, ...(row.message ? { message: row.message } : {}), ts: row.createdAt }
     ]);
     return c.json(view(row), inserted ? 201 : 200);

@@ -6,6 +6,7 @@ import { createFriendshipBodySchema, friendshipSchema, ProtocolError, userIdSche
 import { newApp } from "../app-env";
 import { op } from "../openapi";
 import { valid } from "../validate";
+import { userStub } from "../../rpc/stubs";
 
 /**
  * Both users' objects drop their cached friend lists (and, when it ended,
@@ -15,8 +16,8 @@ import { valid } from "../validate";
 export async function invalidate(env: Env, a: string, b: string, ended: boolean): Promise<void> {
   try {
     await Promise.all([
-      env.USERS.getByName(a).invalidateFriends(ended ? b : undefined),
-      env.USERS.getByName(b).invalidateFriends(ended ? a : undefined)
+      userStub(env, a).invalidateFriends(ended ? b : undefined),
+      userStub(env, b).invalidateFriends(ended ? a : undefined)
     ]);
   } catch (err) {
     console.error("friend cache invalidation failed", err);

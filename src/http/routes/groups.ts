@@ -18,13 +18,13 @@ import {
   patchMemberBodySchema,
   uidBodySchema
 } from "../../protocol";
-import type { GroupCommand } from "../../realtime/group-commands";
 import { onlineAmong } from "../../realtime/presence";
 import { groupStub } from "../../rpc/stubs";
 import { z } from "zod";
 import { newApp } from "../app-env";
 import { op } from "../openapi";
 import { valid } from "../validate";
+import type { GroupCommand } from "../../rpc/calls";
 
 /** Runs a command as the backend (actor null: owner authority, invariants still hold). */
 async function asBackend(env: Env, gid: string, cmd: GroupCommand): Promise<unknown> {

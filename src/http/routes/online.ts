@@ -3,6 +3,7 @@ import { countSchema, onlinePageSchema, onlineQuerySchema, ProtocolError } from 
 import { newApp } from "../app-env";
 import { op } from "../openapi";
 import { valid } from "../validate";
+import { presenceStub } from "../../rpc/stubs";
 
 const tag = "presence";
 const listOp = op({
@@ -31,7 +32,7 @@ export const online = newApp()
     let { shard, uid } = parseCursor(after, shards);
     const uids: string[] = [];
     while (shard < shards && uids.length < limit) {
-      const page = await c.env.PRESENCE.getByName(`shard-${shard}`).list(uid, limit - uids.length);
+      const page = await presenceStub(c.env, shard).list(uid, limit - uids.length);
       uids.push(...page);
       if (uids.length < limit) {
         shard++;
@@ -44,6 +45,6 @@ export const online = newApp()
   })
   .get("/count", async (c) => {
     const shards = limitsOf(c.env).presenceShards;
-    const counts = await Promise.all(Array.from({ length: shards }, (_, s) => c.env.PRESENCE.getByName(`shard-${s}`).count()));
+    const counts = await Promise.all(Array.from({ length: shards }, (_, s) => presenceStub(c.env, s).count()));
     return c.json({ count: counts.reduce((a, b) => a + b, 0) });
   });

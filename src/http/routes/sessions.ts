@@ -3,6 +3,7 @@ import { newApp } from "../app-env";
 import { requireUser } from "../lookups";
 import { op } from "../openapi";
 import { valid } from "../validate";
+import { userStub } from "../../rpc/stubs";
 
 const tag = "presence";
 const onlineOp = op({
@@ -26,7 +27,7 @@ const disconnectOp = op({
 
 async function status(env: Env, uid: string) {
   await requireUser(env, uid);
-  return env.USERS.getByName(uid).status();
+  return userStub(env, uid).status();
 }
 
 /** `/api/v1/users/{uid}/…`: live connections of one user. */
@@ -37,5 +38,5 @@ export const sessions = newApp()
     const { uid } = c.req.valid("param");
     const { device, reason } = c.req.valid("json");
     await requireUser(c.env, uid);
-    return c.json({ closed: await c.env.USERS.getByName(uid).disconnect(device, reason) });
+    return c.json({ closed: await userStub(c.env, uid).disconnect(device, reason) });
   });

@@ -2,7 +2,7 @@ import { limitsOf } from "../../lib/config";
 import { unwrap } from "../../lib/result";
 import { readCosts } from "../../lib/meter";
 import { costsSchema, deploymentStatsSchema, groupPathSchema, groupStatsSchema, metricsQuerySchema, userIdSchema, userStatsSchema } from "../../protocol";
-import { groupStub } from "../../rpc/stubs";
+import { groupStub, presenceStub, userStub } from "../../rpc/stubs";
 import { z } from "zod";
 import { newApp } from "../app-env";
 import { requireUser } from "../lookups";
@@ -33,7 +33,7 @@ const metricsOp = op({
 export const statsRoutes = newApp()
   .get("/stats", async (c) => {
     const shards = limitsOf(c.env).presenceShards;
-    const all = await Promise.all(Array.from({ length: shards }, (_, i) => c.env.PRESENCE.getByName(`shard-${i}`).stats()));
+    const all = await Promise.all(Array.from({ length: shards }, (_, i) => presenceStub(c.env, i).stats()));
     return c.json({
       onlineUsers: all.reduce((n, s) => n + s.users, 0),
       connections: all.reduce((n, s) => n + s.connections, 0),
@@ -46,7 +46,7 @@ export const statsRoutes = newApp()
   .get("/users/:uid/stats", valid("param", userOp.params), async (c) => {
     const { uid } = c.req.valid("param");
     await requireUser(c.env, uid);
-    return c.json(await c.env.USERS.getByName(uid).stats());
+    return c.json(await userStub(c.env, uid).stats());
   })
   .get("/groups/:gid/stats", valid("param", groupOp.params), async (c) =>
     c.json(unwrap(await groupStub(c.env, c.req.valid("param").gid).stats()))

@@ -13,7 +13,7 @@ import {
   userGroupsSchema,
   userSchema
 } from "../../protocol";
-import { groupStub } from "../../rpc/stubs";
+import { groupStub, userStub } from "../../rpc/stubs";
 import { newApp } from "../app-env";
 import { requireUser } from "../lookups";
 import { op } from "../openapi";
@@ -80,7 +80,7 @@ export const users = newApp()
       throw new ProtocolError("conflict", `${uid} owns ${owned.join(", ")}: transfer or dismiss first`, { groups: owned.join(",") });
     }
     // Every step can be repeated: a failed DELETE is retried until the D1 row is gone, and that comes last but one.
-    await c.env.USERS.getByName(uid).purge();
+    await userStub(c.env, uid).purge();
     await leaveGroups(c.env, uid, memberships);
     const friends = await listFriendIds(db, uid);
     await deleteUser(db, uid);

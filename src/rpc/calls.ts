@@ -1,0 +1,64 @@
+import type { HistoryEvent, JoinPolicy, Mentions, Origin, Quote, StoredMessage } from "../protocol";
+import type { UpdateRequest } from "../rules/message-state";
+
+/* Arguments and results of the group object's RPC methods that no frame or body schema defines. */
+
+/** Who acts: a user, or null for the app's backend over HTTP (owner authority). */
+export type Actor = string | null;
+
+/** Every group operation except create and post, as the GroupObject receives it. */
+export type GroupCommand =
+  | { op: "info" }
+  | { op: "members" }
+  | { op: "history"; before?: number; after?: number; limit: number }
+  | { op: "join" }
+  | { op: "add"; uid: string; role?: "admin" | "member" }
+  | { op: "invite"; uid: string }
+  | { op: "leave" }
+  | { op: "kick"; uid: string }
+  | { op: "role"; uid: string; role: "admin" | "member" }
+  | { op: "transfer"; uid: string }
+  | { op: "mute"; uid: string; seconds: number }
+  | { op: "update"; uid: string; role?: "admin" | "member"; seconds?: number }
+  | { op: "settings"; joinPolicy: JoinPolicy }
+  | { op: "dismiss" };
+
+/** A message to post, as the sender's user object hands it over. */
+export interface PostRequest {
+  sender: string;
+  device: string;
+  cmid: string;
+  kind: string;
+  body: unknown;
+  mentions?: Mentions;
+  /** The quoted message (checked by the sender's object: one they can see in this group). */
+  reply?: Quote;
+  /** A forward's origin. */
+  forwarded?: Origin;
+}
+
+/** A post's outcome: the stored message, and whether this call stored it (false: its `cmid` was stored before). */
+export interface Posted {
+  event: HistoryEvent;
+  fresh: boolean;
+}
+
+/** What `create` needs besides the creator. */
+export interface CreateGroupInput {
+  name: string;
+  members: string[];
+  joinPolicy: "open" | "invite";
+  imported?: true;
+}
+
+/** A member's view of a group for their conversation list. */
+export interface GroupSummary {
+  /** The newest message they can see (current version), or null. */
+  last: StoredMessage | null;
+  lastAt: number;
+  /** Messages from others after their read mark, not recalled. */
+  unread: number;
+}
+
+/** A change to a group message, as the member's user object hands it over. */
+export type AmendRequest = UpdateRequest & { mid: string };
