@@ -1,8 +1,9 @@
-import type { ConversationPage, EditsResult, HistoryEvent, SearchPage, SendAck, UpdateResult } from "../protocol";
+import type { ClientRequestOf, MessageBody, ReplyOf } from "../protocol";
 import { ClientConnection } from "./connection";
 import { randomId } from "./wire";
 
-export type { ClientEvents, ClientOptions, ConnectionState } from "./connection";
+export type { ClientOptions } from "./connection";
+export type { ClientEvents, ConnectionState } from "./events";
 
 export interface SendOptions {
   chat?: "dm" | "group";
@@ -24,46 +25,46 @@ export class EdgeImClient extends ClientConnection {
    * Sends a message to a friend (or a group with `chat: "group"`). Resolves
    * with the server's ack once it is stored; queued while disconnected.
    */
-  send(to: string, body: unknown, opts: SendOptions = {}): Promise<SendAck> {
+  send(to: string, body: MessageBody, opts: SendOptions = {}): Promise<ReplyOf<"send">> {
     const cmid = opts.cmid ?? randomId();
-    const frame: Record<string, unknown> & { cmid: string } = { type: "send", cmid, to, chat: opts.chat ?? "dm", kind: opts.kind ?? "text", body };
+    const frame: ClientRequestOf<"send"> = { type: "send", cmid, to, chat: opts.chat ?? "dm", kind: opts.kind ?? "text", body };
     if (opts.mentions) frame.mentions = opts.mentions;
     if (opts.replyTo) frame.replyTo = opts.replyTo;
     return this.enqueue(frame);
   }
 
   /** Marks the conversation with `peer` (a friend, or a group) read up to and including `mid`. */
-  read(peer: string, mid: string, chat: "dm" | "group" = "dm"): Promise<{ seq: number | null; unread?: number }> {
+  read(peer: string, mid: string, chat: "dm" | "group" = "dm"): Promise<ReplyOf<"read">> {
     return this.request({ type: "read", peer, mid, chat });
   }
 
   /** Replace the body of your own message. */
-  edit(mid: string, body: unknown): Promise<UpdateResult> {
+  edit(mid: string, body: MessageBody): Promise<ReplyOf<"edit">> {
     return this.request({ type: "edit", mid, body });
   }
 
   /** Take a message back for everyone (yours within the recall window; group owners and admins: any). */
-  recall(mid: string): Promise<UpdateResult> {
+  recall(mid: string): Promise<ReplyOf<"recall">> {
     return this.request({ type: "recall", mid });
   }
 
   /** Remove a message from your own devices. */
-  deleteForMe(mid: string): Promise<UpdateResult> {
+  deleteForMe(mid: string): Promise<ReplyOf<"delete">> {
     return this.request({ type: "delete", mid });
   }
 
   /** Add (or with `remove`, take away) your reaction. */
-  react(mid: string, emoji: string, remove = false): Promise<UpdateResult> {
+  react(mid: string, emoji: string, remove = false): Promise<ReplyOf<"react">> {
     return this.request({ type: "react", mid, emoji, remove });
   }
 
   /** Send a copy of a message to a friend or group; `cmid` makes a retry safe. */
-  forward(mid: string, to: string, opts: { chat?: "dm" | "group"; cmid?: string } = {}): Promise<SendAck> {
+  forward(mid: string, to: string, opts: { chat?: "dm" | "group"; cmid?: string } = {}): Promise<ReplyOf<"forward">> {
     return this.request({ type: "forward", mid, to, chat: opts.chat ?? "dm", cmid: opts.cmid ?? randomId() });
   }
 
   /** Every version of a message, oldest first. */
-  edits(mid: string): Promise<EditsResult> {
+  edits(mid: string): Promise<ReplyOf<"edits">> {
     return this.request({ type: "edits", mid });
   }
 
@@ -73,27 +74,27 @@ export class EdgeImClient extends ClientConnection {
   }
 
   /** Your conversations, most recently active first. */
-  conversations(q: { cursor?: string; limit?: number } = {}): Promise<ConversationPage> {
+  conversations(q: { cursor?: string; limit?: number } = {}): Promise<ReplyOf<"conversations">> {
     return this.request({ type: "conversations", ...q });
   }
 
   /** Mute or unmute a conversation on all your devices. */
-  muteConversation(peer: string, muted: boolean, chat: "dm" | "group" = "dm"): Promise<{ muted: boolean; changed: boolean }> {
+  muteConversation(peer: string, muted: boolean, chat: "dm" | "group" = "dm"): Promise<ReplyOf<"conversation_mute">> {
     return this.request({ type: "conversation_mute", peer, muted, chat });
   }
 
   /** Your messages containing `q`, newest first. */
-  search(q: string, opts: { chat?: "dm" | "group"; peer?: string; before?: string; limit?: number } = {}): Promise<SearchPage> {
+  search(q: string, opts: { chat?: "dm" | "group"; peer?: string; before?: string; limit?: number } = {}): Promise<ReplyOf<"search">> {
     return this.request({ type: "search", q, ...opts });
   }
 
   /** A page of a group's history (members only). */
-  history(gid: string, q: { before?: number; after?: number; limit?: number } = {}): Promise<{ events: HistoryEvent[]; more: boolean }> {
+  history(gid: string, q: { before?: number; after?: number; limit?: number } = {}): Promise<ReplyOf<"group_history">> {
     return this.request({ type: "group_history", gid, ...q });
   }
 
   /** Which friends are online now. */
   async online(): Promise<string[]> {
-    return (await this.request<{ friends: string[] }>({ type: "online" })).friends;
+    return (await this.request({ type: "online" })).friends;
   }
 }

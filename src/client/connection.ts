@@ -1,31 +1,23 @@
 import { CLOSE, shouldReconnect } from "../protocol/close-codes";
 import { HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE } from "../protocol/heartbeat";
 import type {
-  ConversationEvent,
-  FriendRequestEvent,
-  FriendResponseEvent,
-  GroupEvent,
-  GroupMessageEvent,
-  GroupNoticeEvent,
+  ClientRequest,
+  ClientRequestOf,
   GroupPage,
   GroupStreamEvent,
-  GroupSystemEvent,
-  GroupUpdateEvent,
   InboxEvent,
-  MessageEvent,
-  NoticeEvent,
   PresenceFrame,
-  ReceiptEvent,
   ReplyFrame,
-  SendAck,
+  ReplyOf,
+  ReplyTo,
   SyncResult,
   TypingEvent,
-  UpdateEvent,
   WelcomeFrame
 } from "../protocol";
 import { type BackoffOptions, backoffDelay } from "./backoff";
 import { Emitter } from "./emitter";
 import { ImError } from "./errors";
+import type { ClientEvents, ConnectionState } from "./events";
 import { Outbox } from "./outbox";
 import { TypingExpiry } from "./typing";
 import { InOrderDelivery } from "./delivery";
@@ -52,50 +44,14 @@ export interface ClientOptions {
   pingMs?: number;
 }
 
-export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
-
-export interface ClientEvents {
-  state: { state: ConnectionState; delayMs?: number; reason?: string };
-  welcome: WelcomeFrame;
-  /**
-   * Every durable event, exactly once (also emitted by its own type below):
-   * inbox events in seq order; a group's events (no `seq`, stored once in
-   * the group) in `gseq` order within that group.
-   */
-  event: InboxEvent | GroupStreamEvent;
-  message: MessageEvent | GroupMessageEvent;
-  receipt: ReceiptEvent;
-  /** A message changed: edited, recalled, deleted (by you, elsewhere) or reacted to. */
-  update: UpdateEvent | GroupUpdateEvent;
-  /** You changed a conversation's settings (mute) on some device. */
-  conversation: ConversationEvent;
-  /** Someone is typing (or stopped); not durable. An unrenewed start is followed by `active: false` at its `expiresAt`. */
-  typing: TypingEvent;
-  group: GroupEvent | GroupSystemEvent;
-  notice: NoticeEvent | GroupNoticeEvent;
-  friend_request: FriendRequestEvent;
-  friend_response: FriendResponseEvent;
-  presence: PresenceFrame;
-  /** Retention dropped seqs `from`..`to` (of group `gid`'s gseqs, with `gid`) before this client synced them. */
-  gap: { from: number; to: number; gid?: string };
-  /**
-   * The server's inbox is behind the seq this client had stored (its storage
-   * was reset, or the user was deleted and created again): the client now
-   * follows the server's `head`.
-   */
-  reset: { lastSeq: number; head: number };
-  error: ImError;
-}
-
 interface Pending {
-  frame: Record<string, unknown>;
+  frame: ClientRequest & { id: string };
   sent: boolean;
   resolve: (v: unknown) => void;
   reject: (e: ImError) => void;
   timer: ReturnType<typeof setTimeout>;
 }
 
-/** Largest sync page asked for while catching up. */
 /** An upgrade that has not produced a welcome by then is abandoned. */
 const WELCOME_TIMEOUT_MS = 10_000;
 
@@ -131,8 +87,8 @@ export class ClientConnection {
     this.#delivery = new InOrderDelivery(
       options.store ?? new MemoryStore(),
       this.#events,
-      (after, limit) => this.request<SyncResult>({ type: "sync", after, limit }),
-      (gid, after, limit) => this.request<GroupPage>({ type: "sync", gid, after, limit }),
+      (after, limit) => this.request({ type: "sync", after, limit }),
+      (gid, after, limit) => this.request({ type: "sync", gid, after, limit }),
       (ack) => this.#sendRaw(JSON.stringify({ type: "ack", ...ack }))
     );
     this.#outbox = new Outbox(this.#o.maxQueue, this.#o.sendTimeoutMs, (n) => backoffDelay(n, { minMs: 1000, maxMs: 10_000 }));
@@ -196,10 +152,10 @@ export class ClientConnection {
    * Queues a `send` frame (it must carry its `cmid`) until its ack; resolves
    * with the ack. Queued while disconnected, resent with the same `cmid`.
    */
-  protected enqueue(frame: Record<string, unknown> & { cmid: string }): Promise<SendAck> {
+  protected enqueue(frame: ClientRequestOf<"send">): Promise<ReplyOf<"send">> {
     if (this.#state === "closed") return Promise.reject(new ImError("closed", "the client was closed"));
     const ack = this.#outbox.add(frame.cmid, frame).then((a) => {
-      if (frame.chat === "group" && a.gseq !== undefined && a.prev !== undefined) this.#delivery.posted(String(frame.to), a.gseq, a.prev);
+      if (frame.chat === "group" && a.gseq !== undefined && a.prev !== undefined) this.#delivery.posted(frame.to, a.gseq, a.prev);
       return a;
     });
     this.#flush();
@@ -210,18 +166,20 @@ export class ClientConnection {
    * Any request frame (`group_create`, `group_join`, …): sent when connected,
    * answered with its result or rejected with the server's error. A request
    * on the wire when the connection drops is rejected (`connection_lost`,
-   * retryable), since not every request is safe to repeat.
+   * retryable), since not every request is safe to repeat. It resolves with
+   * the result its frame type's reply schema describes ({@link ReplyTo}).
    */
-  request<T = unknown>(frame: Record<string, unknown>): Promise<T> {
+  request<F extends ClientRequest>(frame: F): Promise<ReplyTo<F>> {
     if (this.#state === "closed") return Promise.reject(new ImError("closed", "the client was closed"));
     if (this.#requests.size >= this.#o.maxQueue) {
       return Promise.reject(new ImError("queue_full", `at most ${this.#o.maxQueue} requests may wait`, true));
     }
     const id = `q${this.#nextId++}`;
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<ReplyTo<F>>((resolve, reject) => {
       const p: Pending = {
         frame: { ...frame, id },
         sent: false,
+        // Trusted as REPLY_SCHEMAS types it: the SDK does not parse replies.
         resolve: resolve as (v: unknown) => void,
         reject,
         timer: setTimeout(() => this.#settle(id, p, undefined, new ImError("timeout", `${String(frame.type)} got no answer in time`, true)), this.#o.sendTimeoutMs)

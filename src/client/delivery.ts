@@ -1,6 +1,6 @@
 import type { GroupPage, GroupStreamEvent, InboxEvent, SyncResult } from "../protocol";
 import { ACK_GROUPS_MAX, groupOf } from "../protocol/streams";
-import type { ClientEvents } from "./connection";
+import type { ClientEvents } from "./events";
 import type { Emitter } from "./emitter";
 import { ImError } from "./errors";
 import type { SeqStore } from "./store";

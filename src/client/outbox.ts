@@ -1,10 +1,10 @@
-import type { ReplyFrame, SendAck } from "../protocol";
+import type { ClientRequestOf, ReplyFrame, ReplyOf } from "../protocol";
 import { ImError } from "./errors";
 
 interface Item {
   cmid: string;
-  frame: Record<string, unknown>;
-  resolve: (ack: SendAck) => void;
+  frame: ClientRequestOf<"send">;
+  resolve: (ack: ReplyOf<"send">) => void;
   reject: (err: ImError) => void;
   timer: ReturnType<typeof setTimeout>;
   /** Request id of the attempt on the wire, if any. */
@@ -34,11 +34,11 @@ export class Outbox {
   }
 
   /** Queues a send frame; rejects at once when the queue is full. */
-  add(cmid: string, frame: Record<string, unknown>): Promise<SendAck> {
+  add(cmid: string, frame: ClientRequestOf<"send">): Promise<ReplyOf<"send">> {
     if (this.#items.length >= this.max) {
       return Promise.reject(new ImError("queue_full", `the send queue holds at most ${this.max} messages`, true));
     }
-    return new Promise<SendAck>((resolve, reject) => {
+    return new Promise<ReplyOf<"send">>((resolve, reject) => {
       const item: Item = {
         cmid,
         frame,
@@ -61,7 +61,7 @@ export class Outbox {
    * `idOf(item)`. Behind a message waiting to retry, later messages to the
    * same conversation wait too, so they are stored in the order sent.
    */
-  take(now: number, idOf: () => string): { id: string; frame: Record<string, unknown> }[] {
+  take(now: number, idOf: () => string): { id: string; frame: ClientRequestOf<"send"> & { id: string } }[] {
     const out = [];
     const held = new Set<string>();
     for (const item of this.#items) {
@@ -87,7 +87,8 @@ export class Outbox {
     if (!item) return false;
     if (reply.ok) {
       this.#remove(item);
-      item.resolve(reply.result as SendAck);
+      // Trusted as REPLY_SCHEMAS types it: the SDK does not parse replies.
+      item.resolve(reply.result as ReplyOf<"send">);
     } else if (reply.error.retryable) {
       item.inFlight = null;
       item.retryAt = now + Math.max(reply.error.retryAfterMs ?? 0, this.retryMs(item.attempts));

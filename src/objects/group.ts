@@ -29,7 +29,7 @@ import { GROUP_SCHEMA, GroupState, STORED_ONCE_STEP } from "../store/group-state
 import { migrate } from "../store/migrate";
 import { relayStub, userStub } from "../rpc/stubs";
 import { type PushContent } from "../rpc/delivery";
-import type { Actor, AmendRequest, CreateGroupInput, GroupCommand, GroupSummary, Posted, PostRequest } from "../rpc/calls";
+import type { Actor, AmendRequest, CommandResult, CreateGroupInput, GroupCommand, GroupSummary, Posted, PostRequest } from "../rpc/calls";
 import type { GroupRpc } from "../rpc/interfaces";
 
 const MIRROR_BATCH = 50;
@@ -151,7 +151,7 @@ export class GroupObject extends DurableObject<Env> implements GroupRpc {
   }
 
   /** Runs one operation for `actor` (a user, or null for the backend). */
-  async command(actor: Actor, cmd: GroupCommand): Promise<Result<unknown>> {
+  async command<C extends GroupCommand>(actor: Actor, cmd: C): Promise<Result<CommandResult<C>>> {
     return attempt(async () => {
       await this.#requireGroup();
       if (this.#state.meta()!.dismissedAt !== null && !READ_OPS.has(cmd.op)) {

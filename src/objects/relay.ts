@@ -3,6 +3,7 @@ import { countCalls } from "../lib/meter";
 import { yieldToIo } from "../realtime/fanout";
 import { type LiveRun, type PushOutcome } from "../rpc/delivery";
 import type { RelayRpc } from "../rpc/interfaces";
+import { userStub } from "../rpc/stubs";
 
 /**
  * A stateless relay of a big group's live fan-out (named `<gid>/<k>`): the
@@ -19,7 +20,7 @@ export class RelayObject extends DurableObject<Env> implements RelayRpc {
     const out: PushOutcome = { offline: [], failed: [] };
     for (let i = 0; i < batch.length; i += concurrency) {
       const round = batch.slice(i, i + concurrency);
-      const results = await Promise.allSettled(round.map(([uid, events]) => this.env.USERS.getByName(uid).live(gid, events)));
+      const results = await Promise.allSettled(round.map(([uid, events]) => userStub(this.env, uid).live(gid, events)));
       results.forEach((r, j) => {
         const uid = round[j]![0];
         if (r.status === "rejected") out.failed.push(uid);

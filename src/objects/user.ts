@@ -43,7 +43,7 @@ import { renderForCompat } from "../realtime/compat/render";
 import { onlineFriends } from "../realtime/handlers/session";
 import { listConversations, searchMessages } from "../realtime/handlers/conversations";
 import { groupStub } from "../rpc/stubs";
-import type { UserHub } from "../realtime/hub";
+import { recordOwn, type UserHub } from "../realtime/hub";
 import { FriendCache } from "../store/friends";
 import { PRESENCE_REFRESH_MS, PresencePublisher, SentCounter } from "../realtime/presence";
 import { TokenBucket } from "../rules/rate-limit";
@@ -164,7 +164,8 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
       post: (gid, request) => this.#posts.send(gid, request),
       appended: (now) => this.#appended(now),
       countSent: () => this.#sent.add(),
-      webhook: (type, data) => this.#webhook(type, data)
+      webhook: (type, data) => this.#webhook(type, data),
+      record: (event, opts) => recordOwn(this.#hub, event, opts)
     };
   }
 

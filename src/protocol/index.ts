@@ -13,3 +13,4 @@ export * from "./compat";
 export * from "./rich";
 export * from "./conversations";
 export * from "./streams";
+export * from "./replies";

@@ -35,6 +35,7 @@ export type Chat = z.infer<typeof chatSchema>;
 
 /** Free-form application payload of a message: any JSON value. */
 export const bodySchema = z.json();
+export type MessageBody = z.infer<typeof bodySchema>;
 
 /** Application message kind ("text", "image", ...), opaque to the server. */
 export const kindSchema = z.string().min(1).max(32);

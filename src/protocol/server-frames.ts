@@ -12,9 +12,9 @@ import {
   userIdSchema
 } from "./primitives";
 import { groupIdSchema, joinPolicySchema, mentionsSchema, roleSchema } from "./groups";
-import { type NoticeEvent, noticeEventSchema } from "./push";
+import { noticeEventSchema } from "./push";
 import { friendRequestEventSchema, friendResponseEventSchema } from "./social";
-import { conversationEventSchema, messageStateFields, typingEventSchema, type UpdateEvent, updateEventSchema } from "./rich";
+import { conversationEventSchema, messageStateFields, typingEventSchema, updateEventSchema } from "./rich";
 
 /**
  * A message as stored in an inbox and pushed to devices. The sender's own
@@ -152,13 +152,23 @@ export const sendAckSchema = z.object({
   prev: seqSchema.optional()
 });
 
-/** An entry of a group's history: a message, system event or backend push, ordered by `gseq`. */
-export type HistoryEvent =
-  | WithoutSeq<MessageEvent>
-  | WithoutSeq<GroupEvent>
-  | WithoutSeq<NoticeEvent>
-  | WithoutSeq<UpdateEvent>;
 export type SendAck = z.infer<typeof sendAckSchema>;
+
+/** An entry of a group's history: a message, system event, backend push or message change, ordered by `gseq`. */
+export const historyEventSchema = z.discriminatedUnion("type", [
+  messageEventSchema.omit({ seq: true }),
+  groupEventSchema.omit({ seq: true }),
+  noticeEventSchema.omit({ seq: true }),
+  updateEventSchema.omit({ seq: true })
+]);
+export type HistoryEvent = z.infer<typeof historyEventSchema>;
+
+/** A page of a group's history, oldest first; `more`: there is more beyond it, away from its cursor. */
+export const groupHistoryPageSchema = z.object({
+  events: z.array(historyEventSchema),
+  more: z.boolean()
+});
+export type GroupHistoryPage = z.infer<typeof groupHistoryPageSchema>;
 
 /**
  * Where an event sits in its group's stream. A group's events are stored

@@ -1,9 +1,12 @@
 import {
   type ClientFrame,
+  type ClientFrameType,
   type Decoded,
   decodeMessage,
   errorBody,
+  type FrameOf,
   ProtocolError,
+  type ReplyOf,
   type RequestId
 } from "../protocol";
 import { safeSend } from "./connection";
@@ -15,70 +18,72 @@ import { onAck, onOnline, onPing, onSync } from "./handlers/session";
 import type { Conn, UserHub } from "./hub";
 import { charge } from "../rules/rate-limit";
 
-type Handler<F> = (hub: UserHub, conn: Conn, frame: F) => unknown;
-type HandlerTable = {
-  [K in ClientFrame["type"]]: Handler<Extract<ClientFrame, { type: K }>>;
-};
+/** How the dispatcher runs one frame type. */
+interface FrameRow<K extends ClientFrameType> {
+  /** Answers the frame; what it returns is the reply's `result` (ReplyOf, so it cannot drift from the schema). */
+  handler: (hub: UserHub, conn: Conn, frame: FrameOf<K>) => ReplyOf<K> | Promise<ReplyOf<K>>;
+  /**
+   * Stores events for other users, so it spends a token of the sender's
+   * budget first (`send` and `forward` spend theirs in onSend, where a
+   * resend of a stored message is refunded). Reads, deletes-for-me, typing
+   * (throttled on its own) and receipts (one per message read at most) do not.
+   */
+  charged: boolean;
+  /**
+   * Answers with a page (up to about a MiB). Within one batch, what follows
+   * one starts once its reply is sent, so a batch of a hundred of them holds
+   * one page in memory, not a hundred.
+   */
+  paged: boolean;
+}
 
-const HANDLERS: HandlerTable = {
-  send: onSend,
-  read: onRead,
-  sync: onSync,
-  ack: onAck,
-  online: onOnline,
-  ping: onPing,
-  group_create: onGroupCreate,
-  group_join: onGroupCommand,
-  group_leave: onGroupCommand,
-  group_invite: onGroupCommand,
-  group_kick: onGroupCommand,
-  group_dismiss: onGroupCommand,
-  group_members: onGroupCommand,
-  group_role: onGroupCommand,
-  group_transfer: onGroupCommand,
-  group_mute: onGroupCommand,
-  group_history: onGroupCommand,
-  group_info: onGroupCommand,
-  group_settings: onGroupCommand,
-  edit: onEdit,
-  recall: onRecall,
-  delete: onDelete,
-  react: onReact,
-  forward: onForward,
-  edits: onEdits,
-  typing: onTyping,
-  conversations: onConversations,
-  conversation_mute: onMuteConversation,
-  search: onSearch
+/** One row per client frame type (a missing one does not compile). */
+const FRAMES: { readonly [K in ClientFrameType]: FrameRow<K> } = {
+  send: { handler: onSend, charged: false, paged: false },
+  read: { handler: onRead, charged: false, paged: false },
+  sync: { handler: onSync, charged: false, paged: true },
+  ack: { handler: onAck, charged: false, paged: false },
+  online: { handler: onOnline, charged: false, paged: false },
+  ping: { handler: onPing, charged: false, paged: false },
+  group_create: { handler: onGroupCreate, charged: true, paged: false },
+  group_join: { handler: onGroupCommand, charged: true, paged: false },
+  group_leave: { handler: onGroupCommand, charged: true, paged: false },
+  group_invite: { handler: onGroupCommand, charged: true, paged: false },
+  group_kick: { handler: onGroupCommand, charged: true, paged: false },
+  group_dismiss: { handler: onGroupCommand, charged: true, paged: false },
+  group_members: { handler: onGroupCommand, charged: false, paged: true },
+  group_role: { handler: onGroupCommand, charged: true, paged: false },
+  group_transfer: { handler: onGroupCommand, charged: true, paged: false },
+  group_mute: { handler: onGroupCommand, charged: true, paged: false },
+  group_history: { handler: onGroupCommand, charged: false, paged: true },
+  group_info: { handler: onGroupCommand, charged: false, paged: false },
+  group_settings: { handler: onGroupCommand, charged: true, paged: false },
+  edit: { handler: onEdit, charged: true, paged: false },
+  recall: { handler: onRecall, charged: true, paged: false },
+  delete: { handler: onDelete, charged: false, paged: false },
+  react: { handler: onReact, charged: true, paged: false },
+  forward: { handler: onForward, charged: false, paged: false },
+  edits: { handler: onEdits, charged: false, paged: true },
+  typing: { handler: onTyping, charged: false, paged: false },
+  conversations: { handler: onConversations, charged: false, paged: true },
+  conversation_mute: { handler: onMuteConversation, charged: false, paged: false },
+  search: { handler: onSearch, charged: false, paged: true }
 };
 
 /**
- * Frames that store events for other users, each spending a token of the
- * sender's budget (`send` and `forward` spend theirs in onSend, where a
- * resend of a stored message is refunded). Reads, deletes-for-me, typing
- * (throttled on its own) and receipts (one per message read at most) do not.
+ * The row of `frame`'s type. The cast only forgets which type: TypeScript
+ * cannot correlate a row's handler with a frame of the same union member.
  */
-const CHARGED: ReadonlySet<ClientFrame["type"]> = new Set<ClientFrame["type"]>([
-  "edit", "recall", "react",
-  "group_create", "group_join", "group_leave", "group_invite", "group_kick", "group_dismiss",
-  "group_role", "group_transfer", "group_mute", "group_settings"
-]);
-
-/**
- * Frames that answer with a page (up to about a MiB). Within one batch, what
- * follows one starts once its reply is sent, so a batch of a hundred of them
- * holds one page in memory, not a hundred.
- */
-const PAGED: ReadonlySet<ClientFrame["type"]> = new Set<ClientFrame["type"]>([
-  "sync", "group_history", "search", "conversations", "edits", "group_members"
-]);
+function rowOf(frame: ClientFrame): FrameRow<ClientFrameType> {
+  return FRAMES[frame.type] as FrameRow<ClientFrameType>;
+}
 
 /**
  * Decodes one WebSocket message (one frame or a newline-separated batch) and
  * runs each frame's handler, started in order; frames after a paged read
- * ({@link PAGED}) start once it has replied. Every frame that has a request
- * id gets exactly one reply; a frame that cannot be read gets an error reply
- * with `id: null`. Nothing here closes the socket.
+ * (a `paged` row of {@link FRAMES}) start once it has replied. Every frame
+ * that has a request id gets exactly one reply; a frame that cannot be read
+ * gets an error reply with `id: null`. Nothing here closes the socket.
  */
 export async function dispatch(
   hub: UserHub,
@@ -90,7 +95,7 @@ export async function dispatch(
   let read: Promise<void> | undefined; // the last paged read, until it replied
   const runs = frames.map((d) => {
     const run = read ? read.then(() => dispatchFrame(hub, conn, d)) : dispatchFrame(hub, conn, d);
-    if (d.ok && PAGED.has(d.frame.type)) read = run;
+    if (d.ok && FRAMES[d.frame.type].paged) read = run;
     return run;
   });
   await Promise.all(runs);
@@ -107,9 +112,9 @@ async function dispatchFrame(hub: UserHub, conn: Conn, decoded: Decoded): Promis
     if ("from" in frame && frame.from !== undefined && frame.from !== hub.uid) {
       throw new ProtocolError("forged_sender", "from must be your own user id or omitted");
     }
-    if (CHARGED.has(frame.type)) charge(hub.sends, frame.type);
-    const handler = HANDLERS[frame.type] as Handler<ClientFrame>;
-    const result = await handler(hub, conn, frame);
+    const row = rowOf(frame);
+    if (row.charged) charge(hub.sends, frame.type);
+    const result = await row.handler(hub, conn, frame);
     if (id !== undefined) replyOk(conn.ws, id, result ?? {});
   } catch (err) {
     if (err instanceof ProtocolError) hub.log.debug("refused", { uid: conn.uid, device: conn.device, type: frame.type, code: err.code });

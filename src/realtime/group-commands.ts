@@ -11,13 +11,11 @@ import {
   type Role
 } from "../protocol";
 import type { GroupState } from "../store/group-state";
-import { bodyChanged, strangerMayPass } from "../rules/message-state";
+import { bodyChanged } from "../rules/message-state";
+import { strangerMayPass } from "../rules/gate";
 import type { MemberRow } from "../db/groups";
-import type { Actor, GroupCommand, PostRequest } from "../rpc/calls";
+import type { Actor, CommandResult, CommandResults, GroupCommand, PostRequest } from "../rpc/calls";
 import { type ActorRole, actorRole, assertManage, assertMember, assertRole } from "../rules/group-roles";
-
-/** Re-exported for the frame handlers until they import it from rpc/calls. */
-export type { GroupCommand };
 
 /** Read-only commands, still allowed after a dismiss. */
 export const READ_OPS: ReadonlySet<GroupCommand["op"]> = new Set(["info", "members", "history"]);
@@ -88,18 +86,24 @@ function addMember(ctx: GroupContext, uid: string, role: Role): void {
  * the change and its system event, all synchronous so it commits atomically.
  * Throws ProtocolError with nothing changed when refused.
  */
-export function execute(ctx: GroupContext, cmd: GroupCommand): unknown {
+export function execute<C extends GroupCommand>(ctx: GroupContext, cmd: C): CommandResult<C> {
+  // Each case's answer is checked against its row of CommandResults; the
+  // cast only forgets which case ran (TypeScript cannot narrow `C`).
+  return run(ctx, cmd) as CommandResult<C>;
+}
+
+function run(ctx: GroupContext, cmd: GroupCommand): CommandResults[GroupCommand["op"]] {
   const { state } = ctx;
   switch (cmd.op) {
     case "info":
       requireMember(ctx);
-      return groupInfo(state);
+      return groupInfo(state) satisfies CommandResults["info"];
     case "members":
       requireMember(ctx);
-      return { members: state.members().map(memberView) };
+      return { members: state.members().map(memberView) } satisfies CommandResults["members"];
     case "history":
       requireMember(ctx);
-      return history(state, cmd);
+      return history(state, cmd) satisfies CommandResults["history"];
     case "join": {
       if (ctx.actor === null) throw new ProtocolError("bad_request", "the backend adds members with `add`");
       if (state.member(ctx.actor)) throw new ProtocolError("already_member", "you are already a member");
@@ -109,7 +113,7 @@ export function execute(ctx: GroupContext, cmd: GroupCommand): unknown {
       requireRoom(ctx);
       addMember(ctx, ctx.actor, "member");
       emit(ctx, "joined", { target: ctx.actor });
-      return groupInfo(state);
+      return groupInfo(state) satisfies CommandResults["join"];
     }
     case "add": {
       if (ctx.actor !== null) throw new ProtocolError("forbidden", "users join or are invited");
@@ -117,7 +121,7 @@ export function execute(ctx: GroupContext, cmd: GroupCommand): unknown {
       requireRoom(ctx);
       addMember(ctx, cmd.uid, cmd.role ?? "member");
       emit(ctx, "joined", { target: cmd.uid, role: cmd.role ?? "member" });
-      return memberView(state.member(cmd.uid)!);
+      return memberView(state.member(cmd.uid)!) satisfies CommandResults["add"];
     }
     case "invite": {
       requireRole(ctx, ["owner", "admin"], "invite");
@@ -126,7 +130,7 @@ export function execute(ctx: GroupContext, cmd: GroupCommand): unknown {
         state.invite(cmd.uid, ctx.actor, ctx.now);
         emit(ctx, "invited", { target: cmd.uid }, [cmd.uid]);
       }
-      return { invited: cmd.uid };
+      return { invited: cmd.uid } satisfies CommandResults["invite"];
     }
     case "leave": {
       const role = requireMember(ctx);
@@ -136,7 +140,7 @@ export function execute(ctx: GroupContext, cmd: GroupCommand): unknown {
       }
       state.removeMember(ctx.actor!, ctx.now);
       emit(ctx, "left", { target: ctx.actor! });
-      return { left: ctx.state.meta()!.id };
+      return { left: ctx.state.meta()!.id } satisfies CommandResults["leave"];
     }
     case "kick": {
       const role = requireRole(ctx, ["owner", "admin"], "kick");
@@ -145,16 +149,16 @@ export function execute(ctx: GroupContext, cmd: GroupCommand): unknown {
       assertManage(role, target, "kicked");
       state.removeMember(cmd.uid, ctx.now);
       emit(ctx, "kicked", { target: cmd.uid });
-      return { kicked: cmd.uid };
+      return { kicked: cmd.uid } satisfies CommandResults["kick"];
     }
     case "role": {
       requireRole(ctx, ["owner"], "change roles");
       const target = requireTarget(ctx, cmd.uid);
       if (target.role === "owner") throw new ProtocolError("forbidden", "use group_transfer to change the owner");
-      if (target.role === cmd.role) return { ...memberView(target), changed: false };
+      if (target.role === cmd.role) return { ...memberView(target), changed: false } satisfies CommandResults["role"];
       state.putMember({ ...target, role: cmd.role });
       emit(ctx, "role_changed", { target: cmd.uid, role: cmd.role });
-      return { ...memberView(state.member(cmd.uid)!), changed: true };
+      return { ...memberView(state.member(cmd.uid)!), changed: true } satisfies CommandResults["role"];
     }
     case "transfer": {
       requireRole(ctx, ["owner"], "transfer ownership");
@@ -166,14 +170,14 @@ export function execute(ctx: GroupContext, cmd: GroupCommand): unknown {
       state.putMember({ ...target, role: "owner" });
       state.setMeta({ ...meta, owner: cmd.uid });
       emit(ctx, "owner_changed", { target: cmd.uid });
-      return groupInfo(state);
+      return groupInfo(state) satisfies CommandResults["transfer"];
     }
     case "mute": {
       const role = requireRole(ctx, ["owner", "admin"], "mute members");
       const target = requireTarget(ctx, cmd.uid);
       assertManage(role, target, "muted");
       mute(ctx, target, cmd.seconds);
-      return memberView(state.member(cmd.uid)!);
+      return memberView(state.member(cmd.uid)!) satisfies CommandResults["mute"];
     }
     case "update": {
       // Both checks before either change, so a refusal changes nothing.
@@ -185,22 +189,22 @@ export function execute(ctx: GroupContext, cmd: GroupCommand): unknown {
       if (cmd.seconds !== undefined) assertManage(requireRole(ctx, ["owner", "admin"], "mute members"), target, "muted");
       if (cmd.role !== undefined) execute(ctx, { op: "role", uid: cmd.uid, role: cmd.role });
       if (cmd.seconds !== undefined) mute(ctx, state.member(cmd.uid)!, cmd.seconds);
-      return memberView(state.member(cmd.uid)!);
+      return memberView(state.member(cmd.uid)!) satisfies CommandResults["update"];
     }
     case "settings": {
       requireRole(ctx, ["owner"], "change the group's settings");
       const meta = state.meta()!;
-      if (meta.settings.joinPolicy === cmd.joinPolicy) return groupInfo(state);
+      if (meta.settings.joinPolicy === cmd.joinPolicy) return groupInfo(state) satisfies CommandResults["settings"];
       state.setMeta({ ...meta, settings: { ...meta.settings, joinPolicy: cmd.joinPolicy } });
       emit(ctx, "settings_changed", { joinPolicy: cmd.joinPolicy });
-      return groupInfo(state);
+      return groupInfo(state) satisfies CommandResults["settings"];
     }
     case "dismiss": {
       requireRole(ctx, ["owner"], "dismiss the group");
       state.setMeta({ ...state.meta()!, dismissedAt: ctx.now });
       state.mirror({ op: "unmember_all", gid: state.meta()!.id });
       emit(ctx, "dismissed");
-      return groupInfo(state);
+      return groupInfo(state) satisfies CommandResults["dismiss"];
     }
   }
 }

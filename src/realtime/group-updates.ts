@@ -4,9 +4,6 @@ import type { GroupContext } from "./group-commands";
 import { applyUpdate, decideUpdate } from "../rules/message-state";
 import type { AmendRequest } from "../rpc/calls";
 
-/** Re-exported for the frame handlers until they import it from rpc/calls. */
-export type { AmendRequest };
-
 type StoredMessage = Omit<MessageEvent, "seq">;
 
 /**

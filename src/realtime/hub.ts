@@ -1,6 +1,6 @@
 import type { Limits } from "../lib/config";
 import type { Logger } from "../lib/log";
-import type { InboxEvent, ServerFrame } from "../protocol";
+import type { InboxEvent, ServerFrame, UnsequencedEvent } from "../protocol";
 import type { Peers } from "../db/friendships";
 import type { CompatQueue } from "../store/compat-queue";
 import type { TokenBucket } from "../rules/rate-limit";
@@ -68,7 +68,44 @@ export interface UserHub {
    * crash left waiting).
    */
   appended(now: number): void;
+  /**
+   * The one way a handler stores an event this user originates (a receipt,
+   * an update, a conversation setting): appended to the inbox, pending
+   * delivery to `to` if given, pushed to this user's devices but
+   * `exceptDevice`, retention scheduled, and reported to the webhook as
+   * `webhook` if given, all in one synchronous step (one commit). Then it is
+   * delivered to `to`; a delivery that fails stays pending for the alarm
+   * (logged `<type>_deferred`), and the record holds either way.
+   */
+  record<E extends OwnEvent>(event: E, opts?: RecordOptions): Promise<E & { seq: number }>;
 }
 
-/** Re-exported for the outbound deliveries until they import it from rpc/delivery. */
-export type { Delivered } from "../rpc/delivery";
+/** What a user's own event may be: the event types that name a peer and a message, or a conversation setting. */
+export type OwnEvent = Extract<UnsequencedEvent, { type: "receipt" | "update" | "conversation" }>;
+
+export interface RecordOptions {
+  /** The delivery target (a user's); none for events only this user's devices see. */
+  to?: string | null;
+  exceptDevice?: string;
+  webhook?: WebhookType;
+}
+
+/** {@link UserHub.record}, over the hub's other parts. */
+export async function recordOwn<E extends OwnEvent>(hub: UserHub, event: E, opts: RecordOptions = {}): Promise<E & { seq: number }> {
+  const to = opts.to ?? null;
+  const stored = hub.inbox.appendOwn(event, event.ts, to);
+  hub.push(stored, opts.exceptDevice);
+  hub.appended(event.ts);
+  if (opts.webhook) {
+    const { seq: _seq, ...reported } = stored;
+    hub.webhook(opts.webhook, reported);
+  }
+  if (to !== null) {
+    try {
+      await hub.forward(stored, to);
+    } catch (err) {
+      hub.log.warn(`${event.type}_deferred`, { uid: hub.uid, to: "to" in event ? event.to : to, mid: "mid" in event ? event.mid : undefined, error: String(err) });
+    }
+  }
+  return stored;
+}

@@ -2,11 +2,11 @@ import type { AlarmScheduler } from "../store/alarm";
 import type { Inbox } from "../store/inbox";
 import { ERRORS, type InboxEvent, ProtocolError, type UnsequencedEvent } from "../protocol";
 import { Courier } from "./courier";
-import { refusalWith, strangerMayPass } from "../rules/message-state";
+import { type Crossing, gate, type GateDecision, type PeerSets } from "../rules/gate";
 import { DELIVERED_FLUSH_MS } from "../store/pending";
-import type { Peers } from "../db/friendships";
 import type { FriendCache } from "../store/friends";
-import type { Delivered } from "./hub";
+import type { Delivered } from "../rpc/delivery";
+import { userStub } from "../rpc/stubs";
 import { parseTarget, userTarget } from "../rules/targets";
 
 /** First retry of an unconfirmed delivery; later ones back off up to the max. */
@@ -65,9 +65,10 @@ export class Outbound {
     try {
       if (t?.kind === "user") {
         const peers = this.friends.peek() ?? (await this.friends.get());
-        if (!this.#admits(event, t.id, peers)) {
+        const verdict = this.#gate(event, t.id, peers);
+        if (!verdict.ok) {
           this.inbox.pending.abandonEvents([event.seq]);
-          throw refusalWith(t.id, peers.blocked.has(t.id));
+          throw verdict.error;
         }
       }
       await this.#courier.send(target, event);
@@ -93,10 +94,17 @@ export class Outbound {
     this.#inOrder.delete(target);
   }
 
-  /** Whether `uid` may be sent `event`: a friend, or a stranger kind to someone who has not blocked. */
-  #admits(event: InboxEvent, uid: string, peers: Peers): boolean {
-    if (peers.friends.has(uid)) return true;
-    return event.type === "message" && strangerMayPass(this.strangerKinds, event.kind, event.body) && !peers.blocked.has(uid);
+  /**
+   * The friendship gate, again, for an event stored for `uid`: a message
+   * crosses as one (a stranger kind may still go to a non-friend), anything
+   * else to friends only. The recipient existed when it was stored.
+   */
+  #gate(event: InboxEvent, uid: string, peers: PeerSets): GateDecision {
+    const crossing: Crossing =
+      event.type === "message"
+        ? { what: "message", kind: event.kind, body: event.body, strangerKinds: this.strangerKinds }
+        : { what: "friends_only" };
+    return gate(peers, uid, crossing, true);
   }
 
   /**
@@ -133,7 +141,7 @@ export class Outbound {
     const { batch, complete } = checked ? await this.#withEarlier(target, t.id, events) : { batch: bySeq(events), complete: true };
     let results: Delivered[];
     try {
-      results = await this.env.USERS.getByName(t.id).deliver(batch.map(recipientCopy));
+      results = await userStub(this.env, t.id).deliver(batch.map(recipientCopy));
     } catch (err) {
       this.#inOrder.delete(target);
       throw err;
@@ -179,7 +187,7 @@ export class Outbound {
     const earlier = stored.filter((e) => !mine.has(e.seq));
     if (earlier.length === 0) return { batch: bySeq(events), complete: true };
     const peers = this.friends.peek() ?? (await this.friends.get());
-    const batch = [...earlier.filter((e) => this.#admits(e, uid, peers)), ...events].sort((a, b) => a.seq - b.seq);
+    const batch = [...earlier.filter((e) => this.#gate(e, uid, peers).ok), ...events].sort((a, b) => a.seq - b.seq);
     if (stored.length < CATCH_UP_MAX) return { batch, complete: true };
     const end = stored[CATCH_UP_MAX - 1]!.seq;
     return { batch: batch.filter((e) => e.seq <= end), complete: false };

@@ -1,5 +1,5 @@
 import type { PresenceFrame } from "../protocol";
-import { presenceStub } from "../rpc/stubs";
+import { presenceStub, userStub } from "../rpc/stubs";
 
 /** How long a registry entry stays valid without a refresh from its user object. */
 export const PRESENCE_LEASE_MS = 10 * 60_000;
@@ -51,7 +51,7 @@ export async function notifyFriends(
 ): Promise<void> {
   const online = await onlineAmong(env, friendIds, shards);
   const results = await Promise.allSettled(
-    [...online].map((f) => env.USERS.getByName(f).presence(frame))
+    [...online].map((f) => userStub(env, f).presence(frame))
   );
   for (const r of results) {
     if (r.status === "rejected") console.error("presence push failed", r.reason);

@@ -1,4 +1,4 @@
-import type { HistoryEvent, JoinPolicy, Mentions, Origin, Quote, StoredMessage } from "../protocol";
+import type { GroupHistoryPage, GroupInfo, HistoryEvent, JoinPolicy, Member, Mentions, Origin, Quote, StoredMessage } from "../protocol";
 import type { UpdateRequest } from "../rules/message-state";
 
 /* Arguments and results of the group object's RPC methods that no frame or body schema defines. */
@@ -22,6 +22,31 @@ export type GroupCommand =
   | { op: "update"; uid: string; role?: "admin" | "member"; seconds?: number }
   | { op: "settings"; joinPolicy: JoinPolicy }
   | { op: "dismiss" };
+
+/**
+ * What each command answers. `GroupRpc.command` is typed by it, and the
+ * frame handlers check it against the replies' schemas (protocol/replies.ts)
+ * at compile time, so the two cannot drift.
+ */
+export interface CommandResults {
+  info: GroupInfo;
+  members: { members: Member[] };
+  history: GroupHistoryPage;
+  join: GroupInfo;
+  add: Member;
+  invite: { invited: string };
+  leave: { left: string };
+  kick: { kicked: string };
+  role: Member & { changed: boolean };
+  transfer: GroupInfo;
+  mute: Member;
+  update: Member;
+  settings: GroupInfo;
+  dismiss: GroupInfo;
+}
+
+/** The answer to command `C`. */
+export type CommandResult<C extends GroupCommand> = CommandResults[C["op"]];
 
 /** A message to post, as the sender's user object hands it over. */
 export interface PostRequest {

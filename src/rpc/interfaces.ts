@@ -18,7 +18,7 @@ import type {
   UserOnline,
   UserStats
 } from "../protocol";
-import type { Actor, AmendRequest, CreateGroupInput, GroupCommand, GroupSummary, Posted, PostRequest } from "./calls";
+import type { Actor, AmendRequest, CommandResult, CreateGroupInput, GroupCommand, GroupSummary, Posted, PostRequest } from "./calls";
 import type { Deliverable, Delivered, LiveRun, PushContent, PushOutcome } from "./delivery";
 
 /*
@@ -56,7 +56,7 @@ export interface UserRpc {
 /** `GroupObject`, one per group id: record, members, roles and the history, each event stored once. */
 export interface GroupRpc {
   create(creator: string, input: CreateGroupInput): Promise<Result<GroupInfo>>;
-  command(actor: Actor, cmd: GroupCommand): Promise<Result<unknown>>;
+  command<C extends GroupCommand>(actor: Actor, cmd: C): Promise<Result<CommandResult<C>>>;
   /** Stores each post with the next gseq (or returns the one stored for its cmid), then fans out. */
   post(requests: PostRequest[]): Promise<Result<Posted>[]>;
   amend(actor: string, req: AmendRequest): Promise<Result<UpdateResult>>;

@@ -1,5 +1,4 @@
 import {
-  isSeedFrame,
   MAX_EDITS,
   MAX_REACTION_KINDS,
   type MessageEvent,
@@ -155,22 +154,10 @@ export function convKey(chat: "dm" | "group", peer: string): string {
   return `${chat === "group" ? "g" : "d"}:${peer}`;
 }
 
-/** The seed's exemption: a seed-shaped frame of one of the `STRANGER_KINDS`. */
-export function strangerMayPass(kinds: ReadonlySet<string>, kind: string, body: unknown): boolean {
-  return kinds.has(kind) && isSeedFrame(body, kind);
-}
-
 /**
  * Who reacted with `emoji`: own keys only, so an emoji that names an Object
  * property (`toString`, `constructor`) is just an emoji nobody used yet.
  */
 function reactorsOf(reactions: Record<string, string[]> | undefined, emoji: string): string[] {
   return reactions !== undefined && Object.hasOwn(reactions, emoji) ? reactions[emoji]! : [];
-}
-
-/** The refusal of an exchange with `uid`: `blocked` when either side blocked the other, else `stranger`. */
-export function refusalWith(uid: string, blocked: boolean): ProtocolError {
-  return blocked
-    ? new ProtocolError("blocked", `messages between you and ${uid} are blocked`)
-    : new ProtocolError("stranger", `${uid} is not your friend`);
 }

@@ -8,7 +8,8 @@ import {
   type UnsequencedEvent,
   type UpdateEvent
 } from "../protocol";
-import { applyUpdate, convKey, peerOf, strangerMayPass, textOf } from "../rules/message-state";
+import { applyUpdate, convKey, peerOf, textOf } from "../rules/message-state";
+import { strangerMayPass } from "../rules/gate";
 import { EDITS_TABLE, EditVersions } from "./edit-versions";
 
 /**

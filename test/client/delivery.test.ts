@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ClientEvents } from "../../src/client/connection";
+import type { ClientEvents } from "../../src/client/events";
 import { type Ack, InOrderDelivery } from "../../src/client/delivery";
 import { Emitter } from "../../src/client/emitter";
 import { MemoryStore } from "../../src/client/store";

@@ -4,7 +4,7 @@ import { createDb } from "../../db/client";
 import { importFriendships, importUsers } from "../../db/seed-import";
 import { mintToken } from "../../lib/tokens";
 import { ProtocolError } from "../../protocol";
-import { groupStub } from "../../rpc/stubs";
+import { groupStub, userStub } from "../../rpc/stubs";
 import { newApp } from "../app-env";
 import { valid } from "../validate";
 
@@ -32,7 +32,7 @@ export const devRoutes = newApp()
     const db = createDb(c.env.DB);
     await importUsers(db, DEMO_USERS.map((id) => ({ id, name: id[0]!.toUpperCase() + id.slice(1) })));
     if ((await importFriendships(db, DEMO_USERS.flatMap((a, i) => DEMO_USERS.slice(i + 1).map((b): [string, string] => [a, b])))) > 0) {
-      await Promise.all(DEMO_USERS.map((u) => c.env.USERS.getByName(u).invalidateFriends()));
+      await Promise.all(DEMO_USERS.map((u) => userStub(c.env, u).invalidateFriends()));
     }
     const created = await groupStub(c.env, DEMO_GROUP).create("alice", {
       name: "Demo group",

@@ -53,7 +53,7 @@ const view = (r: FriendRequestRow): FriendRequest => ({
 async function announceAnswer(env: Env, r: FriendRequestRow, accepted: boolean): Promise<void> {
   const ts = Date.now();
   const event = { type: "friend_response" as const, eid: `fr_${r.id}`, rid: r.id, from: r.toId, to: r.fromId, accepted, ts };
-  await Promise.all([r.fromId, r.toId].map((uid) => env.USERS.getByName(uid).deliver([event])));
+  await Promise.all([r.fromId, r.toId].map((uid) => userStub(env, uid).deliver([event])));
 }
 
 /**

@@ -2,7 +2,7 @@ import { createDb } from "../../db/client";
 import { existingAmong, importFriendships, importUsers } from "../../db/seed-import";
 import { mapLimit } from "../../lib/concurrency";
 import { type GroupInfo, type SeedImportResult, seedImportBodySchema, seedImportResultSchema } from "../../protocol";
-import { groupStub } from "../../rpc/stubs";
+import { groupStub, userStub } from "../../rpc/stubs";
 import { newApp } from "../app-env";
 import { op } from "../openapi";
 import { valid } from "../validate";
@@ -59,7 +59,7 @@ export const importRoutes = newApp().post("/seed", valid("json", seedOp.body), a
   out.friendships.existing = pairs.size - out.friendships.created;
   // Users who existed before this page may keep a friend list in their object: it is stale now.
   const stale = new Set([...pairs.values()].flat().filter((uid) => !created.has(uid)));
-  await mapLimit([...stale], 16, (uid) => c.env.USERS.getByName(uid).invalidateFriends());
+  await mapLimit([...stale], 16, (uid) => userStub(c.env, uid).invalidateFriends());
 
   const membersOf = new Map<string, { uid: string; row: number }[]>();
   b.oh_ai_groupfriend.forEach((r, row) => {

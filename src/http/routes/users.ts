@@ -84,7 +84,7 @@ export const users = newApp()
     await leaveGroups(c.env, uid, memberships);
     const friends = await listFriendIds(db, uid);
     await deleteUser(db, uid);
-    await mapLimit(friends, 16, (f) => c.env.USERS.getByName(f).invalidateFriends(uid));
+    await mapLimit(friends, 16, (f) => userStub(c.env, f).invalidateFriends(uid));
     // The D1 index can lag a join by a moment: look once more.
     await leaveGroups(c.env, uid, await groupsOf(db, uid));
     return c.body(null, 204);

@@ -15,11 +15,11 @@ import {
 } from "../../protocol";
 import { COMPAT_DEVICE } from "../../store/memberships";
 import { sendUnbatched } from "../connection";
-import type { GroupCommand } from "../group-commands";
 import { onSend } from "../handlers/messages";
 import { onlineFriends } from "../handlers/session";
 import type { Conn, UserHub } from "../hub";
 import { charge } from "../../rules/rate-limit";
+import type { GroupCommand } from "../../rpc/calls";
 import { groupStub } from "../../rpc/stubs";
 import { renderForCompat } from "./render";
 

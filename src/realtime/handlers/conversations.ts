@@ -7,6 +7,7 @@ import {
   type ConversationsFrame,
   type MuteConversationFrame,
   ProtocolError,
+  type ReplyOf,
   type SearchFrame,
   type SearchPage,
   type SearchQuery,
@@ -16,20 +17,20 @@ import {
 } from "../../protocol";
 import type { Conn, UserHub } from "../hub";
 import { convKey } from "../../rules/message-state";
-import { groupStub } from "../../rpc/stubs";
+import { groupStub, userStub } from "../../rpc/stubs";
 import { TYPING_TTL_MS } from "../../rules/typing";
-import { assertFriend } from "./messages";
+import { assertMay } from "./shared";
 
 /** Calls to group objects in flight at once for a conversation list or a search. */
 const GROUP_READS = 8;
 
 /** One page of this user's conversations, most recently active first. */
-export function onConversations(hub: UserHub, _conn: Conn, f: ConversationsFrame): Promise<ConversationPage> {
+export function onConversations(hub: UserHub, _conn: Conn, f: ConversationsFrame): Promise<ReplyOf<"conversations">> {
   return listConversations(hub, f.cursor, f.limit);
 }
 
 /** Search the messages this user can see: their inbox's and their groups'. */
-export function onSearch(hub: UserHub, _conn: Conn, f: SearchFrame): Promise<SearchPage> {
+export function onSearch(hub: UserHub, _conn: Conn, f: SearchFrame): Promise<ReplyOf<"search">> {
   return searchMessages(hub, f);
 }
 
@@ -117,19 +118,13 @@ export async function onMuteConversation(
   hub: UserHub,
   _conn: Conn,
   f: MuteConversationFrame
-): Promise<{ muted: boolean; changed: boolean }> {
+): Promise<ReplyOf<"conversation_mute">> {
   // A conversation you have (even with someone no longer a friend, or a group you left) may be muted.
   const current = hub.inbox.conversations.muted(f.chat, f.peer);
   if (current === undefined) await assertConversation(hub, f.chat, f.peer);
   if ((current ?? false) === f.muted) return { muted: f.muted, changed: false };
   const ts = Date.now();
-  const stored = hub.inbox.appendOwn(
-    { type: "conversation", eid: newEventId(ts), chat: f.chat, peer: f.peer, muted: f.muted, ts },
-    ts,
-    null
-  );
-  hub.push(stored);
-  hub.appended(ts);
+  await hub.record({ type: "conversation", eid: newEventId(ts), chat: f.chat, peer: f.peer, muted: f.muted, ts });
   return { muted: f.muted, changed: true };
 }
 
@@ -138,13 +133,13 @@ export async function onMuteConversation(
  * signal is answered `relayed: false`, not an error: clients send one per
  * keystroke). A friend gets it on their devices; a group, its online members.
  */
-export async function onTyping(hub: UserHub, _conn: Conn, f: TypingFrame): Promise<{ relayed: boolean }> {
+export async function onTyping(hub: UserHub, _conn: Conn, f: TypingFrame): Promise<ReplyOf<"typing">> {
   if (f.chat === "dm") await assertConversation(hub, "dm", f.to);
   const now = Date.now();
   if (!hub.typing.allow(convKey(f.chat, f.to), f.active, now)) return { relayed: false };
   const frame: TypingEvent = { type: "typing", chat: f.chat, from: hub.uid, to: f.to, active: f.active, ts: now, expiresAt: now + TYPING_TTL_MS };
   if (f.chat === "group") return unwrap(await groupStub(hub.env, f.to).typing(hub.uid, frame));
-  await hub.env.USERS.getByName(f.to).signal(frame);
+  await userStub(hub.env, f.to).signal(frame);
   return { relayed: true };
 }
 
@@ -155,5 +150,5 @@ async function assertConversation(hub: UserHub, chat: "dm" | "group", peer: stri
     return;
   }
   if (peer === hub.uid) throw new ProtocolError("bad_request", "that is you");
-  await assertFriend(hub, peer);
+  await assertMay(hub, peer, { what: "friends_only" });
 }

@@ -1,19 +1,40 @@
 import { newDeviceId } from "../../lib/ids";
 import { unwrap } from "../../lib/result";
-import {
-  type ClientFrame,
-  type GroupInfo,
-  ProtocolError,
-  type SendAck
-} from "../../protocol";
-import type { GroupCommand } from "../group-commands";
+import { type ClientFrame, type FrameOf, ProtocolError, type ReplyOf } from "../../protocol";
 import type { Conn, UserHub } from "../hub";
-import { refusalWith } from "../../rules/message-state";
+import type { CommandResults, GroupCommand } from "../../rpc/calls";
 import { groupStub } from "../../rpc/stubs";
 import { assertSameMessage } from "./idempotency";
-import { assertFriend, type Outgoing, type SendOutcome } from "./messages";
+import { assertMay, type Outgoing, type SendOutcome } from "./shared";
 
-type GroupFrame = Extract<ClientFrame, { type: `group_${string}` }>;
+/** The `group_*` frames other than `group_create`: each is one command to the group's object. */
+export type GroupCommandType = Exclude<Extract<ClientFrame["type"], `group_${string}`>, "group_create">;
+type GroupCommandFrame = FrameOf<GroupCommandType>;
+
+/** The group command each frame becomes (see {@link toCommand}). */
+interface OpOf {
+  group_join: "join";
+  group_leave: "leave";
+  group_invite: "invite";
+  group_kick: "kick";
+  group_dismiss: "dismiss";
+  group_members: "members";
+  group_role: "role";
+  group_transfer: "transfer";
+  group_mute: "mute";
+  group_history: "history";
+  group_info: "info";
+  group_settings: "settings";
+}
+
+/**
+ * Compile-time check that what the group answers each command is what the
+ * reply schema of its frame says (protocol/replies.ts): a drift on either
+ * side fails the type check here.
+ */
+type RepliesMatch = { [K in GroupCommandType]: CommandResults[OpOf[K]] extends ReplyOf<K> ? true : K };
+type AllTrue<T extends Record<GroupCommandType, true>> = T;
+export type GroupRepliesChecked = AllTrue<RepliesMatch>;
 
 /**
  * Group message: the group's object checks membership and mute, stores it
@@ -23,7 +44,7 @@ type GroupFrame = Extract<ClientFrame, { type: `group_${string}` }>;
  * answered from the group (or, for a message sent before groups were stored
  * once, from this inbox) without a second message.
  */
-export async function onGroupSend(hub: UserHub, conn: Conn, f: Outgoing, outcome: SendOutcome): Promise<SendAck> {
+export async function onGroupSend(hub: UserHub, conn: Conn, f: Outgoing, outcome: SendOutcome): Promise<ReplyOf<"send">> {
   const own = hub.inbox.bySentCmid(f.cmid);
   if (own) {
     outcome.existing = true;
@@ -65,9 +86,9 @@ export async function onGroupSend(hub: UserHub, conn: Conn, f: Outgoing, outcome
 export async function onGroupCreate(
   hub: UserHub,
   _conn: Conn,
-  f: Extract<ClientFrame, { type: "group_create" }>
-): Promise<GroupInfo> {
-  await Promise.all(f.members.filter((uid) => uid !== hub.uid).map((uid) => assertFriend(hub, uid)));
+  f: FrameOf<"group_create">
+): Promise<ReplyOf<"group_create">> {
+  await Promise.all(f.members.filter((uid) => uid !== hub.uid).map((uid) => assertMay(hub, uid, { what: "friends_only" })));
   const gid = f.gid ?? `g_${newDeviceId()}`;
   const info = unwrap(await groupStub(hub.env, gid).create(hub.uid, { name: f.name, members: f.members, joinPolicy: f.joinPolicy }));
   await hub.groups.attach(gid);
@@ -76,19 +97,20 @@ export async function onGroupCreate(
 
 /**
  * Every other `group_*` frame: forwarded as a command with this user as the
- * actor. An invite across a block is refused here, where the blocks are known.
+ * actor. An invite across a block is refused here, where the blocks are
+ * known (the gate's `invite` crossing; the group checks the rest).
  */
-export async function onGroupCommand(hub: UserHub, _conn: Conn, f: GroupFrame): Promise<unknown> {
-  if (f.type === "group_invite") {
-    const peers = hub.peersNow() ?? (await hub.peers());
-    if (peers.blocked.has(f.uid)) throw refusalWith(f.uid, true);
-  }
-  const result = unwrap(await groupStub(hub.env, f.gid!).command(hub.uid, toCommand(f)));
+export async function onGroupCommand<K extends GroupCommandType>(hub: UserHub, _conn: Conn, frame: FrameOf<K>): Promise<ReplyOf<K>> {
+  const f: GroupCommandFrame = frame;
+  if (f.type === "group_invite") await assertMay(hub, f.uid, { what: "invite" });
+  const result = unwrap(await groupStub(hub.env, f.gid).command(hub.uid, toCommand(f)));
   if (f.type === "group_join") await hub.groups.attach(f.gid);
-  return result;
+  // The answer to OpOf[K], which GroupRepliesChecked proves is a ReplyOf<K>;
+  // the cast only recovers K, which toCommand's union return forgets.
+  return result as CommandResults[OpOf[K]] as ReplyOf<K>;
 }
 
-function toCommand(f: GroupFrame): GroupCommand {
+function toCommand(f: GroupCommandFrame): GroupCommand {
   switch (f.type) {
     case "group_join":
       return { op: "join" };
@@ -114,7 +136,5 @@ function toCommand(f: GroupFrame): GroupCommand {
       return { op: "info" };
     case "group_settings":
       return { op: "settings", joinPolicy: f.joinPolicy };
-    case "group_create":
-      throw new ProtocolError("internal", "group_create is not a command");
   }
 }

@@ -1,32 +1,21 @@
 import { newEventId } from "../../lib/ids";
+import { unwrap } from "../../lib/result";
 import {
   type ForwardFrame,
-  type Origin,
   ProtocolError,
   type Quote,
   type ReadFrame,
-  type SendAck,
+  type ReplyOf,
   SEED_RESERVED_KINDS,
   type SendFrame
 } from "../../protocol";
 import type { Conn, UserHub } from "../hub";
-import { assertNotRecalled, originOf, peerOf, quoteOf, refusalWith, strangerMayPass } from "../../rules/message-state";
+import { assertNotRecalled, originOf, peerOf, quoteOf } from "../../rules/message-state";
+import { userTarget } from "../../rules/targets";
+import { groupStub } from "../../rpc/stubs";
 import { onGroupSend } from "./groups";
 import { assertSameMessage } from "./idempotency";
-import { visibleMessage } from "./updates";
-import { userTarget } from "../../rules/targets";
-import { unwrap } from "../../lib/result";
-import { groupStub } from "../../rpc/stubs";
-
-/** A send with what the server resolved for it: the quoted message, a forward's origin. */
-export type Outgoing = SendFrame & { reply?: Quote; forwarded?: Origin };
-
-/** Message bodies are capped in UTF-8 bytes of their JSON (`message_too_large`). */
-export function assertBodySize(hub: UserHub, body: unknown): void {
-  if (new TextEncoder().encode(JSON.stringify(body)).byteLength > hub.limits.maxMessageBytes) {
-    throw new ProtocolError("message_too_large", `a message body is limited to ${hub.limits.maxMessageBytes} bytes of JSON`);
-  }
-}
+import { assertBodySize, assertMay, type Outgoing, type SendOutcome, visibleMessage } from "./shared";
 
 /**
  * Private message. Order of effects, each a guarantee:
@@ -38,7 +27,7 @@ export function assertBodySize(hub: UserHub, body: unknown): void {
  *    then is the sender acked. If that fails the reply is a retryable error
  *    and the alarm keeps retrying; resending the same `cmid` is always safe.
  */
-export async function onSend(hub: UserHub, conn: Conn, frame: Outgoing): Promise<SendAck> {
+export async function onSend(hub: UserHub, conn: Conn, frame: Outgoing): Promise<ReplyOf<"send">> {
   assertBodySize(hub, frame.body);
   if ((frame.mentions?.users?.length ?? 0) > hub.limits.maxMentions) {
     throw new ProtocolError("too_many_mentions", `a message may mention at most ${hub.limits.maxMentions} users`);
@@ -63,17 +52,12 @@ export async function onSend(hub: UserHub, conn: Conn, frame: Outgoing): Promise
   }
 }
 
-/** Whether a send found its `cmid` stored already (a resend). */
-export interface SendOutcome {
-  existing: boolean;
-}
-
-async function sendDirect(hub: UserHub, conn: Conn, f: Outgoing, outcome: SendOutcome): Promise<SendAck> {
+async function sendDirect(hub: UserHub, conn: Conn, f: Outgoing, outcome: SendOutcome): Promise<ReplyOf<"send">> {
   if (f.mentions) throw new ProtocolError("bad_request", "mentions are for group messages");
   if (f.to === hub.uid) {
     throw new ProtocolError("bad_request", "cannot send a message to yourself");
   }
-  await assertMayMessage(hub, f.to, f.kind, f.body);
+  await assertMay(hub, f.to, { what: "message", kind: f.kind, body: f.body, strangerKinds: hub.limits.strangerKinds });
   const ts = Date.now();
   const sent = hub.inbox.appendSent(
     {
@@ -122,7 +106,7 @@ async function quoteIn(hub: UserHub, f: SendFrame): Promise<Quote> {
  * Forward: a new message (sent like any other, so the same gates, limits and
  * idempotency by `cmid`) carrying the original's kind and body and its origin.
  */
-export async function onForward(hub: UserHub, conn: Conn, f: ForwardFrame): Promise<SendAck> {
+export async function onForward(hub: UserHub, conn: Conn, f: ForwardFrame): Promise<ReplyOf<"forward">> {
   const own = hub.inbox.bySentCmid(f.cmid);
   const msg = own ? undefined : await visibleMessage(hub, f.mid);
   if (msg) assertNotRecalled(msg);
@@ -139,28 +123,6 @@ export async function onForward(hub: UserHub, conn: Conn, f: ForwardFrame): Prom
   });
 }
 
-
-/**
- * The direct-message gate: friends only (except the `STRANGER_KINDS`, such as
- * the seed's `friend_request`), and never across a block.
- */
-export async function assertMayMessage(hub: UserHub, to: string, kind: string, body: unknown): Promise<void> {
-  await assertFriend(hub, to, strangerMayPass(hub.limits.strangerKinds, kind, body));
-}
-
-/**
- * Friends only (`stranger`, or `unknown_user` for no such user), never across
- * a block; `strangerOk` lets an existing non-friend through (the seed's kinds).
- */
-export async function assertFriend(hub: UserHub, to: string, strangerOk = false): Promise<void> {
-  const peers = hub.peersNow() ?? (await hub.peers());
-  if (peers.friends.has(to)) return;
-  if (peers.blocked.has(to)) throw refusalWith(to, true);
-  const exists = await hub.userExists(to);
-  if (exists && strangerOk) return;
-  throw exists ? refusalWith(to, false) : new ProtocolError("unknown_user", `no user ${to}`);
-}
-
 /**
  * Read receipt: moves this user's read mark for the conversation (which
  * recounts its unread messages) and stores a receipt carrying what is left
@@ -171,7 +133,7 @@ export async function onRead(
   hub: UserHub,
   conn: Conn,
   f: ReadFrame
-): Promise<{ seq: number | null; unread?: number }> {
+): Promise<ReplyOf<"read">> {
   if (f.chat === "group") return readGroup(hub, conn, f);
   const msg = hub.inbox.byEventId(f.mid);
   if (!msg || msg.type !== "message" || msg.chat !== f.chat || peerOf(hub.uid, msg) !== f.peer) {
@@ -181,21 +143,11 @@ export async function onRead(
   if (unread === undefined) return { seq: null };
   const ts = Date.now();
   const target = f.chat === "dm" ? userTarget(f.peer) : null;
-  const stored = hub.inbox.appendOwn(
+  // A failed delivery stays pending for the alarm: the reader's request succeeded.
+  const stored = await hub.record(
     { type: "receipt", eid: newEventId(ts), chat: f.chat, from: hub.uid, to: f.peer, mid: f.mid, ts, unread },
-    ts,
-    target
+    { to: target, exceptDevice: conn.device }
   );
-  hub.push(stored, conn.device);
-  hub.appended(ts);
-  if (target !== null) {
-    try {
-      await hub.forward(stored, target);
-    } catch (err) {
-      // Stored and pending: the alarm delivers it. The reader's request succeeded.
-      hub.log.warn("receipt_deferred", { uid: hub.uid, to: f.peer, mid: f.mid, error: String(err) });
-    }
-  }
   return { seq: stored.seq, unread };
 }
 
@@ -205,19 +157,16 @@ export async function onRead(
  * moves here, and a receipt in this user's inbox tells their other devices.
  * Members are not told: group reads are the reader's own.
  */
-async function readGroup(hub: UserHub, conn: Conn, f: ReadFrame): Promise<{ seq: number | null; unread?: number }> {
+async function readGroup(hub: UserHub, conn: Conn, f: ReadFrame): Promise<ReplyOf<"read">> {
   const found = unwrap(await groupStub(hub.env, f.peer).message(hub.uid, f.mid));
   const m = hub.groups.memberships;
   if (m.get(f.peer) === undefined) m.learn(f.peer);
   if (!m.markRead(f.peer, found.gseq)) return { seq: null };
   const unread = Math.max(0, found.unreadAfter - m.hiddenUnreadAfter(f.peer, found.gseq));
   const ts = Date.now();
-  const stored = hub.inbox.appendOwn(
+  const stored = await hub.record(
     { type: "receipt", eid: newEventId(ts), chat: "group", from: hub.uid, to: f.peer, mid: f.mid, ts, unread },
-    ts,
-    null
+    { exceptDevice: conn.device }
   );
-  hub.push(stored, conn.device);
-  hub.appended(ts);
   return { seq: stored.seq, unread };
 }

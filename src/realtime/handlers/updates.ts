@@ -5,20 +5,20 @@ import {
   ERRORS,
   type EditFrame,
   type EditsFrame,
-  type EditsResult,
   type MessageEvent,
   ProtocolError,
   type ReactFrame,
   type RecallFrame,
+  type ReplyOf,
   type StoredMessage,
   type UpdateResult
 } from "../../protocol";
-import type { AmendRequest } from "../group-updates";
 import type { Conn, UserHub } from "../hub";
 import { assertNotRecalled, decideUpdate, peerOf, type UpdateRequest } from "../../rules/message-state";
-import { groupStub } from "../../rpc/stubs";
 import { userTarget } from "../../rules/targets";
-import { assertBodySize, assertFriend } from "./messages";
+import type { AmendRequest } from "../../rpc/calls";
+import { groupStub } from "../../rpc/stubs";
+import { assertBodySize, assertMay, visibleMessage } from "./shared";
 
 /**
  * The message `mid` as this user sees it in their inbox (a direct one, or a
@@ -32,22 +32,8 @@ export function inboxMessage(hub: UserHub, mid: string): MessageEvent {
   return e;
 }
 
-/**
- * The message `mid` as this user sees it: from their inbox, or from the
- * group that stores it (one of theirs, found by the group tag in the id),
- * unless they deleted it for themselves.
- */
-export async function visibleMessage(hub: UserHub, mid: string): Promise<StoredMessage> {
-  const e = hub.inbox.byEventId(mid);
-  if (e) {
-    if (e.type !== "message" || e.deleted) throw new ProtocolError("unknown_message", `no message ${mid}`);
-    return e;
-  }
-  return (await hub.groups.message(mid)).message;
-}
-
 /** Edit your own message: a new version for every copy; the old one goes to its edit history. */
-export async function onEdit(hub: UserHub, _conn: Conn, f: EditFrame): Promise<UpdateResult> {
+export async function onEdit(hub: UserHub, _conn: Conn, f: EditFrame): Promise<ReplyOf<"edit">> {
   const msg = await visibleMessage(hub, f.mid);
   // Anyone else's edit is refused as `not_author`, whatever its size.
   if (msg.from === hub.uid) assertBodySize(hub, f.body);
@@ -55,7 +41,7 @@ export async function onEdit(hub: UserHub, _conn: Conn, f: EditFrame): Promise<U
 }
 
 /** Recall for everyone: your own message within the window (in groups, owners and admins: any). */
-export async function onRecall(hub: UserHub, _conn: Conn, f: RecallFrame): Promise<UpdateResult> {
+export async function onRecall(hub: UserHub, _conn: Conn, f: RecallFrame): Promise<ReplyOf<"recall">> {
   return change(hub, await visibleMessage(hub, f.mid), { op: "recall" });
 }
 
@@ -64,7 +50,7 @@ export async function onRecall(hub: UserHub, _conn: Conn, f: RecallFrame): Promi
  * else is told. A message of yours still on its way to the peer is delivered
  * first (its stored copy is what a retry would send).
  */
-export async function onDelete(hub: UserHub, _conn: Conn, f: DeleteFrame): Promise<UpdateResult> {
+export async function onDelete(hub: UserHub, _conn: Conn, f: DeleteFrame): Promise<ReplyOf<"delete">> {
   const found = hub.inbox.byEventId(f.mid);
   if (!found) return deleteGroupMessage(hub, f.mid);
   if (found.type !== "message") throw new ProtocolError("unknown_message", `no message ${f.mid}`);
@@ -82,13 +68,7 @@ export async function onDelete(hub: UserHub, _conn: Conn, f: DeleteFrame): Promi
   if (!msg || msg.type !== "message") throw new ProtocolError("unknown_message", `no message ${f.mid}`);
   if (msg.deleted) return { mid: f.mid, changed: false };
   const ts = Date.now();
-  const stored = hub.inbox.appendOwn(
-    { type: "update", eid: newEventId(ts), op: "delete", chat: msg.chat, from: hub.uid, to: peerOf(hub.uid, msg), mid: f.mid, ts },
-    ts,
-    null
-  );
-  hub.push(stored);
-  hub.appended(ts);
+  await hub.record({ type: "update", eid: newEventId(ts), op: "delete", chat: msg.chat, from: hub.uid, to: peerOf(hub.uid, msg), mid: f.mid, ts });
   return { mid: f.mid, changed: true };
 }
 
@@ -104,19 +84,17 @@ async function deleteGroupMessage(hub: UserHub, mid: string): Promise<UpdateResu
   const counted = message.from !== hub.uid && message.recalled === undefined;
   if (!hub.groups.memberships.hide(mid, gid, gseq, counted)) return { mid, changed: false };
   const ts = Date.now();
-  const stored = hub.inbox.appendOwn({ type: "update", eid: newEventId(ts), op: "delete", chat: "group", from: hub.uid, to: gid, mid, ts }, ts, null);
-  hub.push(stored);
-  hub.appended(ts);
+  await hub.record({ type: "update", eid: newEventId(ts), op: "delete", chat: "group", from: hub.uid, to: gid, mid, ts });
   return { mid, changed: true };
 }
 
 /** Add or remove your reaction; a repeat changes nothing and tells nobody. */
-export async function onReact(hub: UserHub, _conn: Conn, f: ReactFrame): Promise<UpdateResult> {
+export async function onReact(hub: UserHub, _conn: Conn, f: ReactFrame): Promise<ReplyOf<"react">> {
   return change(hub, await visibleMessage(hub, f.mid), { op: f.remove ? "unreact" : "react", emoji: f.emoji });
 }
 
 /** Every version of a message you can see, oldest first (a group's from the group, which keeps them). */
-export async function onEdits(hub: UserHub, _conn: Conn, f: EditsFrame): Promise<EditsResult> {
+export async function onEdits(hub: UserHub, _conn: Conn, f: EditsFrame): Promise<ReplyOf<"edits">> {
   const msg = await visibleMessage(hub, f.mid);
   assertNotRecalled(msg);
   if (msg.seq === undefined) return unwrap(await groupStub(hub.env, msg.to).edits(hub.uid, msg.mid));
@@ -142,26 +120,16 @@ async function directUpdate(hub: UserHub, msg: MessageEvent, req: UpdateRequest)
   const unchanged = { mid: msg.mid, changed: false };
   if (!decideUpdate(msg, req, who())) return unchanged;
   const peer = peerOf(hub.uid, msg);
-  await assertFriend(hub, peer);
+  await assertMay(hub, peer, { what: "friends_only" });
   const fields = decideUpdate(inboxMessage(hub, msg.mid), req, who());
   if (!fields) return unchanged;
   const ts = Date.now();
   const target = userTarget(peer);
-  const stored = hub.inbox.appendOwn(
+  const stored = await hub.record(
     { type: "update", eid: newEventId(ts), chat: "dm", from: hub.uid, to: peer, mid: msg.mid, ts, ...fields },
-    ts,
-    target
+    { to: target, webhook: "update" }
   );
-  hub.push(stored);
-  hub.appended(ts);
-  const { seq: _seq, ...update } = stored;
-  hub.webhook("update", update);
   hub.log.info("update", { uid: hub.uid, op: fields.op, chat: "dm", to: peer, mid: msg.mid, seq: stored.seq });
-  try {
-    await hub.forward(stored, target);
-  } catch (err) {
-    hub.log.warn("update_deferred", { uid: hub.uid, to: peer, mid: msg.mid, error: String(err) });
-  }
   return { mid: msg.mid, changed: true, ...(fields.version !== undefined ? { version: fields.version } : {}) };
 }
 

@@ -1,0 +1,70 @@
+import { isSeedFrame, ProtocolError } from "../protocol";
+
+/**
+ * The friendship gate: who may be sent what. One rule for every path that
+ * reaches another user directly (a send, its retries from the outbound
+ * queue, a change to a direct message, typing, a group's first members, a
+ * group invite). Pure: callers fetch the peers (and, when the gate asks,
+ * whether the user exists) and throw what it refuses with.
+ */
+
+/** This user's friends and the users a block stands between (either way); `friends` excludes blocked ones. */
+export interface PeerSets {
+  friends: ReadonlySet<string>;
+  blocked: ReadonlySet<string>;
+}
+
+/**
+ * What is to reach the other user:
+ * - `friends_only`: anything but a message or an invite (an edit, a
+ *   reaction, typing, being made a member of a new group);
+ * - `message`: a direct message; a non-friend may be sent one of the
+ *   `strangerKinds` in the seed's frame shape (its `friend_request`);
+ * - `invite`: a group invitation, which the invitee accepts or not, so only
+ *   a block refuses it.
+ */
+export type Crossing =
+  | { what: "friends_only" }
+  | { what: "message"; kind: string; body: unknown; strangerKinds: ReadonlySet<string> }
+  | { what: "invite" };
+
+/** The gate's decision: pass, or refuse with `error` (to throw). */
+export type GateDecision = { ok: true } | { ok: false; error: ProtocolError };
+
+/**
+ * The gate's answer when `exists` was not given. `lookup`: `to` is neither
+ * a friend nor blocked, and the answer depends on whether such a user
+ * exists: ask again with `exists`.
+ */
+export type GateVerdict = GateDecision | { ok: false; lookup: true };
+
+/**
+ * Whether `to` may be sent `crossing`, never across a block (`blocked`).
+ * A friend passes; an invite passes anyone not blocked. Anyone else is
+ * `unknown_user` when no such user exists, and otherwise passes only for a
+ * stranger kind of message (else `stranger`). `exists` is asked for only
+ * then, so a friend costs no lookup.
+ */
+export function gate(peers: PeerSets, to: string, crossing: Crossing, exists: boolean): GateDecision;
+export function gate(peers: PeerSets, to: string, crossing: Crossing, exists?: boolean): GateVerdict;
+export function gate(peers: PeerSets, to: string, crossing: Crossing, exists?: boolean): GateVerdict {
+  if (peers.friends.has(to)) return { ok: true };
+  if (peers.blocked.has(to)) return { ok: false, error: refusalWith(to, true) };
+  if (crossing.what === "invite") return { ok: true };
+  if (exists === undefined) return { ok: false, lookup: true };
+  if (!exists) return { ok: false, error: new ProtocolError("unknown_user", `no user ${to}`) };
+  if (crossing.what === "message" && strangerMayPass(crossing.strangerKinds, crossing.kind, crossing.body)) return { ok: true };
+  return { ok: false, error: refusalWith(to, false) };
+}
+
+/** The seed's exemption: a seed-shaped frame of one of the `STRANGER_KINDS`. */
+export function strangerMayPass(kinds: ReadonlySet<string>, kind: string, body: unknown): boolean {
+  return kinds.has(kind) && isSeedFrame(body, kind);
+}
+
+/** The refusal of an exchange with `uid`: `blocked` when either side blocked the other, else `stranger`. */
+export function refusalWith(uid: string, blocked: boolean): ProtocolError {
+  return blocked
+    ? new ProtocolError("blocked", `messages between you and ${uid} are blocked`)
+    : new ProtocolError("stranger", `${uid} is not your friend`);
+}
