@@ -1,6 +1,7 @@
 import { and, eq, or } from "drizzle-orm";
 import type { Db } from "./client";
 import { blocks, friendships } from "./schema";
+import type { PeerSets } from "../rules/gate";
 
 /** Ids of everyone `uid` is friends with. */
 export async function listFriendIds(db: Db, uid: string): Promise<string[]> {
@@ -11,11 +12,8 @@ export async function listFriendIds(db: Db, uid: string): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-/** Who `uid` may talk to directly: friends, minus anyone blocked in either direction. */
-export interface Peers {
-  friends: ReadonlySet<string>;
-  blocked: ReadonlySet<string>;
-}
+/** Who `uid` may talk to directly: friends, minus anyone blocked in either direction (the gate's input). */
+export type Peers = PeerSets;
 
 export async function loadPeers(db: Db, uid: string): Promise<Peers> {
   const [friendRows, blockRows] = await db.batch([

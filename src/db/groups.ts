@@ -23,7 +23,7 @@ export interface MemberRow {
   mutedUntil: number | null;
 }
 
-/** Writes to replay into D1, in order (see src/db/groups.ts). */
+/** Writes to replay into D1, in order ({@link mirrorStatements}). */
 export type MirrorOp =
   | { op: "group"; meta: GroupMeta }
   | { op: "member"; gid: string; member: MemberRow }

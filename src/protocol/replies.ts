@@ -40,8 +40,9 @@ export const groupRoleResultSchema = memberSchema.extend({ changed: z.boolean() 
 /**
  * The `result` of a successful reply, per client frame type. One row per
  * frame type (a missing one does not compile): the server's handler table
- * returns `ReplyOf<type>`, and the SDK's `request` resolves with it, so a
- * reply that drifts from its schema breaks the build on both sides.
+ * returns `ReplyOf<type>`, and the SDK's `request` is typed by it, so a
+ * reply type that drifts from its schema breaks the build on both sides
+ * (types only: the tests check real replies against these schemas).
  */
 export const REPLY_SCHEMAS = {
   send: sendAckSchema,

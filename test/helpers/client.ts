@@ -1,4 +1,4 @@
-import type { ReplyFrame, ServerFrame } from "../../src/protocol";
+import { REPLY_SCHEMAS, type ReplyFrame, type ServerFrame } from "../../src/protocol";
 
 /** The WHATWG WebSocket surface shared by workerd and Node 22. */
 export interface SocketLike {
@@ -90,10 +90,19 @@ export class ImClient {
     return this.take<ReplyFrame>((f) => f.type === "reply" && f.id === id, `reply ${id} to ${String(frame.type)}`);
   }
 
-  /** Like {@link request} but fails unless the reply is ok; returns its result. */
+  /**
+   * Like {@link request} but fails unless the reply is ok and its result
+   * fits the frame type's reply schema (REPLY_SCHEMAS: what the SDK's types
+   * promise), so every test checks the real replies against the types.
+   */
   async ok<T = unknown>(frame: Record<string, unknown>): Promise<T> {
     const reply = await this.request(frame);
     if (!reply.ok) throw new Error(`expected ok for ${JSON.stringify(frame)}, got ${JSON.stringify(reply.error)}`);
+    const schema = REPLY_SCHEMAS[frame.type as keyof typeof REPLY_SCHEMAS];
+    const checked = schema?.safeParse(reply.result);
+    if (checked && !checked.success) {
+      throw new Error(`reply to ${String(frame.type)} does not fit its schema: ${checked.error.message}\n${JSON.stringify(reply.result)}`);
+    }
     return reply.result as T;
   }
 

@@ -5,8 +5,8 @@ import { type Crossing, gate } from "../../rules/gate";
 /**
  * What more than one frame handler needs: the send's resolved shape, the
  * gate as seen from a user's object, the body cap, the visible-message
- * lookup. Handler files import this, never each other's exports, so they
- * form no import cycle.
+ * lookup. Kept out of the handler files so that they form no import
+ * cycle (messages.ts imports groups.ts's group send, never the reverse).
  */
 
 /** A send with what the server resolved for it: the quoted message, a forward's origin. */

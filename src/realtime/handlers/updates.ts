@@ -26,7 +26,7 @@ import { assertBodySize, assertMay, visibleMessage } from "./shared";
  * deleted it. Anything else is `unknown_message`, whether it does not exist
  * or is someone else's, so ids cannot be probed.
  */
-export function inboxMessage(hub: UserHub, mid: string): MessageEvent {
+function inboxMessage(hub: UserHub, mid: string): MessageEvent {
   const e = hub.inbox.byEventId(mid);
   if (!e || e.type !== "message" || e.deleted) throw new ProtocolError("unknown_message", `no message ${mid}`);
   return e;
