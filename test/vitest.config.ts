@@ -32,6 +32,10 @@ export default defineConfig(async () => {
             FANOUT_RELAY_CHUNK: "100",
             // Group history keeps its newest 500 events, so retention by count is testable.
             GROUP_HISTORY_MAX: "500",
+            // Sockets are reaped after an hour of silence here (90 s deployed): the
+            // reaper's tests backdate a socket instead of waiting, and no other test
+            // loses a quiet socket to it.
+            IDLE_SOCKET_SECONDS: "3600",
             // Structured logs are asserted in the end-to-end tests; here they would only be noise.
             LOG_LEVEL: "warn"
           }

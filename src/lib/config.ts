@@ -28,6 +28,8 @@ export interface Limits {
   maxMentions: number;
   /** How long after sending its author may recall a message. */
   recallWindowMs: number;
+  /** Sockets silent (no frame, no heartbeat) this long are reaped; 0: never. */
+  idleSocketMs: number;
   /** Structured logs below this level are dropped. */
   logLevel: LogLevel;
 }
@@ -55,6 +57,8 @@ export const DEFAULTS = {
   MAX_MESSAGE_BYTES: 32_768,
   MAX_MENTIONS: 50,
   RECALL_WINDOW_SECONDS: 120,
+  /** A socket with no frame and no heartbeat for this long is closed (4002) and stops counting as online; 0: never. */
+  IDLE_SOCKET_SECONDS: 90,
   LOG_LEVEL: "info",
   /** The seed's `sendMsg` skips the friendship check for these kinds. */
   STRANGER_KINDS: "read,friend_request,friend_response,group_request,group_response"
@@ -82,6 +86,7 @@ const limitsSchema = z.object({
   MAX_MESSAGE_BYTES: positiveInt("MAX_MESSAGE_BYTES"),
   MAX_MENTIONS: positiveInt("MAX_MENTIONS"),
   RECALL_WINDOW_SECONDS: positiveInt("RECALL_WINDOW_SECONDS"),
+  IDLE_SOCKET_SECONDS: z.coerce.number().int().min(0).catch(DEFAULTS.IDLE_SOCKET_SECONDS).default(DEFAULTS.IDLE_SOCKET_SECONDS),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).catch(DEFAULTS.LOG_LEVEL).default(DEFAULTS.LOG_LEVEL),
   STRANGER_KINDS: z
     .string()
@@ -115,6 +120,7 @@ export function limitsOf(env: object): Limits {
     maxMessageBytes: v.MAX_MESSAGE_BYTES,
     maxMentions: v.MAX_MENTIONS,
     recallWindowMs: v.RECALL_WINDOW_SECONDS * 1000,
+    idleSocketMs: v.IDLE_SOCKET_SECONDS * 1000,
     logLevel: v.LOG_LEVEL
   };
 }

@@ -23,13 +23,16 @@ import {
 } from "../protocol";
 import {
   acceptSocket,
+  type Attachment,
   attachmentOf,
   closeQuietly,
   completeClose,
   deviceTag,
+  lastActivity,
   openSockets,
   safeSend,
   sendUnbatched,
+  touch,
   UPGRADE_HEADERS
 } from "../realtime/connection";
 import { Courier } from "../realtime/courier";
@@ -210,11 +213,13 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
       // The seed's clients get no greeting; their `pull` asks for what was queued.
       this.#compat.queue.enable();
       acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp, compat: true });
+      this.#watchIdle(now);
       this.ctx.waitUntil(this.#presence.update());
       this.ctx.waitUntil(this.#groups.attachAll(COMPAT_DEVICE, openSockets(this.ctx).length === 1));
       return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : undefined });
     }
     acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp });
+    this.#watchIdle(now);
     safeSend(server, {
       type: "welcome",
       uid,
@@ -250,12 +255,26 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
       closeQuietly(ws, CLOSE.token_expired, "token expired; reconnect with a fresh token");
       return;
     }
+    touch(ws, a, Date.now());
     try {
       const conn = { ws, uid: a.uid, device: a.device };
       await (a.compat ? compatDispatch(this.#hub, conn, message) : dispatch(this.#hub, conn, message));
     } catch (err) {
       this.#log.error("frame_failed", { uid: a.uid, device: a.device, error: String(err) });
     }
+  }
+
+  /** A socket opened at `now`: the alarm looks at it again when it could first be idle. */
+  #watchIdle(now: number): void {
+    if (this.#limits.idleSocketMs > 0) this.ctx.waitUntil(this.#alarm.ensure(now + this.#limits.idleSocketMs));
+  }
+
+  /** Closes a socket the alarm found silent past the idle limit, as if its client had closed it. */
+  #reap(ws: WebSocket, a: Attachment): void {
+    this.#log.info("reaped", { uid: a.uid, device: a.device, idleMs: this.#limits.idleSocketMs });
+    closeQuietly(ws, CLOSE.idle, `no frame or heartbeat in ${this.#limits.idleSocketMs / 1000} s; reconnect`);
+    this.#compat.closed(ws, CLOSE.idle);
+    this.#groups.memberships.cursors.flush();
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
@@ -420,10 +439,16 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
     if (oldest !== undefined) due.push(oldest + this.#limits.inboxTtlMs);
 
     // Heartbeats are answered by the runtime and never reach webSocketMessage,
-    // so token expiry of a listen-only client is enforced here.
+    // so token expiry of a listen-only client is enforced here, and so is
+    // the idle limit: a socket silent that long (no frame, no heartbeat) is
+    // taken for half-open and closed, so presence does not wait for its token.
+    const idle = this.#limits.idleSocketMs;
     for (const ws of openSockets(this.ctx)) {
       const a = attachmentOf(ws);
-      if (a && a.exp * 1000 <= now) closeQuietly(ws, CLOSE.token_expired, "token expired; reconnect with a fresh token");
+      if (!a) continue;
+      if (a.exp * 1000 <= now) closeQuietly(ws, CLOSE.token_expired, "token expired; reconnect with a fresh token");
+      else if (idle > 0 && now - lastActivity(this.ctx, ws, a) >= idle) this.#reap(ws, a);
+      else if (idle > 0) due.push(lastActivity(this.ctx, ws, a) + idle);
     }
     if (openSockets(this.ctx).length > 0 || this.#presence.mayBeOnline()) {
       await this.#presence.update();

@@ -8,6 +8,8 @@ export const CLOSE = {
   going_away: 4000,
   /** The token expired while connected; reconnect with a fresh token. */
   token_expired: 4001,
+  /** No frame and no heartbeat within IDLE_SOCKET_SECONDS: the server took the socket for dead; reconnect. */
+  idle: 4002,
   /** Another connection took over this device id. */
   replaced: 4500,
   /** The backend disconnected this device or user. */

@@ -12,6 +12,25 @@ export interface Attachment {
   exp: number;
   /** Set on `/ws/compat` sockets, which speak the seed's protocol. */
   compat?: true;
+  /** When a frame last arrived, ms (kept to within {@link SEEN_REFRESH_MS}); none yet: `connectedAt`. */
+  seenAt?: number;
+}
+
+/** A socket's `seenAt` is rewritten at most this often: the reaper's precision. */
+export const SEEN_REFRESH_MS = 10_000;
+
+/** A frame arrived on `ws`: kept in its attachment (so it survives hibernation), at most every {@link SEEN_REFRESH_MS}. */
+export function touch(ws: WebSocket, a: Attachment, now: number): void {
+  if (now - (a.seenAt ?? a.connectedAt) >= SEEN_REFRESH_MS) ws.serializeAttachment({ ...a, seenAt: now });
+}
+
+/**
+ * When `ws` last showed life: a frame, or a heartbeat the runtime answered
+ * without waking this object (its auto-response timestamp).
+ */
+export function lastActivity(ctx: DurableObjectState, ws: WebSocket, a: Attachment): number {
+  const heartbeat = ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+  return Math.max(a.seenAt ?? a.connectedAt, heartbeat);
 }
 
 /** Tag of every compat socket. */

@@ -33,5 +33,7 @@ describe("configuration", () => {
     expect(limits.fanoutConcurrency).toBe(32);
     expect([...limits.strangerKinds]).toEqual(["read"]);
     expect(limits.logLevel).toBe("debug");
+    expect(limitsOf({ IDLE_SOCKET_SECONDS: "0" }).idleSocketMs).toBe(0);
+    expect(limitsOf({ IDLE_SOCKET_SECONDS: "-1" }).idleSocketMs).toBe(DEFAULTS.IDLE_SOCKET_SECONDS * 1000);
   });
 });
