@@ -1,18 +1,26 @@
+import { generateKeyPairSync } from "node:crypto";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 const root = path.resolve(import.meta.dirname, "..");
 
-/** Fixed secrets for the workerd tests; `npm run dev` provisions random ones. */
+/**
+ * Fixed secrets for the workerd tests; `npm run dev` provisions random ones.
+ * JWT_SECRET lists a previous secret after the current one, as during a rotation.
+ */
 export const TEST_SECRETS = {
-  JWT_SECRET: "test-jwt-secret-0123456789abcdef",
+  JWT_SECRET: "test-jwt-secret-0123456789abcdef,test-jwt-secret-previous-0123",
   API_KEY: "test-api-key-old,test-api-key"
 };
 
 // Wrangler checks `[secrets] required` against process.env; the bindings below win.
 process.env.JWT_SECRET ??= TEST_SECRETS.JWT_SECRET;
 process.env.API_KEY ??= TEST_SECRETS.API_KEY;
+
+/** An identity provider's ES256 key: the public half is the deployment's JWKS, the private half signs the tests' tokens. */
+const idp = generateKeyPairSync("ec", { namedCurve: "P-256" });
+const IDP_KID = "test-idp-1";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(root, "migrations"));
@@ -25,6 +33,8 @@ export default defineConfig(async () => {
           // group, and a small fan-out budget so every group test crosses runs.
           bindings: {
             TEST_MIGRATIONS: migrations,
+            JWT_JWKS: JSON.stringify({ keys: [{ ...idp.publicKey.export({ format: "jwk" }), kid: IDP_KID, alg: "ES256", use: "sig" }] }),
+            TEST_IDP_PRIVATE_JWK: JSON.stringify({ ...idp.privateKey.export({ format: "jwk" }), kid: IDP_KID }),
             ...TEST_SECRETS,
             MAX_GROUP_MEMBERS: "205",
             FANOUT_CALLS_PER_RUN: "60",

@@ -1,4 +1,3 @@
-import { sign, verify } from "hono/jwt";
 import { ProtocolError, userIdSchema } from "../protocol";
 
 /** The verified identity carried by a connection token. */
@@ -10,58 +9,197 @@ export interface TokenClaims {
   iat?: number;
 }
 
-const keys = new Map<string, Promise<CryptoKey>>();
+/** A JWK as a JWKS lists it. */
+export interface Jwk extends JsonWebKey {
+  kid?: string;
+}
+
+/**
+ * The keys tokens are checked with. `hmac`: HS256 secrets, the first signs
+ * what this server mints and all of them verify, so a secret is rotated by
+ * putting the new one first and dropping the old one once its tokens have
+ * expired. `jwks`: public keys (RS256, ES256, each with a `kid`) of an
+ * identity provider that mints tokens itself. With `issuer` / `audience`,
+ * the provider's tokens must carry that `iss` / `aud`.
+ */
+export interface TokenKeys {
+  hmac: readonly string[];
+  jwks: readonly Jwk[];
+  issuer?: string;
+  audience?: string;
+}
+
+const PUBLIC_ALGS = {
+  RS256: { import: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, verify: { name: "RSASSA-PKCS1-v1_5" }, kty: "RSA" },
+  ES256: { import: { name: "ECDSA", namedCurve: "P-256" }, verify: { name: "ECDSA", hash: "SHA-256" }, kty: "EC" }
+} as const;
+type PublicAlg = keyof typeof PUBLIC_ALGS;
+
+/**
+ * The deployment's keys: `JWT_SECRET` (one secret, or several separated by
+ * commas, newest first), `JWT_JWKS` (a JWKS document, `{"keys": [...]}`),
+ * `JWT_ISSUER` and `JWT_AUDIENCE`. A JWKS that does not parse is refused at
+ * first use, loudly, rather than ignored.
+ */
+export function tokenKeys(env: object): TokenKeys {
+  let keys = parsedKeys.get(env);
+  if (!keys) {
+    keys = parseKeys(env as Record<string, unknown>);
+    parsedKeys.set(env, keys);
+  }
+  return keys;
+}
+
+/** Parsed once per env object (one per isolate). */
+const parsedKeys = new WeakMap<object, TokenKeys>();
+
+function parseKeys(e: Record<string, unknown>): TokenKeys {
+  const str = (v: unknown) => (typeof v === "string" && v.trim() !== "" ? v.trim() : undefined);
+  const hmac = (str(e.JWT_SECRET) ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  let jwks: Jwk[] = [];
+  const doc = str(e.JWT_JWKS);
+  if (doc !== undefined) {
+    const parsed = JSON.parse(doc) as { keys?: unknown };
+    if (!Array.isArray(parsed.keys)) throw new Error("JWT_JWKS must be a JWKS document: {\"keys\": [...]}");
+    jwks = parsed.keys as Jwk[];
+  }
+  const issuer = str(e.JWT_ISSUER);
+  const audience = str(e.JWT_AUDIENCE);
+  return { hmac, jwks, ...(issuer ? { issuer } : {}), ...(audience ? { audience } : {}) };
+}
+
+const keysOf = (k: TokenKeys | string): TokenKeys => (typeof k === "string" ? { hmac: [k], jwks: [] } : k);
+
+const encoder = new TextEncoder();
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+const kids = new Map<string, Promise<string>>();
+const publicKeys = new Map<string, Promise<CryptoKey>>();
 
 /** The HMAC key for `secret`, imported once per isolate instead of once per token. */
 function hmacKey(secret: string): Promise<CryptoKey> {
-  let key = keys.get(secret);
+  let key = hmacKeys.get(secret);
   if (!key) {
-    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-      "sign",
-      "verify"
-    ]);
-    keys.set(secret, key);
+    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    hmacKeys.set(secret, key);
   }
   return key;
 }
 
-/** Signs an HS256 JWT with `sub` = uid and a required `exp`. */
+/** An HMAC secret's `kid`: the first 64 bits of its SHA-256, so the header names the key without revealing it. */
+export function hmacKid(secret: string): Promise<string> {
+  let kid = kids.get(secret);
+  if (!kid) {
+    kid = crypto.subtle.digest("SHA-256", encoder.encode(secret)).then((d) => `hs-${hex(new Uint8Array(d).slice(0, 8))}`);
+    kids.set(secret, kid);
+  }
+  return kid;
+}
+
+function publicKey(alg: PublicAlg, jwk: Jwk): Promise<CryptoKey> {
+  const id = `${alg}:${jwk.kid}:${jwk.n ?? jwk.x}`;
+  let key = publicKeys.get(id);
+  if (!key) {
+    key = crypto.subtle.importKey("jwk", jwk, PUBLIC_ALGS[alg].import, false, ["verify"]);
+    publicKeys.set(id, key);
+  }
+  return key;
+}
+
+/** Signs an HS256 JWT with `sub` = uid, a required `exp` and the signing key's `kid`. */
 export async function mintToken(
-  secret: string,
+  keys: TokenKeys | string,
   uid: string,
   ttlSeconds: number,
   now = Math.floor(Date.now() / 1000)
 ): Promise<{ token: string; expiresAt: number }> {
+  const secret = keysOf(keys).hmac[0];
+  if (secret === undefined) throw new Error("JWT_SECRET is not set: this server cannot mint tokens");
   const exp = now + ttlSeconds;
-  const token = await sign({ sub: uid, iat: now, exp }, await hmacKey(secret), "HS256");
-  return { token, expiresAt: exp };
+  const head = b64url(encoder.encode(JSON.stringify({ alg: "HS256", typ: "JWT", kid: await hmacKid(secret) })));
+  const body = b64url(encoder.encode(JSON.stringify({ sub: uid, iat: now, exp })));
+  const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(`${head}.${body}`));
+  return { token: `${head}.${body}.${b64url(new Uint8Array(mac))}`, expiresAt: exp };
 }
 
 /**
- * Verifies an HS256 token. Throws `ProtocolError` `token_expired` or
- * `unauthorized`; a token without `exp` or with a malformed `sub` is refused.
+ * Verifies a token: HS256 against the secrets (the one its `kid` names, or
+ * each when it names none, as tokens minted before kids did), RS256 and
+ * ES256 against the JWKS key its `kid` names. Throws `ProtocolError`
+ * `unauthorized` (bad signature, unknown key or algorithm, no `exp`, a
+ * malformed `sub`, a provider token's wrong `iss`/`aud`) or `token_expired`; expiry is only
+ * reported once the signature holds. `iat` is not checked, so a backend
+ * clock slightly ahead does not lock users out.
  */
-export async function verifyToken(
-  secret: string,
-  token: string
-): Promise<TokenClaims> {
-  let payload: Record<string, unknown>;
-  try {
-    // Signature first: expiry is only reported for tokens we actually issued.
-    // `iat` is not checked, so a backend clock slightly ahead does not lock users out.
-    payload = await verify(token, await hmacKey(secret), { alg: "HS256", exp: false, iat: false });
-  } catch {
-    throw new ProtocolError("unauthorized", "invalid token");
-  }
-  if (typeof payload.exp !== "number") {
-    throw new ProtocolError("unauthorized", "token has no exp claim");
-  }
-  if (payload.exp <= Math.floor(Date.now() / 1000)) {
-    throw new ProtocolError("token_expired", "token has expired");
+export async function verifyToken(keys: TokenKeys | string, token: string): Promise<TokenClaims> {
+  const k = keysOf(keys);
+  const parts = token.split(".");
+  if (parts.length !== 3) throw new ProtocolError("unauthorized", "invalid token");
+  const [head, body, sig] = parts as [string, string, string];
+  const header = decodeJson(head);
+  const payload = decodeJson(body);
+  const signature = fromB64url(sig);
+  if (!header || !payload || !signature) throw new ProtocolError("unauthorized", "invalid token");
+  const signed = encoder.encode(`${head}.${body}`) as Uint8Array<ArrayBuffer>;
+  const kid = typeof header.kid === "string" ? header.kid : undefined;
+  if (!(await signatureHolds(k, header.alg, kid, signed, signature))) throw new ProtocolError("unauthorized", "invalid token");
+
+  if (typeof payload.exp !== "number") throw new ProtocolError("unauthorized", "token has no exp claim");
+  if (payload.exp <= Math.floor(Date.now() / 1000)) throw new ProtocolError("token_expired", "token has expired");
+  if (header.alg !== "HS256") {
+    // The identity provider's tokens; this server's own (HS256) carry neither claim.
+    if (k.issuer !== undefined && payload.iss !== k.issuer) throw new ProtocolError("unauthorized", "token has the wrong issuer");
+    if (k.audience !== undefined && !audienceHas(payload.aud, k.audience)) throw new ProtocolError("unauthorized", "token is not for this audience");
   }
   const sub = userIdSchema.safeParse(payload.sub);
-  if (!sub.success) {
-    throw new ProtocolError("unauthorized", "token sub is not a valid user id");
-  }
+  if (!sub.success) throw new ProtocolError("unauthorized", "token sub is not a valid user id");
   return { uid: sub.data, exp: payload.exp, ...(typeof payload.iat === "number" ? { iat: payload.iat } : {}) };
+}
+
+async function signatureHolds(k: TokenKeys, alg: unknown, kid: string | undefined, signed: Uint8Array<ArrayBuffer>, signature: Uint8Array<ArrayBuffer>): Promise<boolean> {
+  if (alg === "HS256") {
+    for (const secret of k.hmac) {
+      if (kid !== undefined && kid !== (await hmacKid(secret))) continue;
+      if (await crypto.subtle.verify("HMAC", await hmacKey(secret), signature, signed)) return true;
+    }
+    return false;
+  }
+  if (alg !== "RS256" && alg !== "ES256") return false; // "none" and everything else
+  const jwk = k.jwks.find((j) => j.kid === kid && j.kty === PUBLIC_ALGS[alg].kty && (j.alg === undefined || j.alg === alg));
+  if (kid === undefined || !jwk) return false;
+  return crypto.subtle.verify(PUBLIC_ALGS[alg].verify, await publicKey(alg, jwk), signature, signed);
+}
+
+function audienceHas(aud: unknown, audience: string): boolean {
+  return aud === audience || (Array.isArray(aud) && aud.includes(audience));
+}
+
+function decodeJson(part: string): Record<string, unknown> | undefined {
+  const bytes = fromB64url(part);
+  if (!bytes) return undefined;
+  try {
+    const v: unknown = JSON.parse(new TextDecoder().decode(bytes));
+    return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function b64url(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+function fromB64url(s: string): Uint8Array<ArrayBuffer> | undefined {
+  if (!/^[A-Za-z0-9_-]*$/.test(s)) return undefined;
+  try {
+    const bin = atob(s.replaceAll("-", "+").replaceAll("_", "/") + "=".repeat((4 - (s.length % 4)) % 4));
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  } catch {
+    return undefined;
+  }
+}
+
+function hex(bytes: Uint8Array): string {
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -1,5 +1,5 @@
 import { newDeviceId } from "../../lib/ids";
-import { verifyToken } from "../../lib/tokens";
+import { tokenKeys, verifyToken } from "../../lib/tokens";
 import { deviceIdSchema, ProtocolError } from "../../protocol";
 import { UPGRADE_HEADERS } from "../../realtime/connection";
 import { newApp } from "../app-env";
@@ -59,7 +59,7 @@ async function upgrade(req: Request, env: Env, compat: boolean): Promise<Respons
   if (!token) {
     throw new ProtocolError("unauthorized", "missing token (?token= or Sec-WebSocket-Protocol)");
   }
-  const claims = await verifyToken(env.JWT_SECRET, token);
+  const claims = await verifyToken(tokenKeys(env), token);
 
   const deviceParam = query.get("device") ?? undefined;
   const device = deviceParam === undefined ? newDeviceId() : deviceIdSchema.safeParse(deviceParam);

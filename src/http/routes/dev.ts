@@ -2,7 +2,7 @@ import { z } from "zod";
 import { limitsOf } from "../../lib/config";
 import { createDb } from "../../db/client";
 import { importFriendships, importUsers } from "../../db/seed-import";
-import { mintToken } from "../../lib/tokens";
+import { mintToken, tokenKeys } from "../../lib/tokens";
 import { ProtocolError } from "../../protocol";
 import { groupStub, userStub } from "../../rpc/stubs";
 import { newApp } from "../app-env";
@@ -40,6 +40,6 @@ export const devRoutes = newApp()
       joinPolicy: "open"
     });
     if (!created.ok && created.error.code !== "conflict") throw new ProtocolError(created.error.code, created.error.message);
-    const token = await mintToken(c.env.JWT_SECRET, uid, limitsOf(c.env).tokenTtlSeconds);
+    const token = await mintToken(tokenKeys(c.env), uid, limitsOf(c.env).tokenTtlSeconds);
     return c.json({ ...token, uid, friends: DEMO_USERS.filter((u) => u !== uid), groups: [{ id: DEMO_GROUP, name: "Demo group" }] });
   });

@@ -1,5 +1,5 @@
 import { limitsOf } from "../../lib/config";
-import { mintToken } from "../../lib/tokens";
+import { mintToken, tokenKeys } from "../../lib/tokens";
 import { mintTokenBodySchema, tokenResponseSchema } from "../../protocol";
 import { newApp } from "../app-env";
 import { requireUser } from "../lookups";
@@ -17,5 +17,5 @@ export const tokens = newApp().post("/", valid("json", mintOp.body), async (c) =
   const { uid, ttlSeconds } = c.req.valid("json");
   await requireUser(c.env, uid);
   const ttl = ttlSeconds ?? limitsOf(c.env).tokenTtlSeconds;
-  return c.json(await mintToken(c.env.JWT_SECRET, uid, ttl), 201);
+  return c.json(await mintToken(tokenKeys(c.env), uid, ttl), 201);
 });
