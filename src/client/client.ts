@@ -93,6 +93,11 @@ export class EdgeImClient extends ClientConnection {
     return this.request({ type: "group_history", gid, ...q });
   }
 
+  /** A page of your direct chat with `peer`, oldest first: `before` / `after` an inbox seq, or the newest page. */
+  dmHistory(peer: string, q: { before?: number; after?: number; limit?: number } = {}): Promise<ReplyOf<"dm_history">> {
+    return this.request({ type: "dm_history", peer, ...q });
+  }
+
   /** Which friends are online now. */
   async online(): Promise<string[]> {
     return (await this.request({ type: "online" })).friends;

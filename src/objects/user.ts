@@ -14,6 +14,8 @@ import {
   type UserStats,
   SYNC_PAGE_DEFAULT,
   type ConversationPage,
+  type DmHistoryPage,
+  type DmHistoryQuery,
   type SearchPage,
   type ServerFrame,
   type TypingEvent,
@@ -401,6 +403,10 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
   /** Search this user's messages (`GET /api/v1/users/{uid}/search`). */
   async search(q: SearchQuery): Promise<Result<SearchPage>> {
     return attempt(() => searchMessages(this.#hub, q));
+  }
+
+  async history(peer: string, q: DmHistoryQuery): Promise<Result<DmHistoryPage>> {
+    return attempt(() => this.#inbox.conversations.history(peer, q));
   }
 
   /** A friend came online or went offline: tell this user's devices. */

@@ -3,7 +3,8 @@ import { groupIdSchema } from "./groups";
 import { chatSchema, userIdSchema } from "./primitives";
 import { CONVERSATION_PAGE_MAX } from "./rich";
 import { messageIdSchema } from "./primitives";
-import { storedMessageSchema } from "./server-frames";
+import { messageEventSchema, storedMessageSchema } from "./server-frames";
+import { HISTORY_PAGE_MAX } from "./groups";
 
 /** A conversation from this user's side: `peer` is the friend or the group id. */
 export const conversationSchema = z.object({
@@ -48,3 +49,20 @@ export const searchQuerySchema = z.object({
   before: messageIdSchema.optional(),
   limit: z.coerce.number().int().min(1).max(CONVERSATION_PAGE_MAX).default(20)
 });
+
+/** A page of a direct chat (`dm_history`), oldest first; `more`: there is more beyond it, away from its cursor. */
+export const dmHistoryPageSchema = z.object({
+  messages: z.array(messageEventSchema),
+  more: z.boolean()
+});
+export type DmHistoryPage = z.infer<typeof dmHistoryPageSchema>;
+
+/** `GET /api/v1/users/{uid}/conversations/{peer}/messages` query: as the `dm_history` frame. */
+export const dmHistoryQuerySchema = z
+  .object({
+    before: z.coerce.number().int().positive().optional(),
+    after: z.coerce.number().int().nonnegative().optional(),
+    limit: z.coerce.number().int().min(1).max(HISTORY_PAGE_MAX).default(50)
+  })
+  .refine((q) => q.before === undefined || q.after === undefined, { message: "give before or after, not both", path: ["before"] });
+export type DmHistoryQuery = z.infer<typeof dmHistoryQuerySchema>;

@@ -99,6 +99,8 @@ export const memberPathSchema = z.object({ gid: groupIdSchema, uid: userIdSchema
 
 /** Path of routes about one user. */
 export const uidPathSchema = z.object({ uid: userIdSchema });
+/** A user and one of their direct-chat peers. */
+export const uidPeerPathSchema = z.object({ uid: userIdSchema, peer: userIdSchema });
 
 export const friendListSchema = z.object({ friends: z.array(userIdSchema) });
 export const userGroupsSchema = z.object({

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ClientFrame, ClientFrameType, clientFrameSchema } from "./client-frames";
-import { conversationPageSchema, searchPageSchema } from "./conversations";
+import { conversationPageSchema, dmHistoryPageSchema, searchPageSchema } from "./conversations";
 import { groupIdSchema, groupInfoSchema, memberSchema } from "./groups";
 import { seqSchema, userIdSchema } from "./primitives";
 import { editsResultSchema, updateResultSchema } from "./rich";
@@ -74,7 +74,8 @@ export const REPLY_SCHEMAS = {
   typing: typingResultSchema,
   conversations: conversationPageSchema,
   conversation_mute: muteResultSchema,
-  search: searchPageSchema
+  search: searchPageSchema,
+  dm_history: dmHistoryPageSchema
 } as const satisfies { [K in ClientFrameType]: z.ZodType };
 
 /** The result of a successful reply to a frame of type `K`. */

@@ -9,6 +9,7 @@ import {
   seqSchema,
   userIdSchema
 } from "./primitives";
+import { HISTORY_PAGE_MAX } from "./groups";
 
 /**
  * Rich messaging: typing, edit, recall, delete-for-me, reactions, replies,
@@ -144,6 +145,27 @@ export const searchFrameSchema = z.object({
   limit: z.number().int().min(1).max(CONVERSATION_PAGE_MAX).default(20)
 });
 
+/**
+ * A page of the direct chat with `peer`, by inbox seq. With `before`: the
+ * newest messages below that seq, returned oldest first. With `after`: the
+ * oldest above it. With neither: the newest page. Messages you deleted for
+ * yourself are left out; recalled ones stay, without their text.
+ */
+export const dmHistoryFrameSchema = z
+  .object({
+    type: z.literal("dm_history"),
+    ...withId,
+    peer: userIdSchema,
+    before: z.number().int().positive().optional(),
+    after: z.number().int().nonnegative().optional(),
+    limit: z.number().int().min(1).max(HISTORY_PAGE_MAX).default(50)
+  })
+  .refine((f) => f.before === undefined || f.after === undefined, {
+    message: "give before or after, not both",
+    path: ["before"]
+  });
+export type DmHistoryFrame = z.infer<typeof dmHistoryFrameSchema>;
+
 export const richFrameSchemas = [
   editFrameSchema,
   recallFrameSchema,
@@ -154,7 +176,8 @@ export const richFrameSchemas = [
   typingFrameSchema,
   conversationsFrameSchema,
   muteConversationFrameSchema,
-  searchFrameSchema
+  searchFrameSchema,
+  dmHistoryFrameSchema
 ] as const;
 
 export type EditFrame = z.infer<typeof editFrameSchema>;

@@ -12,7 +12,7 @@ import {
 import { safeSend } from "./connection";
 import { onGroupCommand, onGroupCreate } from "./handlers/groups";
 import { onForward, onRead, onSend } from "./handlers/messages";
-import { onConversations, onMuteConversation, onSearch, onTyping } from "./handlers/conversations";
+import { onConversations, onDmHistory, onMuteConversation, onSearch, onTyping } from "./handlers/conversations";
 import { onDelete, onEdit, onEdits, onReact, onRecall } from "./handlers/updates";
 import { onAck, onOnline, onPing, onSync } from "./handlers/session";
 import type { Conn, UserHub } from "./hub";
@@ -67,7 +67,8 @@ const FRAMES: { readonly [K in ClientFrameType]: FrameRow<K> } = {
   typing: { handler: onTyping, charged: false, paged: false },
   conversations: { handler: onConversations, charged: false, paged: true },
   conversation_mute: { handler: onMuteConversation, charged: false, paged: false },
-  search: { handler: onSearch, charged: false, paged: true }
+  search: { handler: onSearch, charged: false, paged: true },
+  dm_history: { handler: onDmHistory, charged: false, paged: true }
 };
 
 /**

@@ -3,6 +3,8 @@ import type { Result } from "../lib/result";
 import type {
   ConversationPage,
   CreateScheduleBody,
+  DmHistoryPage,
+  DmHistoryQuery,
   EditsResult,
   GroupInfo,
   GroupPage,
@@ -47,6 +49,8 @@ export interface UserRpc {
   signal(frame: TypingEvent): Promise<void>;
   conversations(cursor: string | undefined, limit: number): Promise<Result<ConversationPage>>;
   search(q: SearchQuery): Promise<Result<SearchPage>>;
+  /** A page of the user's direct chat with `peer` (as the `dm_history` frame). */
+  history(peer: string, q: DmHistoryQuery): Promise<Result<DmHistoryPage>>;
   /** A friend's presence change, pushed to this user's devices. */
   presence(frame: PresenceFrame): Promise<void>;
   /** Friends or blocks changed in D1: drop the cached lists (and `removed`'s pending deliveries' gate). */

@@ -1,9 +1,11 @@
 import {
   type Chat,
   type Conversation,
+  type DmHistoryPage,
   type EditsResult,
   type InboxEvent,
   type MessageEvent,
+  PAGE_BYTES,
   type StoredMessage,
   type UnsequencedEvent,
   type UpdateEvent
@@ -244,6 +246,37 @@ export class Conversations {
       )
       .toArray()
       .map((r) => ({ ...(JSON.parse(r.event) as MessageEvent), seq: r.seq }));
+  }
+
+  /**
+   * A page of the direct chat with `peer` (the `dm_history` frame): its
+   * messages but those deleted for me, by seq, oldest first, within
+   * PAGE_BYTES (at least one). The conversation has no index of its own (it
+   * would cost every stored message a write): the query walks the inbox by
+   * seq from the cursor, reading each row it passes.
+   */
+  history(peer: string, q: { before?: number; after?: number; limit: number }): DmHistoryPage {
+    const conv = convKey("dm", peer);
+    const forward = q.after !== undefined;
+    const rows = this.sql
+      .exec<{ seq: number; event: string }>(
+        forward
+          ? "SELECT seq, event FROM inbox WHERE seq > ?1 AND conv = ?2 AND gone != ?3 ORDER BY seq LIMIT ?4"
+          : "SELECT seq, event FROM inbox WHERE seq < ?1 AND conv = ?2 AND gone != ?3 ORDER BY seq DESC LIMIT ?4",
+        forward ? q.after! : (q.before ?? Number.MAX_SAFE_INTEGER),
+        conv,
+        GONE.deleted,
+        q.limit + 1
+      )
+      .toArray();
+    const messages: MessageEvent[] = [];
+    let bytes = 0;
+    for (const r of rows.slice(0, q.limit)) {
+      bytes += r.event.length;
+      if (messages.length > 0 && bytes > PAGE_BYTES) break;
+      messages.push({ ...(JSON.parse(r.event) as Omit<MessageEvent, "seq">), seq: r.seq });
+    }
+    return { messages: forward ? messages : messages.reverse(), more: rows.length > messages.length };
   }
 
   /** Every version of a message, oldest first, the current one last. */

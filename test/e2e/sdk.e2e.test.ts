@@ -164,7 +164,7 @@ describe("client SDK and group streams against wrangler dev", () => {
 
 describe("client SDK against wrangler dev", () => {
   it("delivers every event once and in order, across a dropped connection", async () => {
-    const { b, A, B } = await connectedFriends();
+    const { a, b, A, B } = await connectedFriends();
     for (let i = 0; i < 5; i++) await A.c.send(b, { text: `m${i}` });
     await until(() => B.messages.length === 5, "5 messages");
 
@@ -180,6 +180,12 @@ describe("client SDK against wrangler dev", () => {
     expect(B.states).toContain("reconnecting");
     expect(B.states.at(-1)).toBe("open");
     expect(B.c.lastSeq).toBe(seqs.at(-1));
+    // The same conversation as history pages, newest page first, each oldest first.
+    const newest = await B.c.dmHistory(a, { limit: 6 });
+    expect(newest.messages.map((m) => (m.body as { text: string }).text)).toEqual(["m4", "m5", "m6", "m7", "m8", "m9"]);
+    const older = await B.c.dmHistory(a, { before: newest.messages[0]!.seq });
+    expect(older).toMatchObject({ more: false });
+    expect(older.messages.map((m) => (m.body as { text: string }).text)).toEqual(["m0", "m1", "m2", "m3"]);
   });
 
   it("resumes from its store in a new instance: only what came after", async () => {

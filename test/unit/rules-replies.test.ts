@@ -82,7 +82,8 @@ const REPLIES: { [K in ClientFrameType]: unknown[] } = {
     }
   ],
   conversation_mute: [{ muted: true, changed: true }],
-  search: [{ messages: [{ ...message, seq: 3 }, { ...message, chat: "group", to: "g_team", gseq: 2 }], next: MID }]
+  search: [{ messages: [{ ...message, seq: 3 }, { ...message, chat: "group", to: "g_team", gseq: 2 }], next: MID }],
+  dm_history: [{ messages: [{ ...message, seq: 3 }, { ...message, seq: 5, recalled: { by: "alice", at: T }, body: null }], more: false }]
 };
 
 describe("reply schemas", () => {

@@ -5,6 +5,7 @@ import {
   type Conversation,
   type ConversationPage,
   type ConversationsFrame,
+  type DmHistoryFrame,
   type MuteConversationFrame,
   ProtocolError,
   type ReplyOf,
@@ -30,6 +31,11 @@ export function onConversations(hub: UserHub, _conn: Conn, f: ConversationsFrame
 }
 
 /** Search the messages this user can see: their inbox's and their groups'. */
+/** A page of the direct chat with `f.peer`, from this user's inbox (a peer never met gives an empty page). */
+export function onDmHistory(hub: UserHub, _conn: Conn, f: DmHistoryFrame): ReplyOf<"dm_history"> {
+  return hub.inbox.conversations.history(f.peer, f);
+}
+
 export function onSearch(hub: UserHub, _conn: Conn, f: SearchFrame): Promise<ReplyOf<"search">> {
   return searchMessages(hub, f);
 }
