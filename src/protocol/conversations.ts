@@ -4,7 +4,7 @@ import { chatSchema, userIdSchema } from "./primitives";
 import { CONVERSATION_PAGE_MAX } from "./rich";
 import { messageIdSchema } from "./primitives";
 import { messageEventSchema, storedMessageSchema } from "./server-frames";
-import { HISTORY_PAGE_MAX } from "./groups";
+import { HISTORY_PAGE_MAX, ONE_DIRECTION, oneDirection } from "./groups";
 
 /** A conversation from this user's side: `peer` is the friend or the group id. */
 export const conversationSchema = z.object({
@@ -64,5 +64,5 @@ export const dmHistoryQuerySchema = z
     after: z.coerce.number().int().nonnegative().optional(),
     limit: z.coerce.number().int().min(1).max(HISTORY_PAGE_MAX).default(50)
   })
-  .refine((q) => q.before === undefined || q.after === undefined, { message: "give before or after, not both", path: ["before"] });
+  .refine(oneDirection, ONE_DIRECTION);
 export type DmHistoryQuery = z.infer<typeof dmHistoryQuerySchema>;

@@ -57,8 +57,21 @@ export type Member = z.infer<typeof memberSchema>;
 /** Group name as shown to members. */
 export const groupNameSchema = z.string().min(1).max(128);
 
-/** Largest group history page. */
+/** Largest history page (a group's, a direct chat's). */
 export const HISTORY_PAGE_MAX = 200;
+
+/** The cursor of a history page (`group_history`, `dm_history`): `before` or `after` a seq, or neither (the newest page). */
+export const historyCursor = {
+  before: z.number().int().positive().optional(),
+  after: z.number().int().nonnegative().optional(),
+  limit: z.number().int().min(1).max(HISTORY_PAGE_MAX).default(50)
+};
+
+/** A history cursor names one direction. */
+export function oneDirection(f: { before?: number; after?: number }): boolean {
+  return f.before === undefined || f.after === undefined;
+}
+export const ONE_DIRECTION = { message: "give before or after, not both", path: ["before"] };
 
 // ---- client frames (socket) ----
 
@@ -120,14 +133,9 @@ export const groupHistoryFrameSchema = z
     type: z.literal("group_history"),
     ...withId,
     ...gid,
-    before: z.number().int().positive().optional(),
-    after: z.number().int().nonnegative().optional(),
-    limit: z.number().int().min(1).max(HISTORY_PAGE_MAX).default(50)
+    ...historyCursor
   })
-  .refine((f) => f.before === undefined || f.after === undefined, {
-    message: "give before or after, not both",
-    path: ["before"]
-  });
+  .refine(oneDirection, ONE_DIRECTION);
 /** Change the group's settings (owner only): `joinPolicy` opens or closes it to `group_join`. */
 export const groupSettingsFrameSchema = z.object({
   type: z.literal("group_settings"), ...withId, ...gid, joinPolicy: joinPolicySchema

@@ -9,7 +9,7 @@ import {
   seqSchema,
   userIdSchema
 } from "./primitives";
-import { HISTORY_PAGE_MAX } from "./groups";
+import { historyCursor, ONE_DIRECTION, oneDirection } from "./groups";
 
 /**
  * Rich messaging: typing, edit, recall, delete-for-me, reactions, replies,
@@ -156,14 +156,9 @@ export const dmHistoryFrameSchema = z
     type: z.literal("dm_history"),
     ...withId,
     peer: userIdSchema,
-    before: z.number().int().positive().optional(),
-    after: z.number().int().nonnegative().optional(),
-    limit: z.number().int().min(1).max(HISTORY_PAGE_MAX).default(50)
+    ...historyCursor
   })
-  .refine((f) => f.before === undefined || f.after === undefined, {
-    message: "give before or after, not both",
-    path: ["before"]
-  });
+  .refine(oneDirection, ONE_DIRECTION);
 export type DmHistoryFrame = z.infer<typeof dmHistoryFrameSchema>;
 
 export const richFrameSchemas = [
