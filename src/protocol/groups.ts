@@ -17,7 +17,9 @@ export type JoinPolicy = z.infer<typeof joinPolicySchema>;
 export const groupSettingsSchema = z.object({
   joinPolicy: joinPolicySchema.default("invite"),
   /** Created by `POST /api/v1/import/seed`: later import pages may add members. */
-  imported: z.literal(true).optional()
+  imported: z.literal(true).optional(),
+  /** Announcement mode (mute-all): only the owner and admins may post. Absent: everyone may. */
+  announce: z.literal(true).optional()
 });
 export type GroupSettings = z.infer<typeof groupSettingsSchema>;
 
@@ -136,10 +138,18 @@ export const groupHistoryFrameSchema = z
     ...historyCursor
   })
   .refine(oneDirection, ONE_DIRECTION);
-/** Change the group's settings (owner only): `joinPolicy` opens or closes it to `group_join`. */
-export const groupSettingsFrameSchema = z.object({
-  type: z.literal("group_settings"), ...withId, ...gid, joinPolicy: joinPolicySchema
-});
+/**
+ * Change the group's settings (owner only), one or both: `joinPolicy` opens
+ * or closes it to `group_join`; `announce` turns announcement mode (only the
+ * owner and admins post) on or off.
+ */
+export const groupSettingsFrameSchema = z
+  .object({
+    type: z.literal("group_settings"), ...withId, ...gid,
+    joinPolicy: joinPolicySchema.optional(),
+    announce: z.boolean().optional()
+  })
+  .refine((f) => f.joinPolicy !== undefined || f.announce !== undefined, { message: "give joinPolicy or announce", path: ["joinPolicy"] });
 /** Group info (members only). */
 export const groupInfoFrameSchema = z.object({ type: z.literal("group_info"), ...withId, ...gid });
 

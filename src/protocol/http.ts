@@ -61,7 +61,9 @@ export const createGroupBodySchema = z.object({
 export type CreateGroupBody = z.infer<typeof createGroupBodySchema>;
 
 /** `PATCH /api/v1/groups/{gid}`: change the group's settings. */
-export const patchGroupBodySchema = z.object({ joinPolicy: joinPolicySchema });
+export const patchGroupBodySchema = z
+  .object({ joinPolicy: joinPolicySchema.optional(), announce: z.boolean().optional() })
+  .refine((b) => b.joinPolicy !== undefined || b.announce !== undefined, { message: "give joinPolicy or announce", path: ["joinPolicy"] });
 
 /** `POST /api/v1/groups/{gid}/members`: add a user directly (no invite needed). */
 export const addMemberBodySchema = z.object({

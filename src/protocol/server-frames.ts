@@ -104,6 +104,8 @@ export const groupEventSchema = z.object({
   name: z.string().optional(),
   /** `settings_changed`: the new join policy. */
   joinPolicy: joinPolicySchema.optional(),
+  /** With `settings_changed`: announcement mode turned on (true) or off (false). */
+  announce: z.boolean().optional(),
   ts: z.number().int()
 });
 export type GroupEvent = z.infer<typeof groupEventSchema>;

@@ -15,7 +15,7 @@ import { bodyChanged } from "../rules/message-state";
 import { strangerMayPass } from "../rules/gate";
 import type { MemberRow } from "../db/groups";
 import type { Actor, CommandResult, CommandResults, GroupCommand, PostRequest } from "../rpc/calls";
-import { type ActorRole, actorRole, assertManage, assertMember, assertRole } from "../rules/group-roles";
+import { type ActorRole, actorRole, assertManage, assertMayPost, assertMember, assertRole } from "../rules/group-roles";
 
 /** Read-only commands, still allowed after a dismiss. */
 export const READ_OPS: ReadonlySet<GroupCommand["op"]> = new Set(["info", "members", "history"]);
@@ -58,7 +58,7 @@ function requireRoom(ctx: GroupContext): void {
 export function emit(
   ctx: GroupContext,
   action: GroupAction,
-  fields: { target?: string; role?: Role; until?: number; name?: string; joinPolicy?: JoinPolicy } = {},
+  fields: { target?: string; role?: Role; until?: number; name?: string; joinPolicy?: JoinPolicy; announce?: boolean } = {},
   extra: string[] = []
 ): HistoryEvent {
   return ctx.state.history.append(
@@ -194,9 +194,16 @@ function run(ctx: GroupContext, cmd: GroupCommand): CommandResults[GroupCommand[
     case "settings": {
       requireRole(ctx, ["owner"], "change the group's settings");
       const meta = state.meta()!;
-      if (meta.settings.joinPolicy === cmd.joinPolicy) return groupInfo(state) satisfies CommandResults["settings"];
-      state.setMeta({ ...meta, settings: { ...meta.settings, joinPolicy: cmd.joinPolicy } });
-      emit(ctx, "settings_changed", { joinPolicy: cmd.joinPolicy });
+      const { announce: _a, ...rest } = meta.settings;
+      const announce = cmd.announce ?? meta.settings.announce === true;
+      const settings = { ...rest, joinPolicy: cmd.joinPolicy ?? meta.settings.joinPolicy, ...(announce ? { announce: true as const } : {}) };
+      const changed = {
+        ...(settings.joinPolicy !== meta.settings.joinPolicy ? { joinPolicy: settings.joinPolicy } : {}),
+        ...(announce !== (meta.settings.announce === true) ? { announce } : {})
+      };
+      if (Object.keys(changed).length === 0) return groupInfo(state) satisfies CommandResults["settings"];
+      state.setMeta({ ...meta, settings });
+      emit(ctx, "settings_changed", changed);
       return groupInfo(state) satisfies CommandResults["settings"];
     }
     case "dismiss": {
@@ -282,6 +289,7 @@ export function post(ctx: GroupContext, req: PostRequest): HistoryEvent {
   if (member.mutedUntil !== null && member.mutedUntil > ctx.now) {
     throw new ProtocolError("muted", `you are muted until ${new Date(member.mutedUntil).toISOString()}`);
   }
+  assertMayPost(member.role, state.meta()!.settings);
   let mentions: Mentions | undefined;
   if (req.mentions) {
     if (req.mentions.all && member.role === "member") {

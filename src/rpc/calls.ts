@@ -20,7 +20,7 @@ export type GroupCommand =
   | { op: "transfer"; uid: string }
   | { op: "mute"; uid: string; seconds: number }
   | { op: "update"; uid: string; role?: "admin" | "member"; seconds?: number }
-  | { op: "settings"; joinPolicy: JoinPolicy }
+  | { op: "settings"; joinPolicy?: JoinPolicy; announce?: boolean }
   | { op: "dismiss" };
 
 /**

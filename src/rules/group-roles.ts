@@ -38,3 +38,10 @@ export function assertManage(role: ActorRole, target: { uid: string; role: Role 
   if (role === "admin" && RANK[target.role] < RANK.admin) return;
   throw new ProtocolError("forbidden", `you may not ${what.replace(/ed$/, "")} ${target.uid}`);
 }
+
+/** In announcement mode only the owner and admins post (the backend's pushes are not posts). */
+export function assertMayPost(role: Role, settings: { announce?: true }): void {
+  if (settings.announce && role === "member") {
+    throw new ProtocolError("forbidden", "only the owner and admins may post in this group (announcement mode)");
+  }
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ProtocolError } from "../../src/protocol";
-import { actorRole, assertManage, assertMember, assertRole } from "../../src/rules/group-roles";
+import { actorRole, assertManage, assertMayPost, assertMember, assertRole } from "../../src/rules/group-roles";
 import { charge, TokenBucket } from "../../src/rules/rate-limit";
 import { parseTarget, userTarget } from "../../src/rules/targets";
 import { TYPING_RELAY_MS, TYPING_TTL_MS, TypingGate } from "../../src/rules/typing";
@@ -43,6 +43,13 @@ describe("group roles", () => {
     expect(codeOf(() => assertManage("system", admin, "muted"))).toBe("ok");
     expect(codeOf(() => assertManage("system", owner, "kicked"))).toBe("forbidden");
     expect(() => assertManage("owner", owner, "muted")).toThrow(/transfer ownership first/);
+  });
+
+  it("lets only the owner and admins post in announcement mode", () => {
+    expect(codeOf(() => assertMayPost("member", { announce: true }))).toBe("forbidden");
+    expect(codeOf(() => assertMayPost("admin", { announce: true }))).toBe("ok");
+    expect(codeOf(() => assertMayPost("owner", { announce: true }))).toBe("ok");
+    expect(codeOf(() => assertMayPost("member", {}))).toBe("ok");
   });
 });
 

@@ -46,7 +46,7 @@ const dismissOp = op({
   ...g, ok: { status: 200, description: "group info", schema: groupInfoSchema }, errors: ["unknown_group", "group_dismissed"]
 });
 const settingsOp = op({
-  method: "patch", path: `${base}/{gid}`, tag, summary: "Change the group's settings: `joinPolicy` `open` or `invite`",
+  method: "patch", path: `${base}/{gid}`, tag, summary: "Change the group's settings, one or both: `joinPolicy` `open` or `invite`; `announce` true for announcement mode (only the owner and admins post)",
   ...g, body: patchGroupBodySchema, ok: { status: 200, description: "group info", schema: groupInfoSchema },
   errors: ["unknown_group", "group_dismissed"]
 });
@@ -111,7 +111,7 @@ export const groupRoutes = newApp()
     c.json(await asBackend(c.env, c.req.valid("param").gid, { op: "dismiss" }))
   )
   .patch("/:gid", valid("param", settingsOp.params), valid("json", settingsOp.body), async (c) =>
-    c.json(await asBackend(c.env, c.req.valid("param").gid, { op: "settings", joinPolicy: c.req.valid("json").joinPolicy }))
+    c.json(await asBackend(c.env, c.req.valid("param").gid, { op: "settings", ...c.req.valid("json") }))
   )
   .get("/:gid/members", valid("param", membersOp.params), async (c) =>
     c.json(await asBackend(c.env, c.req.valid("param").gid, { op: "members" }))

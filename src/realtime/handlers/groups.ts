@@ -135,6 +135,6 @@ function toCommand(f: GroupCommandFrame): GroupCommand {
     case "group_info":
       return { op: "info" };
     case "group_settings":
-      return { op: "settings", joinPolicy: f.joinPolicy };
+      return { op: "settings", ...(f.joinPolicy ? { joinPolicy: f.joinPolicy } : {}), ...(f.announce !== undefined ? { announce: f.announce } : {}) };
   }
 }
