@@ -7,6 +7,8 @@ export interface TokenClaims {
   exp: number;
   /** Unix seconds, when the token carries `iat`. */
   iat?: number;
+  /** The token's id, when it carries `jti` (this server's always do): what revoking one token names. */
+  jti?: string;
 }
 
 /** A JWK as a JWKS lists it. */
@@ -105,7 +107,7 @@ function publicKey(alg: PublicAlg, jwk: Jwk): Promise<CryptoKey> {
   return key;
 }
 
-/** Signs an HS256 JWT with `sub` = uid, a required `exp` and the signing key's `kid`. */
+/** Signs an HS256 JWT with `sub` = uid, a required `exp`, a random `jti`, and the signing key's `kid`. */
 export async function mintToken(
   keys: TokenKeys | string,
   uid: string,
@@ -116,7 +118,8 @@ export async function mintToken(
   if (secret === undefined) throw new Error("JWT_SECRET is not set: this server cannot mint tokens");
   const exp = now + ttlSeconds;
   const head = b64url(encoder.encode(JSON.stringify({ alg: "HS256", typ: "JWT", kid: await hmacKid(secret) })));
-  const body = b64url(encoder.encode(JSON.stringify({ sub: uid, iat: now, exp })));
+  const jti = hex(crypto.getRandomValues(new Uint8Array(12)));
+  const body = b64url(encoder.encode(JSON.stringify({ sub: uid, iat: now, exp, jti })));
   const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(`${head}.${body}`));
   return { token: `${head}.${body}.${b64url(new Uint8Array(mac))}`, expiresAt: exp };
 }
@@ -152,7 +155,12 @@ export async function verifyToken(keys: TokenKeys | string, token: string): Prom
   }
   const sub = userIdSchema.safeParse(payload.sub);
   if (!sub.success) throw new ProtocolError("unauthorized", "token sub is not a valid user id");
-  return { uid: sub.data, exp: payload.exp, ...(typeof payload.iat === "number" ? { iat: payload.iat } : {}) };
+  return {
+    uid: sub.data,
+    exp: payload.exp,
+    ...(typeof payload.iat === "number" ? { iat: payload.iat } : {}),
+    ...(typeof payload.jti === "string" && payload.jti.length <= 128 ? { jti: payload.jti } : {})
+  };
 }
 
 async function signatureHolds(k: TokenKeys, alg: unknown, kid: string | undefined, signed: Uint8Array<ArrayBuffer>, signature: Uint8Array<ArrayBuffer>): Promise<boolean> {

@@ -13,6 +13,7 @@ import {
   type UserOnline,
   type UserStats,
   SYNC_PAGE_DEFAULT,
+  TOKEN_TTL_MAX_SECONDS,
   type ConversationPage,
   type DmHistoryPage,
   type DmHistoryQuery,
@@ -198,6 +199,10 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
     if (iat !== null && this.#account.predates(Number(iat))) {
       return errorResponse("unauthorized", "this token was issued to an earlier account with this id");
     }
+    const jti = h.get(UPGRADE_HEADERS.jti) ?? undefined;
+    const token = { ...(iat !== null ? { iat: Number(iat) } : {}), ...(jti !== undefined ? { jti } : {}) };
+    if (this.#account.ban()) return errorResponse("banned", "this user is banned");
+    if (this.#account.revoked(token)) return errorResponse("unauthorized", "this token was revoked");
     if (this.#kv.get<string>(KV_UID) !== uid) {
       if (!(await getUser(this.#db, uid))) {
         return errorResponse("unknown_user", `no user ${uid}`);
@@ -214,13 +219,13 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
     if (compat) {
       // The seed's clients get no greeting; their `pull` asks for what was queued.
       this.#compat.queue.enable();
-      acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp, compat: true });
+      acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp, ...token, compat: true });
       this.#watchIdle(now);
       this.ctx.waitUntil(this.#presence.update());
       this.ctx.waitUntil(this.#groups.attachAll(COMPAT_DEVICE, openSockets(this.ctx).length === 1));
       return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : undefined });
     }
-    acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp });
+    acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp, ...token });
     this.#watchIdle(now);
     safeSend(server, {
       type: "welcome",
@@ -361,6 +366,39 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
   }
 
   /** Closes one device's socket (or all) with 4501 and `reason`; returns how many. */
+  /** Bans the user: their sockets close (4503) and no token of theirs opens one until {@link unban}. */
+  async ban(reason?: string): Promise<number> {
+    this.#account.setBan({ at: Date.now(), ...(reason ? { reason } : {}) });
+    return this.#closeAll(CLOSE.banned, reason ?? "banned");
+  }
+
+  /** Lifts a ban; tokens issued before it stay revoked. */
+  async unban(): Promise<boolean> {
+    return this.#account.liftBan();
+  }
+
+  /** Revokes token `jti` (until `exp`, unix s), or with none every token issued so far; closes their sockets (4003). */
+  async revokeTokens(jti?: string, exp?: number): Promise<number> {
+    const now = Date.now();
+    if (jti === undefined) this.#account.revokeAll(now);
+    else this.#account.revoke(jti, exp ?? Math.floor(now / 1000) + TOKEN_TTL_MAX_SECONDS, now);
+    let closed = 0;
+    for (const ws of openSockets(this.ctx)) {
+      const a = attachmentOf(ws);
+      if (a && this.#account.revoked(a)) {
+        closeQuietly(ws, CLOSE.token_revoked, "token revoked; reconnect with a new one");
+        closed++;
+      }
+    }
+    return closed;
+  }
+
+  #closeAll(code: number, reason: string): number {
+    const sockets = openSockets(this.ctx);
+    for (const ws of sockets) closeQuietly(ws, code, reason);
+    return sockets.length;
+  }
+
   async disconnect(device: string | undefined, reason: string): Promise<number> {
     const sockets = device === undefined ? openSockets(this.ctx) : this.ctx.getWebSockets(deviceTag(device));
     for (const ws of sockets) closeQuietly(ws, CLOSE.kicked, reason);

@@ -10,12 +10,16 @@ export const CLOSE = {
   token_expired: 4001,
   /** No frame and no heartbeat within IDLE_SOCKET_SECONDS: the server took the socket for dead; reconnect. */
   idle: 4002,
+  /** The backend revoked this token (or every token of the user); reconnect with a new one. */
+  token_revoked: 4003,
   /** Another connection took over this device id. */
   replaced: 4500,
   /** The backend disconnected this device or user. */
   kicked: 4501,
   /** The user was deleted. */
-  user_deleted: 4502
+  user_deleted: 4502,
+  /** The backend banned the user: no token of theirs opens a socket until they are unbanned. */
+  banned: 4503
 } as const;
 
 export type CloseCode = (typeof CLOSE)[keyof typeof CLOSE];

@@ -109,6 +109,22 @@ export const disconnectBodySchema = z.object({
 });
 export const disconnectResultSchema = z.object({ closed: z.number().int() });
 
+/** `POST /api/v1/users/{uid}/ban`. */
+export const banBodySchema = z.object({ reason: z.string().max(100).optional() });
+export const banResultSchema = z.object({ banned: z.literal(true), closed: z.number().int() });
+/** `DELETE /api/v1/users/{uid}/ban`: whether there was a ban to lift. */
+export const unbanResultSchema = z.object({ lifted: z.boolean() });
+
+/**
+ * `POST /api/v1/users/{uid}/tokens/revoke`: one token by its `jti` (kept
+ * revoked until `exp`, unix s, by default the longest token lifetime), or
+ * with no `jti` every token issued to the user so far.
+ */
+export const revokeBodySchema = z.object({
+  jti: z.string().min(1).max(128).optional(),
+  exp: z.number().int().positive().optional()
+});
+
 /** Who a scheduled push goes to. */
 export const scheduleTargetSchema = z.union([
   z.object({ uids: z.array(userIdSchema).min(1).max(PUSH_USERS_MAX) }),

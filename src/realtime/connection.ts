@@ -12,6 +12,9 @@ export interface Attachment {
   exp: number;
   /** Set on `/ws/compat` sockets, which speak the seed's protocol. */
   compat?: true;
+  /** The token's `iat` and `jti`, so revoking tokens can close the sockets they opened. */
+  iat?: number;
+  jti?: string;
   /** When a frame last arrived, ms (kept to within {@link SEEN_REFRESH_MS}); none yet: `connectedAt`. */
   seenAt?: number;
 }
@@ -145,6 +148,7 @@ export const UPGRADE_HEADERS = {
   device: "x-im-device",
   exp: "x-im-exp",
   iat: "x-im-iat",
+  jti: "x-im-jti",
   since: "x-im-since",
   protocol: "x-im-protocol",
   compat: "x-im-compat"

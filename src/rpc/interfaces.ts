@@ -43,6 +43,12 @@ export interface UserRpc {
   status(): Promise<UserOnline>;
   /** Closes the device's sockets (all with `undefined`); how many closed. */
   disconnect(device: string | undefined, reason: string): Promise<number>;
+  /** Bans the user (sockets close with 4503; no token opens one until unbanned); how many closed. */
+  ban(reason?: string): Promise<number>;
+  /** Lifts a ban; false when there was none. Tokens issued before the ban stay revoked. */
+  unban(): Promise<boolean>;
+  /** Revokes token `jti` (kept until `exp`), or every token issued so far; closes their sockets (4003); how many closed. */
+  revokeTokens(jti?: string, exp?: number): Promise<number>;
   /** Erases the user's object (account deleted). */
   purge(): Promise<void>;
   /** A typing signal, pushed live and never stored. */

@@ -52,7 +52,7 @@ function connectWith(token: string): Promise<{ status: number; uid?: string }> {
   });
 }
 
-describe("signing keys against wrangler dev", () => {
+describe("signing keys, bans and revocation against wrangler dev", () => {
   it("accepts the current and the previous secret, an identity provider's ES256 token, and nothing else", async () => {
     const uid = `auth_${Date.now()}`;
     expect((await admin("POST", "/api/v1/users", { id: uid })).status).toBe(201);
@@ -63,5 +63,19 @@ describe("signing keys against wrangler dev", () => {
     expect(await connectWith(es256(claims(uid)))).toEqual({ status: 101, uid });
     expect((await connectWith(hs256("never-listed-0123456789", claims(uid)))).status).toBe(401);
     expect((await connectWith(es256({ ...claims(uid), iss: "https://evil.example" }))).status).toBe(401);
+  });
+
+  it("a ban closes the user's socket at once (4503) and keeps their tokens out until it is lifted", async () => {
+    const uid = `banned_${Date.now()}`;
+    expect((await admin("POST", "/api/v1/users", { id: uid })).status).toBe(201);
+    const { body } = await admin<{ token: string }>("POST", "/api/v1/tokens", { uid });
+    const ws = new WS(`${server.wsUrl}?token=${body.token}`);
+    const closed = new Promise<number>((resolve) => ws.on("close", (code) => resolve(code)));
+    await new Promise((resolve) => ws.on("message", resolve));
+    expect((await admin("POST", `/api/v1/users/${uid}/ban`, { reason: "spam" })).body).toEqual({ banned: true, closed: 1 });
+    expect(await closed).toBe(4503);
+    expect(await connectWith(body.token)).toEqual({ status: 403 });
+    expect((await admin("DELETE", `/api/v1/users/${uid}/ban`)).body).toEqual({ lifted: true });
+    expect(await connectWith(body.token)).toEqual({ status: 401 });
   });
 });

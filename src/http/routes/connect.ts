@@ -77,6 +77,8 @@ async function upgrade(req: Request, env: Env, compat: boolean): Promise<Respons
   headers.set(UPGRADE_HEADERS.exp, String(claims.exp));
   if (claims.iat === undefined) headers.delete(UPGRADE_HEADERS.iat);
   else headers.set(UPGRADE_HEADERS.iat, String(claims.iat));
+  if (claims.jti === undefined) headers.delete(UPGRADE_HEADERS.jti);
+  else headers.set(UPGRADE_HEADERS.jti, claims.jti);
   if (since === undefined) headers.delete(UPGRADE_HEADERS.since);
   else headers.set(UPGRADE_HEADERS.since, since);
   if (protocol === undefined) headers.delete(UPGRADE_HEADERS.protocol);

@@ -1,4 +1,4 @@
-import { disconnectBodySchema, disconnectResultSchema, uidPathSchema, userOnlineSchema } from "../../protocol";
+import { banBodySchema, banResultSchema, disconnectBodySchema, disconnectResultSchema, revokeBodySchema, uidPathSchema, unbanResultSchema, userOnlineSchema } from "../../protocol";
 import { newApp } from "../app-env";
 import { requireUser } from "../lookups";
 import { op } from "../openapi";
@@ -25,6 +25,24 @@ const disconnectOp = op({
   ok: { status: 200, description: "how many sockets were closed", schema: disconnectResultSchema }, errors: ["unknown_user"]
 });
 
+const banOp = op({
+  method: "post", path: "/api/v1/users/{uid}/ban", tag,
+  summary: "Ban a user: their sockets close at once (4503) and no token of theirs opens one (403 banned) until unbanned; tokens issued before the ban stay revoked after it",
+  params: uidPathSchema, body: banBodySchema,
+  ok: { status: 200, description: "banned, and how many sockets were closed", schema: banResultSchema }, errors: ["unknown_user"]
+});
+const unbanOp = op({
+  method: "delete", path: "/api/v1/users/{uid}/ban", tag,
+  summary: "Lift a user's ban (they need new tokens)",
+  params: uidPathSchema, ok: { status: 200, description: "whether a ban was lifted", schema: unbanResultSchema }, errors: ["unknown_user"]
+});
+const revokeOp = op({
+  method: "post", path: "/api/v1/users/{uid}/tokens/revoke", tag,
+  summary: "Revoke one token of a user by its `jti`, or all their tokens issued so far; the sockets they opened close at once (4003)",
+  params: uidPathSchema, body: revokeBodySchema,
+  ok: { status: 200, description: "how many sockets were closed", schema: disconnectResultSchema }, errors: ["unknown_user"]
+});
+
 async function status(env: Env, uid: string) {
   await requireUser(env, uid);
   return userStub(env, uid).status();
@@ -39,4 +57,20 @@ export const sessions = newApp()
     const { device, reason } = c.req.valid("json");
     await requireUser(c.env, uid);
     return c.json({ closed: await userStub(c.env, uid).disconnect(device, reason) });
+  })
+  .post("/:uid/ban", valid("param", banOp.params), valid("json", banOp.body), async (c) => {
+    const { uid } = c.req.valid("param");
+    await requireUser(c.env, uid);
+    return c.json({ banned: true as const, closed: await userStub(c.env, uid).ban(c.req.valid("json").reason) });
+  })
+  .delete("/:uid/ban", valid("param", unbanOp.params), async (c) => {
+    const { uid } = c.req.valid("param");
+    await requireUser(c.env, uid);
+    return c.json({ lifted: await userStub(c.env, uid).unban() });
+  })
+  .post("/:uid/tokens/revoke", valid("param", revokeOp.params), valid("json", revokeOp.body), async (c) => {
+    const { uid } = c.req.valid("param");
+    const { jti, exp } = c.req.valid("json");
+    await requireUser(c.env, uid);
+    return c.json({ closed: await userStub(c.env, uid).revokeTokens(jti, exp) });
   });
