@@ -46,6 +46,8 @@ export default defineConfig(async () => {
             // reaper's tests backdate a socket instead of waiting, and no other test
             // loses a quiet socket to it.
             IDLE_SOCKET_SECONDS: "3600",
+            // Words no test message uses but the moderation tests.
+            BLOCKED_WORDS: "verboten,forbiddenword",
             // Structured logs are asserted in the end-to-end tests; here they would only be noise.
             LOG_LEVEL: "warn"
           }

@@ -1,6 +1,9 @@
 import { z } from "zod";
 import type { LogLevel } from "./log";
 
+/** Whether a send goes through when the before-send hook fails (timeout, non-2xx, an answer that does not parse). */
+export type HookFailure = "open" | "closed";
+
 /** Runtime limits, read from `[vars]` in wrangler.toml; each has a default. */
 export interface Limits {
   maxFrameBytes: number;
@@ -30,6 +33,11 @@ export interface Limits {
   recallWindowMs: number;
   /** Sockets silent (no frame, no heartbeat) this long are reaped; 0: never. */
   idleSocketMs: number;
+  /** The before-send hook's timeout, and what a send does when the hook fails. */
+  sendHookTimeoutMs: number;
+  sendHookFailure: HookFailure;
+  /** Lower-case words no message text may contain. */
+  blockedWords: readonly string[];
   /** Structured logs below this level are dropped. */
   logLevel: LogLevel;
 }
@@ -59,6 +67,12 @@ export const DEFAULTS = {
   RECALL_WINDOW_SECONDS: 120,
   /** A socket with no frame and no heartbeat for this long is closed (4002) and stops counting as online; 0: never. */
   IDLE_SOCKET_SECONDS: 90,
+  /** How long a send waits for the before-send hook (SEND_HOOK_URL). */
+  SEND_HOOK_TIMEOUT_MS: 1000,
+  /** When the hook fails: "closed" refuses the send (retryable), "open" lets it through. */
+  SEND_HOOK_FAILURE: "closed",
+  /** Messages whose text contains one of these (comma-separated, any case) are refused; "" for none. */
+  BLOCKED_WORDS: "",
   LOG_LEVEL: "info",
   /** The seed's `sendMsg` skips the friendship check for these kinds. */
   STRANGER_KINDS: "read,friend_request,friend_response,group_request,group_response"
@@ -87,6 +101,9 @@ const limitsSchema = z.object({
   MAX_MENTIONS: positiveInt("MAX_MENTIONS"),
   RECALL_WINDOW_SECONDS: positiveInt("RECALL_WINDOW_SECONDS"),
   IDLE_SOCKET_SECONDS: z.coerce.number().int().min(0).catch(DEFAULTS.IDLE_SOCKET_SECONDS).default(DEFAULTS.IDLE_SOCKET_SECONDS),
+  SEND_HOOK_TIMEOUT_MS: positiveInt("SEND_HOOK_TIMEOUT_MS"),
+  SEND_HOOK_FAILURE: z.enum(["open", "closed"]).catch(DEFAULTS.SEND_HOOK_FAILURE).default(DEFAULTS.SEND_HOOK_FAILURE),
+  BLOCKED_WORDS: z.string().catch(DEFAULTS.BLOCKED_WORDS).default(DEFAULTS.BLOCKED_WORDS).transform((s) => s.split(",").map((w) => w.trim().toLowerCase()).filter(Boolean)),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).catch(DEFAULTS.LOG_LEVEL).default(DEFAULTS.LOG_LEVEL),
   STRANGER_KINDS: z
     .string()
@@ -121,6 +138,9 @@ export function limitsOf(env: object): Limits {
     maxMentions: v.MAX_MENTIONS,
     recallWindowMs: v.RECALL_WINDOW_SECONDS * 1000,
     idleSocketMs: v.IDLE_SOCKET_SECONDS * 1000,
+    sendHookTimeoutMs: v.SEND_HOOK_TIMEOUT_MS,
+    sendHookFailure: v.SEND_HOOK_FAILURE,
+    blockedWords: v.BLOCKED_WORDS,
     logLevel: v.LOG_LEVEL
   };
 }
@@ -130,4 +150,12 @@ export function webhookConfig(env: object): { url?: string; secret?: string; ret
   const e = env as Record<string, unknown>;
   const str = (v: unknown) => (typeof v === "string" && v.length > 0 ? v : undefined);
   return { url: str(e.WEBHOOK_URL), secret: str(e.WEBHOOK_SECRET), retryMs: limitsOf(env).webhookRetryMs };
+}
+
+/** The before-send hook: off unless both SEND_HOOK_URL and the SEND_HOOK_SECRET secret are set. */
+export function sendHookConfig(env: object): { url: string; secret: string } | undefined {
+  const e = env as Record<string, unknown>;
+  const url = typeof e.SEND_HOOK_URL === "string" ? e.SEND_HOOK_URL : "";
+  const secret = typeof e.SEND_HOOK_SECRET === "string" ? e.SEND_HOOK_SECRET : "";
+  return url && secret ? { url, secret } : undefined;
 }

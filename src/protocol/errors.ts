@@ -18,6 +18,7 @@ export const ERRORS = {
   not_author: { num: 208, http: 403, retryable: false },
   recall_expired: { num: 209, http: 403, retryable: false },
   banned: { num: 210, http: 403, retryable: false },
+  rejected: { num: 211, http: 403, retryable: false },
   bad_request: { num: 300, http: 400, retryable: false },
   invalid_json: { num: 301, http: 400, retryable: false },
   unknown_type: { num: 302, http: 400, retryable: false },

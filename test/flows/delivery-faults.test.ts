@@ -190,13 +190,13 @@ describe("presence under faults", () => {
 });
 
 describe("sessions", () => {
-  it("keeps identity only in the socket attachment", async () => {
+  it("keeps identity only in the socket attachment (with its token's iat and jti, for revocation)", async () => {
     const uid = await createUser();
     await connect(uid, { device: "d1" });
     const att = await runInDurableObject(env.USERS.getByName(uid), (_o, state) =>
       state.getWebSockets()[0]!.deserializeAttachment()
     );
-    expect(Object.keys(att as object).sort()).toEqual(["connectedAt", "device", "exp", "uid"]);
+    expect(Object.keys(att as object).sort()).toEqual(["connectedAt", "device", "exp", "iat", "jti", "uid"]);
     expect(att).toMatchObject({ uid, device: "d1" });
   });
 

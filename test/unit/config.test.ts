@@ -9,7 +9,7 @@ const doc = fs.readFileSync(path.join(ROOT, "docs/configuration.md"), "utf8");
 /** The default column of the table row of `key` in docs/configuration.md. */
 function documentedDefault(key: string): string | undefined {
   const row = new RegExp(`^\\| \`${key}\` \\| ([^|]+) \\|`, "m").exec(doc);
-  return row?.[1]!.trim().replace(/^`(.*)`$/, "$1");
+  return row?.[1]!.trim().replace(/^`(.*)`$/, "$1").replace(/^"(.*)"$/, "$1");
 }
 
 describe("configuration", () => {

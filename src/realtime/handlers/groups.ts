@@ -5,7 +5,7 @@ import type { Conn, UserHub } from "../hub";
 import type { CommandResults, GroupCommand } from "../../rpc/calls";
 import { groupStub } from "../../rpc/stubs";
 import { assertSameMessage } from "./idempotency";
-import { assertMay, type Outgoing, type SendOutcome } from "./shared";
+import { assertMay, moderated, type Outgoing, type SendOutcome } from "./shared";
 
 /** The `group_*` frames other than `group_create`: each is one command to the group's object. */
 export type GroupCommandType = Exclude<Extract<ClientFrame["type"], `group_${string}`>, "group_create">;
@@ -44,13 +44,16 @@ export type GroupRepliesChecked = AllTrue<RepliesMatch>;
  * answered from the group (or, for a message sent before groups were stored
  * once, from this inbox) without a second message.
  */
-export async function onGroupSend(hub: UserHub, conn: Conn, f: Outgoing, outcome: SendOutcome): Promise<ReplyOf<"send">> {
+export async function onGroupSend(hub: UserHub, conn: Conn, frame: Outgoing, outcome: SendOutcome): Promise<ReplyOf<"send">> {
+  let f = frame;
   const own = hub.inbox.bySentCmid(f.cmid);
   if (own) {
     outcome.existing = true;
     assertSameMessage(own.event, f);
     return { mid: own.event.mid, seq: own.event.seq, ts: own.event.ts, gseq: own.event.gseq };
   }
+  // Moderated again on a resend (the group holds the cmid): a hook answers the same for the same cmid.
+  f = await moderated(hub, f);
   const before = hub.groups.memberships.get(f.to);
   const { event: stored, fresh } = unwrap(
     await hub.post(f.to, {

@@ -15,7 +15,7 @@ import { userTarget } from "../../rules/targets";
 import { groupStub } from "../../rpc/stubs";
 import { onGroupSend } from "./groups";
 import { assertSameMessage } from "./idempotency";
-import { assertBodySize, assertMay, type Outgoing, type SendOutcome, visibleMessage } from "./shared";
+import { assertBodySize, assertMay, moderated, type Outgoing, type SendOutcome, visibleMessage } from "./shared";
 
 /**
  * Private message. Order of effects, each a guarantee:
@@ -52,12 +52,15 @@ export async function onSend(hub: UserHub, conn: Conn, frame: Outgoing): Promise
   }
 }
 
-async function sendDirect(hub: UserHub, conn: Conn, f: Outgoing, outcome: SendOutcome): Promise<ReplyOf<"send">> {
+async function sendDirect(hub: UserHub, conn: Conn, frame: Outgoing, outcome: SendOutcome): Promise<ReplyOf<"send">> {
+  let f = frame;
   if (f.mentions) throw new ProtocolError("bad_request", "mentions are for group messages");
   if (f.to === hub.uid) {
     throw new ProtocolError("bad_request", "cannot send a message to yourself");
   }
   await assertMay(hub, f.to, { what: "message", kind: f.kind, body: f.body, strangerKinds: hub.limits.strangerKinds });
+  // A resend of a stored message was moderated when it was stored.
+  if (!hub.inbox.bySentCmid(f.cmid)) f = await moderated(hub, f);
   const ts = Date.now();
   const sent = hub.inbox.appendSent(
     {
