@@ -98,6 +98,16 @@ export class EdgeImClient extends ClientConnection {
     return this.request({ type: "dm_history", peer, ...q });
   }
 
+  /** Whether these friends are online, and when each was last seen (null: unknown or hidden). */
+  lastSeen(uids: string[]): Promise<ReplyOf<"last_seen">> {
+    return this.request({ type: "last_seen", uids });
+  }
+
+  /** Who may see when you were last online: your friends (the default) or nobody. */
+  setLastSeenVisibility(lastSeen: "friends" | "nobody"): Promise<ReplyOf<"privacy">> {
+    return this.request({ type: "privacy", lastSeen });
+  }
+
   /** Which friends are online now. */
   async online(): Promise<string[]> {
     return (await this.request({ type: "online" })).friends;

@@ -15,7 +15,8 @@ const SCHEMA = [
      until INTEGER NOT NULL
    );`,
   BROADCAST_SCHEMA,
-  `CREATE TABLE totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`
+  `CREATE TABLE totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
+  `CREATE TABLE last_seen (uid TEXT PRIMARY KEY, at INTEGER NOT NULL);`
 ] as const;
 
 /** SQLite allows at most 100 bound parameters per statement. */
@@ -117,9 +118,33 @@ export class PresenceObject extends DurableObject<Env> implements PresenceRpc {
     await this.#alarm.ensure(until);
   }
 
-  async setOffline(uid: string, sent = 0): Promise<void> {
+  async setOffline(uid: string, sent = 0, lastSeen?: number | null): Promise<void> {
     this.#count("messages", sent);
     this.#sql.exec("DELETE FROM online WHERE uid = ?", uid);
+    if (lastSeen !== undefined) this.#setLastSeen(uid, lastSeen);
+  }
+
+  /** Forgets `uid`'s last-seen time (they hid it). */
+  async hideLastSeen(uid: string): Promise<void> {
+    this.#setLastSeen(uid, null);
+  }
+
+  #setLastSeen(uid: string, at: number | null): void {
+    if (at === null) this.#sql.exec("DELETE FROM last_seen WHERE uid = ?", uid);
+    else this.#sql.exec("INSERT INTO last_seen (uid, at) VALUES (?, ?) ON CONFLICT (uid) DO UPDATE SET at = excluded.at", uid, at);
+  }
+
+  /** For each of `uids`: online now, and when they last left (null: never seen here, or hidden). */
+  async seen(uids: string[]): Promise<{ uid: string; online: boolean; lastSeen: number | null }[]> {
+    const online = new Set(await this.filterOnline(uids));
+    const at = new Map<string, number>();
+    for (let i = 0; i < uids.length; i += CHUNK) {
+      const chunk = uids.slice(i, i + CHUNK);
+      for (const r of this.#sql.exec<{ uid: string; at: number }>(`SELECT uid, at FROM last_seen WHERE uid IN (${chunk.map(() => "?").join(",")})`, ...chunk)) {
+        at.set(r.uid, r.at);
+      }
+    }
+    return uids.map((uid) => ({ uid, online: online.has(uid), lastSeen: at.get(uid) ?? null }));
   }
 
   /** The subset of `uids` with a live lease. */

@@ -55,6 +55,7 @@ import { PRESENCE_REFRESH_MS, PresencePublisher, SentCounter } from "../realtime
 import { TokenBucket } from "../rules/rate-limit";
 import { type WebhookType, WebhookOutbox } from "../store/webhooks";
 import { Account } from "../store/account";
+import { Privacy } from "../store/privacy";
 import { AlarmScheduler } from "../store/alarm";
 import { Logger } from "../lib/log";
 import { countCalls, metered } from "../lib/meter";
@@ -100,6 +101,7 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
   readonly #webhooks: WebhookOutbox;
   readonly #sent: SentCounter;
   readonly #account: Account;
+  readonly #privacy: Privacy;
   readonly #sql: SqlStorage;
   readonly #kv: SyncKvStorage;
 
@@ -120,6 +122,7 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
     this.#db = createDb(env.DB);
     this.#groups = new GroupLinks(env, this.#db, () => this.#uid, memberships, () => openSockets(ctx).length > 0, () => this.#compat.queue.enabled());
     this.#account = new Account(kv, this.#db, () => this.#uid);
+    this.#privacy = new Privacy(kv);
     this.#posts = new Courier((gid, requests) => groupStub(env, gid).post(requests));
     this.#alarm = new AlarmScheduler(ctx.storage);
     this.#webhooks = new WebhookOutbox(sql, webhookConfig(env));
@@ -135,7 +138,8 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
       friends: async () => (await this.#friends.get()).friends,
       ensureAlarm: (at) => this.#alarm.ensure(at),
       webhook: (online) => this.#webhook(online ? "online" : "offline", { uid: this.#uid }),
-      sent: this.#sent
+      sent: this.#sent,
+      hidesLastSeen: () => this.#privacy.lastSeen() === "nobody"
     });
     ctx.blockConcurrencyWhile(async () => {
       migrate(sql, INBOX_SCHEMA);
@@ -160,6 +164,7 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
       sends: new TokenBucket(this.#limits.sendRatePerSecond, this.#limits.sendBurst),
       typing: new TypingGate(),
       compat: this.#compat.queue,
+      privacy: this.#privacy,
       confirmCompat: (device, cutoff) => this.#compat.confirm(device, cutoff),
       compatDevices: () => this.#compat.devices(),
       peers: () => this.#friends.get(),

@@ -94,6 +94,25 @@ export const onlineFrameSchema = z.object({
 });
 export type OnlineFrame = z.infer<typeof onlineFrameSchema>;
 
+/** Most users one `last_seen` asks about. */
+export const LAST_SEEN_MAX = 100;
+
+/** When these friends were last online (others are left out of the answer). */
+export const lastSeenFrameSchema = z.object({
+  type: z.literal("last_seen"),
+  id: requestIdSchema,
+  uids: z.array(userIdSchema).min(1).max(LAST_SEEN_MAX)
+});
+export type LastSeenFrame = z.infer<typeof lastSeenFrameSchema>;
+
+/** Who may see when you were last online: your friends (the default) or nobody. */
+export const privacyFrameSchema = z.object({
+  type: z.literal("privacy"),
+  id: requestIdSchema,
+  lastSeen: z.enum(["friends", "nobody"])
+});
+export type PrivacyFrame = z.infer<typeof privacyFrameSchema>;
+
 /**
  * Application-level ping with a reply. The exact text `{"type":"ping"}` is
  * answered `{"type":"pong"}` by the runtime without waking the object.
@@ -111,6 +130,8 @@ export const clientFrameSchema = z.discriminatedUnion("type", [
   ackFrameSchema,
   readFrameSchema,
   onlineFrameSchema,
+  lastSeenFrameSchema,
+  privacyFrameSchema,
   pingFrameSchema,
   ...groupFrameSchemas,
   ...richFrameSchemas

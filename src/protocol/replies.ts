@@ -26,6 +26,12 @@ export const readResultSchema = z.object({
 });
 /** `online`: your friends online now, sorted. */
 export const onlineResultSchema = z.object({ friends: z.array(userIdSchema) });
+/** A user online now or not, and when their last device left (null: unknown, or they hide it). */
+export const lastSeenSchema = z.object({ uid: userIdSchema, online: z.boolean(), lastSeen: z.number().int().nullable() });
+/** `last_seen`: each friend asked about. */
+export const lastSeenResultSchema = z.object({ users: z.array(lastSeenSchema) });
+/** `privacy`: the setting now, and whether this frame changed it. */
+export const privacyResultSchema = z.object({ lastSeen: z.enum(["friends", "nobody"]), changed: z.boolean() });
 /** `ping` with an `id`: the server's time. */
 export const pingResultSchema = z.object({ ts: z.number().int() });
 /** `typing` with an `id`: false when the throttle held the signal back (not an error). */
@@ -51,6 +57,8 @@ export const REPLY_SCHEMAS = {
   ack: ackResultSchema,
   read: readResultSchema,
   online: onlineResultSchema,
+  last_seen: lastSeenResultSchema,
+  privacy: privacyResultSchema,
   ping: pingResultSchema,
   group_create: groupInfoSchema,
   group_join: groupInfoSchema,

@@ -14,7 +14,7 @@ import { onGroupCommand, onGroupCreate } from "./handlers/groups";
 import { onForward, onRead, onSend } from "./handlers/messages";
 import { onConversations, onDmHistory, onMuteConversation, onSearch, onTyping } from "./handlers/conversations";
 import { onDelete, onEdit, onEdits, onReact, onRecall } from "./handlers/updates";
-import { onAck, onOnline, onPing, onSync } from "./handlers/session";
+import { onAck, onLastSeen, onOnline, onPing, onPrivacy, onSync } from "./handlers/session";
 import type { Conn, UserHub } from "./hub";
 import { charge } from "../rules/rate-limit";
 
@@ -44,6 +44,8 @@ const FRAMES: { readonly [K in ClientFrameType]: FrameRow<K> } = {
   sync: { handler: onSync, charged: false, paged: true },
   ack: { handler: onAck, charged: false, paged: false },
   online: { handler: onOnline, charged: false, paged: false },
+  last_seen: { handler: onLastSeen, charged: false, paged: false },
+  privacy: { handler: onPrivacy, charged: false, paged: false },
   ping: { handler: onPing, charged: false, paged: false },
   group_create: { handler: onGroupCreate, charged: true, paged: false },
   group_join: { handler: onGroupCommand, charged: true, paged: false },

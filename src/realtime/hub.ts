@@ -6,6 +6,7 @@ import type { CompatQueue } from "../store/compat-queue";
 import type { TokenBucket } from "../rules/rate-limit";
 import type { TypingGate } from "../rules/typing";
 import type { Inbox } from "../store/inbox";
+import type { Privacy } from "../store/privacy";
 import type { Result } from "../lib/result";
 import type { GroupLinks } from "./group-links";
 import type { WebhookType } from "../store/webhooks";
@@ -35,6 +36,8 @@ export interface UserHub {
   readonly sends: TokenBucket;
   /** Throttle of this user's typing signals. */
   readonly typing: TypingGate;
+  /** This user's privacy settings (who sees when they were last online). */
+  readonly privacy: Privacy;
   /** The seed's offline list for `/ws/compat` sockets (only kept once the user used one). */
   readonly compat: CompatQueue;
   /** A compat device sent a frame: it confirms what it was handed before `cutoff` (direct and group). */

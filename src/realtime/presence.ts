@@ -1,4 +1,5 @@
 import type { PresenceFrame } from "../protocol";
+import type { LastSeen } from "../rpc/interfaces";
 import { presenceStub, userStub } from "../rpc/stubs";
 
 /** How long a registry entry stays valid without a refresh from its user object. */
@@ -19,6 +20,17 @@ export function shardOf(uid: string, shards: number): number {
 /** The registry shard that owns `uid`'s online entry. */
 export function registryFor(env: Env, uid: string, shards: number) {
   return presenceStub(env, shardOf(uid, shards));
+}
+
+/** For each of `uids` (in order): online now and when last seen; one call per shard involved, in parallel. */
+export async function lastSeenAmong(env: Env, uids: readonly string[], shards: number): Promise<LastSeen[]> {
+  const byShard = new Map<number, string[]>();
+  for (const uid of uids) {
+    const s = shardOf(uid, shards);
+    byShard.set(s, [...(byShard.get(s) ?? []), uid]);
+  }
+  const answers = new Map((await Promise.all([...byShard].map(([s, list]) => presenceStub(env, s).seen(list)))).flat().map((r) => [r.uid, r]));
+  return uids.map((uid) => answers.get(uid) ?? { uid, online: false, lastSeen: null });
 }
 
 /** Which of `uids` are online: one call per shard involved, all in parallel. */
@@ -77,6 +89,8 @@ export interface PresenceHost {
   webhook(online: boolean): void;
   /** Sent messages counted but not stored yet. */
   sent: SentCounter;
+  /** Whether the user hides when they were last online. */
+  hidesLastSeen(): boolean;
 }
 
 /** Messages this user sent that the registry has not counted yet. */
@@ -170,7 +184,10 @@ export class PresencePublisher {
       await this.host.ensureAlarm(now + PRESENCE_REFRESH_MS);
       await registry.setOnline(uid, sockets, now + PRESENCE_LEASE_MS, sent);
     } else {
-      await registry.setOffline(uid, sent);
+      // Last seen is when friends were last told this user is online: a later
+      // run that finds them offline again (the alarm) leaves it.
+      const lastSeen = this.host.hidesLastSeen() ? null : kv.get(KV_ONLINE) === true ? now : undefined;
+      await registry.setOffline(uid, sent, lastSeen);
       kv.put(KV_LEASED, false);
     }
     this.host.sent.reported(sent);

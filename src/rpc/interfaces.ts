@@ -93,6 +93,14 @@ export interface RelayRpc {
   relay(gid: string, batch: [string, LiveRun[]][], concurrency: number): Promise<PushOutcome>;
 }
 
+/** A user's presence as a friend may see it. */
+export interface LastSeen {
+  uid: string;
+  online: boolean;
+  /** When their last device left (ms); null when unknown or hidden. */
+  lastSeen: number | null;
+}
+
 /** What one presence shard counts. */
 export interface PresenceStats {
   users: number;
@@ -111,7 +119,12 @@ export interface PresenceRpc {
   broadcast(pushId: string, event: Deliverable): Promise<number>;
   /** `uid` is online with `devices` sockets until `until` (a lease); `sent` adds to the messages counter. */
   setOnline(uid: string, devices: number, until: number, sent?: number): Promise<void>;
-  setOffline(uid: string, sent?: number): Promise<void>;
+  /** `uid` left; with `lastSeen` (ms) their last-seen time is set, with null forgotten (hidden). */
+  setOffline(uid: string, sent?: number, lastSeen?: number | null): Promise<void>;
+  /** Forgets `uid`'s last-seen time. */
+  hideLastSeen(uid: string): Promise<void>;
+  /** For each of `uids`: online now, and when they last left (null: unknown or hidden). */
+  seen(uids: string[]): Promise<LastSeen[]>;
   /** The ones of `uids` online now. */
   filterOnline(uids: string[]): Promise<string[]>;
 }

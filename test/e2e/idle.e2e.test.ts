@@ -47,6 +47,10 @@ describe("idle sockets against wrangler dev", () => {
       // Bob sent no frame since he connected, only heartbeats, for longer than the limit.
       expect(Date.now() - started).toBeGreaterThan(IDLE_SECONDS * 1000);
       expect(await b.ok({ type: "ping" })).toBeDefined();
+      // The reaped device was the last one: its leaving is alice's last seen.
+      const seen = await b.ok<{ users: { uid: string; online: boolean; lastSeen: number | null }[] }>({ type: "last_seen", uids: [alice] });
+      expect(seen.users).toEqual([{ uid: alice, online: false, lastSeen: expect.any(Number) }]);
+      expect(seen.users[0]!.lastSeen).toBeGreaterThanOrEqual(started);
     } finally {
       clearInterval(beat);
       b.close();

@@ -1,9 +1,11 @@
-import { banBodySchema, banResultSchema, disconnectBodySchema, disconnectResultSchema, revokeBodySchema, uidPathSchema, unbanResultSchema, userOnlineSchema } from "../../protocol";
+import { lastSeenSchema, banBodySchema, banResultSchema, disconnectBodySchema, disconnectResultSchema, revokeBodySchema, uidPathSchema, unbanResultSchema, userOnlineSchema } from "../../protocol";
 import { newApp } from "../app-env";
 import { requireUser } from "../lookups";
 import { op } from "../openapi";
 import { valid } from "../validate";
 import { userStub } from "../../rpc/stubs";
+import { lastSeenAmong } from "../../realtime/presence";
+import { limitsOf } from "../../lib/config";
 
 const tag = "presence";
 const onlineOp = op({
@@ -43,6 +45,12 @@ const revokeOp = op({
   ok: { status: 200, description: "how many sockets were closed", schema: disconnectResultSchema }, errors: ["unknown_user"]
 });
 
+const lastSeenOp = op({
+  method: "get", path: "/api/v1/users/{uid}/last-seen", tag,
+  summary: "Whether a user is online, and when their last device left (null: never seen, or they hide it)",
+  params: uidPathSchema, ok: { status: 200, description: "presence and last seen", schema: lastSeenSchema }, errors: ["unknown_user"]
+});
+
 async function status(env: Env, uid: string) {
   await requireUser(env, uid);
   return userStub(env, uid).status();
@@ -57,6 +65,12 @@ export const sessions = newApp()
     const { device, reason } = c.req.valid("json");
     await requireUser(c.env, uid);
     return c.json({ closed: await userStub(c.env, uid).disconnect(device, reason) });
+  })
+  .get("/:uid/last-seen", valid("param", lastSeenOp.params), async (c) => {
+    const { uid } = c.req.valid("param");
+    await requireUser(c.env, uid);
+    const [seen] = await lastSeenAmong(c.env, [uid], limitsOf(c.env).presenceShards);
+    return c.json(seen!);
   })
   .post("/:uid/ban", valid("param", banOp.params), valid("json", banOp.body), async (c) => {
     const { uid } = c.req.valid("param");

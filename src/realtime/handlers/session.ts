@@ -1,6 +1,8 @@
 import {
   type AckFrame,
+  type LastSeenFrame,
   type OnlineFrame,
+  type PrivacyFrame,
   ProtocolError,
   type ReplyOf,
   SYNC_PAGE_DEFAULT,
@@ -8,7 +10,8 @@ import {
   type SyncFrame
 } from "../../protocol";
 import type { Conn, UserHub } from "../hub";
-import { onlineAmong } from "../presence";
+import { lastSeenAmong, onlineAmong, shardOf } from "../presence";
+import { presenceStub } from "../../rpc/stubs";
 
 /** One page of missed inbox events, or with `gid` of that group's stream; `gap` says what retention dropped. */
 export function onSync(hub: UserHub, _conn: Conn, f: SyncFrame): ReplyOf<"sync"> | Promise<ReplyOf<"sync">> {
@@ -38,6 +41,20 @@ export async function onOnline(
   _f: OnlineFrame
 ): Promise<ReplyOf<"online">> {
   return { friends: await onlineFriends(hub) };
+}
+
+/** When the friends among `f.uids` were last online; anyone else is left out (presence is for friends). */
+export async function onLastSeen(hub: UserHub, _conn: Conn, f: LastSeenFrame): Promise<ReplyOf<"last_seen">> {
+  const { friends } = await hub.peers();
+  const asked = [...new Set(f.uids)].filter((u) => friends.has(u));
+  return { users: asked.length === 0 ? [] : await lastSeenAmong(hub.env, asked, hub.limits.presenceShards) };
+}
+
+/** Hides (or shows again) when this user was last online; hiding forgets the time the registry kept. */
+export async function onPrivacy(hub: UserHub, _conn: Conn, f: PrivacyFrame): Promise<ReplyOf<"privacy">> {
+  const changed = hub.privacy.setLastSeen(f.lastSeen);
+  if (changed && f.lastSeen === "nobody") await presenceStub(hub.env, shardOf(hub.uid, hub.limits.presenceShards)).hideLastSeen(hub.uid);
+  return { lastSeen: f.lastSeen, changed };
 }
 
 /** This user's friends who are online now, sorted. */
