@@ -48,6 +48,8 @@ interface Conv {
   myRead: string;
   /** dm: newest of my messages the peer has read (mid). */
   peerRead: string;
+  /** Newest of my messages a device of the peer received. */
+  peerDelivered: string;
   /** Someone is typing here until this time (ms). */
   typingUntil: number;
 }
@@ -146,7 +148,7 @@ async function signIn(uid: string): Promise<void> {
 function addConv(c: Pick<Conv, "kind" | "id" | "title">): Conv {
   const key = `${c.kind}:${c.id}`;
   const stored = c.kind === "group" ? (localStorage.getItem(`read:${me}:${key}`) ?? "") : "";
-  const conv: Conv = { ...c, key, messages: [], online: false, myRead: stored, peerRead: "", typingUntil: 0 };
+  const conv: Conv = { ...c, key, messages: [], online: false, myRead: stored, peerRead: "", peerDelivered: "", typingUntil: 0 };
   convs.set(key, conv);
   return conv;
 }
@@ -220,7 +222,11 @@ function onTyping(t: TypingEvent): void {
 }
 
 function onReceipt(e: ReceiptEvent): void {
-  if (e.from === me) {
+  if (e.kind === "delivered") {
+    // One of the peer's devices has it: ✓✓ until they read it.
+    const conv = e.from === me ? undefined : convs.get(`dm:${e.from}`);
+    if (conv && e.mid > conv.peerDelivered) conv.peerDelivered = e.mid;
+  } else if (e.from === me) {
     // I read this conversation on another device (or before a reload).
     const conv = convs.get(`dm:${e.to}`);
     if (conv && e.mid > conv.myRead) conv.myRead = e.mid;
@@ -360,12 +366,13 @@ function renderThread(): void {
       meta.textContent = new Date(m.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) + (m.edited ? " · edited" : "");
       if (m.mine) {
         const read = conv!.kind === "dm" && m.mid !== undefined && m.mid <= conv!.peerRead;
-        const status = m.status === "sent" && read ? "read" : m.status;
+        const delivered = conv!.kind === "dm" && m.mid !== undefined && m.mid <= conv!.peerDelivered;
+        const status = m.status === "sent" && read ? "read" : m.status === "sent" && delivered ? "delivered" : m.status;
         const tick = document.createElement("span");
         tick.className = "tick";
         tick.dataset.status = status;
         tick.dataset.testid = "tick";
-        tick.textContent = status === "read" ? " ✓✓" : status === "sent" ? " ✓" : status === "failed" ? " !" : " …";
+        tick.textContent = status === "read" || status === "delivered" ? " ✓✓" : status === "sent" ? " ✓" : status === "failed" ? " !" : " …";
         li.dataset.status = status;
         meta.append(tick);
       }

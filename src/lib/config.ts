@@ -33,6 +33,8 @@ export interface Limits {
   recallWindowMs: number;
   /** Sockets silent (no frame, no heartbeat) this long are reaped; 0: never. */
   idleSocketMs: number;
+  /** Whether acks send delivered receipts to the senders of direct messages. */
+  deliveredReceipts: boolean;
   /** The before-send hook's timeout, and what a send does when the hook fails. */
   sendHookTimeoutMs: number;
   sendHookFailure: HookFailure;
@@ -67,6 +69,8 @@ export const DEFAULTS = {
   RECALL_WINDOW_SECONDS: 120,
   /** A socket with no frame and no heartbeat for this long is closed (4002) and stops counting as online; 0: never. */
   IDLE_SOCKET_SECONDS: 90,
+  /** "on": an ack from any device of a recipient sends the senders delivered receipts; "off": none (they cost rows). */
+  DELIVERED_RECEIPTS: "on",
   /** How long a send waits for the before-send hook (SEND_HOOK_URL). */
   SEND_HOOK_TIMEOUT_MS: 1000,
   /** When the hook fails: "closed" refuses the send (retryable), "open" lets it through. */
@@ -101,6 +105,7 @@ const limitsSchema = z.object({
   MAX_MENTIONS: positiveInt("MAX_MENTIONS"),
   RECALL_WINDOW_SECONDS: positiveInt("RECALL_WINDOW_SECONDS"),
   IDLE_SOCKET_SECONDS: z.coerce.number().int().min(0).catch(DEFAULTS.IDLE_SOCKET_SECONDS).default(DEFAULTS.IDLE_SOCKET_SECONDS),
+  DELIVERED_RECEIPTS: z.enum(["on", "off"]).catch(DEFAULTS.DELIVERED_RECEIPTS).default(DEFAULTS.DELIVERED_RECEIPTS),
   SEND_HOOK_TIMEOUT_MS: positiveInt("SEND_HOOK_TIMEOUT_MS"),
   SEND_HOOK_FAILURE: z.enum(["open", "closed"]).catch(DEFAULTS.SEND_HOOK_FAILURE).default(DEFAULTS.SEND_HOOK_FAILURE),
   BLOCKED_WORDS: z.string().catch(DEFAULTS.BLOCKED_WORDS).default(DEFAULTS.BLOCKED_WORDS).transform((s) => s.split(",").map((w) => w.trim().toLowerCase()).filter(Boolean)),
@@ -138,6 +143,7 @@ export function limitsOf(env: object): Limits {
     maxMentions: v.MAX_MENTIONS,
     recallWindowMs: v.RECALL_WINDOW_SECONDS * 1000,
     idleSocketMs: v.IDLE_SOCKET_SECONDS * 1000,
+    deliveredReceipts: v.DELIVERED_RECEIPTS === "on",
     sendHookTimeoutMs: v.SEND_HOOK_TIMEOUT_MS,
     sendHookFailure: v.SEND_HOOK_FAILURE,
     blockedWords: v.BLOCKED_WORDS,

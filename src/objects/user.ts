@@ -56,6 +56,7 @@ import { TokenBucket } from "../rules/rate-limit";
 import { type WebhookType, WebhookOutbox } from "../store/webhooks";
 import { Account } from "../store/account";
 import { Privacy } from "../store/privacy";
+import { DeliveredReceipts } from "../store/delivered";
 import { AlarmScheduler } from "../store/alarm";
 import { Logger } from "../lib/log";
 import { countCalls, metered } from "../lib/meter";
@@ -165,6 +166,7 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
       typing: new TypingGate(),
       compat: this.#compat.queue,
       privacy: this.#privacy,
+      delivered: new DeliveredReceipts(sql, kv),
       confirmCompat: (device, cutoff) => this.#compat.confirm(device, cutoff),
       compatDevices: () => this.#compat.devices(),
       peers: () => this.#friends.get(),

@@ -64,7 +64,12 @@ export const receiptEventSchema = z.object({
   to: userIdSchema,
   mid: messageIdSchema,
   ts: z.number().int(),
-  unread: z.number().int().nonnegative().optional()
+  unread: z.number().int().nonnegative().optional(),
+  /**
+   * `delivered`: a device of `from` received `to`'s direct messages up to
+   * `mid` (not read yet). Absent: `from` read them up to `mid`.
+   */
+  kind: z.literal("delivered").optional()
 });
 export type ReceiptEvent = z.infer<typeof receiptEventSchema>;
 

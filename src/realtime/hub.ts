@@ -7,6 +7,7 @@ import type { TokenBucket } from "../rules/rate-limit";
 import type { TypingGate } from "../rules/typing";
 import type { Inbox } from "../store/inbox";
 import type { Privacy } from "../store/privacy";
+import type { DeliveredReceipts } from "../store/delivered";
 import type { Result } from "../lib/result";
 import type { GroupLinks } from "./group-links";
 import type { WebhookType } from "../store/webhooks";
@@ -36,6 +37,8 @@ export interface UserHub {
   readonly sends: TokenBucket;
   /** Throttle of this user's typing signals. */
   readonly typing: TypingGate;
+  /** The delivered receipts this user's acks owe their peers. */
+  readonly delivered: DeliveredReceipts;
   /** This user's privacy settings (who sees when they were last online). */
   readonly privacy: Privacy;
   /** The seed's offline list for `/ws/compat` sockets (only kept once the user used one). */

@@ -40,7 +40,8 @@ export function renderForCompat(frame: ServerFrame | InboxEvent, uid: string): s
       });
     }
     case "receipt":
-      if (frame.from === uid) return undefined;
+      // The seed knows read marks only.
+      if (frame.from === uid || frame.kind === "delivered") return undefined;
       return JSON.stringify({
         type: "read",
         fromUid: seedUid(frame.from),

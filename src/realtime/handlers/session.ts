@@ -11,6 +11,8 @@ import {
 } from "../../protocol";
 import type { Conn, UserHub } from "../hub";
 import { lastSeenAmong, onlineAmong, shardOf } from "../presence";
+import { newEventId } from "../../lib/ids";
+import { userTarget } from "../../rules/targets";
 import { presenceStub } from "../../rpc/stubs";
 
 /** One page of missed inbox events, or with `gid` of that group's stream; `gap` says what retention dropped. */
@@ -24,8 +26,18 @@ export function onSync(hub: UserHub, _conn: Conn, f: SyncFrame): ReplyOf<"sync">
 export function onAck(hub: UserHub, conn: Conn, f: AckFrame): ReplyOf<"ack"> {
   const out: ReplyOf<"ack"> = {};
   if (f.seq !== undefined) {
-    hub.inbox.ackDevice(conn.device, f.seq, Date.now());
+    const now = Date.now();
+    hub.inbox.ackDevice(conn.device, f.seq, now);
     out.acked = hub.inbox.deviceCursor(conn.device) ?? 0;
+    // Delivered receipts, stored with the ack (one commit) and sent in the
+    // background; every device gets them, the acking one too, so no device's
+    // inbox stream has a hole where they sit.
+    for (const { peer, mid } of hub.limits.deliveredReceipts ? hub.delivered.due(out.acked) : []) {
+      void hub.record(
+        { type: "receipt", kind: "delivered", eid: newEventId(now), chat: "dm", from: hub.uid, to: peer, mid, ts: now },
+        { to: userTarget(peer) }
+      );
+    }
   }
   if (f.groups !== undefined) {
     hub.groups.memberships.ack(conn.device, f.groups);
