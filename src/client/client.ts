@@ -108,6 +108,11 @@ export class EdgeImClient extends ClientConnection {
     return this.request({ type: "privacy", lastSeen });
   }
 
+  /** Who of a small group's members read `mid`, and who has not. */
+  groupReads(gid: string, mid: string): Promise<ReplyOf<"group_reads">> {
+    return this.request({ type: "group_reads", gid, mid });
+  }
+
   /** Which friends are online now. */
   async online(): Promise<string[]> {
     return (await this.request({ type: "online" })).friends;

@@ -33,6 +33,8 @@ export interface Limits {
   recallWindowMs: number;
   /** Sockets silent (no frame, no heartbeat) this long are reaped; 0: never. */
   idleSocketMs: number;
+  /** Groups up to this size keep per-member read marks (0: none). */
+  groupReadStateMax: number;
   /** Whether acks send delivered receipts to the senders of direct messages. */
   deliveredReceipts: boolean;
   /** The before-send hook's timeout, and what a send does when the hook fails. */
@@ -69,6 +71,8 @@ export const DEFAULTS = {
   RECALL_WINDOW_SECONDS: 120,
   /** A socket with no frame and no heartbeat for this long is closed (4002) and stops counting as online; 0: never. */
   IDLE_SOCKET_SECONDS: 90,
+  /** Groups up to this many members keep each member's read mark, so senders see who read (group_reads). */
+  GROUP_READ_STATE_MAX: 100,
   /** "on": an ack from any device of a recipient sends the senders delivered receipts; "off": none (they cost rows). */
   DELIVERED_RECEIPTS: "on",
   /** How long a send waits for the before-send hook (SEND_HOOK_URL). */
@@ -105,6 +109,7 @@ const limitsSchema = z.object({
   MAX_MENTIONS: positiveInt("MAX_MENTIONS"),
   RECALL_WINDOW_SECONDS: positiveInt("RECALL_WINDOW_SECONDS"),
   IDLE_SOCKET_SECONDS: z.coerce.number().int().min(0).catch(DEFAULTS.IDLE_SOCKET_SECONDS).default(DEFAULTS.IDLE_SOCKET_SECONDS),
+  GROUP_READ_STATE_MAX: z.coerce.number().int().min(0).catch(DEFAULTS.GROUP_READ_STATE_MAX).default(DEFAULTS.GROUP_READ_STATE_MAX),
   DELIVERED_RECEIPTS: z.enum(["on", "off"]).catch(DEFAULTS.DELIVERED_RECEIPTS).default(DEFAULTS.DELIVERED_RECEIPTS),
   SEND_HOOK_TIMEOUT_MS: positiveInt("SEND_HOOK_TIMEOUT_MS"),
   SEND_HOOK_FAILURE: z.enum(["open", "closed"]).catch(DEFAULTS.SEND_HOOK_FAILURE).default(DEFAULTS.SEND_HOOK_FAILURE),
@@ -143,6 +148,7 @@ export function limitsOf(env: object): Limits {
     maxMentions: v.MAX_MENTIONS,
     recallWindowMs: v.RECALL_WINDOW_SECONDS * 1000,
     idleSocketMs: v.IDLE_SOCKET_SECONDS * 1000,
+    groupReadStateMax: v.GROUP_READ_STATE_MAX,
     deliveredReceipts: v.DELIVERED_RECEIPTS === "on",
     sendHookTimeoutMs: v.SEND_HOOK_TIMEOUT_MS,
     sendHookFailure: v.SEND_HOOK_FAILURE,

@@ -9,6 +9,7 @@ import {
   type EditsResult,
   type GroupInfo,
   type GroupPage,
+  type GroupReads,
   type GroupStats,
   groupSettingsSchema,
   type NoticeEvent,
@@ -23,7 +24,7 @@ import { FANOUT_CURSOR_KEY, Fanout } from "../realtime/fanout";
 import { noticeOf } from "../realtime/push";
 import { WebhookOutbox } from "../store/webhooks";
 import { emit, execute, type GroupContext, groupInfo, post, precheck, publicView, READ_OPS } from "../realtime/group-commands";
-import { editsFor, messageFor, pageFor, searchFor, summaryFor, unreadAfter } from "../realtime/group-reads";
+import { editsFor, messageFor, pageFor, readsOf, searchFor, summaryFor, unreadAfter } from "../realtime/group-reads";
 import { AlarmScheduler } from "../store/alarm";
 import { GROUP_SCHEMA, GroupState, STORED_ONCE_STEP } from "../store/group-state";
 import { migrate } from "../store/migrate";
@@ -300,11 +301,20 @@ export class GroupObject extends DurableObject<Env> implements GroupRpc {
   }
 
   /** The message `mid` as `uid` may see it, with its gseq and (for `read`) what is unread after it. */
-  async message(uid: string, mid: string): Promise<Result<{ gseq: number; message: StoredMessage; unreadAfter: number }>> {
+  async message(uid: string, mid: string, markRead = false): Promise<Result<{ gseq: number; message: StoredMessage; unreadAfter: number }>> {
     return attempt(async () => {
       await this.#requireGroup();
       const found = messageFor(this.#state, uid, mid);
+      if (markRead && this.#state.member(uid) && this.#state.memberCount() <= this.#limits.groupReadStateMax) this.#state.reads.mark(uid, found.gseq);
       return { ...found, unreadAfter: unreadAfter(this.#state, uid, found.gseq) };
+    });
+  }
+
+  async reads(actor: string | null, mid: string): Promise<Result<GroupReads>> {
+    return attempt(async () => {
+      await this.#requireGroup();
+      if (actor !== null && !this.#state.member(actor)) throw new ProtocolError("not_member", "you are not a member of this group");
+      return readsOf(this.#state, actor, mid, this.#limits.groupReadStateMax);
     });
   }
 

@@ -150,6 +150,15 @@ export const groupSettingsFrameSchema = z
     announce: z.boolean().optional()
   })
   .refine((f) => f.joinPolicy !== undefined || f.announce !== undefined, { message: "give joinPolicy or announce", path: ["joinPolicy"] });
+/**
+ * Who read a group message (members only; groups up to
+ * GROUP_READ_STATE_MAX members): of those who were members when it was
+ * posted, the sender left out.
+ */
+export const groupReadsFrameSchema = z.object({ type: z.literal("group_reads"), ...withId, ...gid, mid: z.string().min(1).max(64) });
+export const groupReadsSchema = z.object({ mid: z.string(), read: z.array(userIdSchema), unread: z.array(userIdSchema) });
+export type GroupReads = z.infer<typeof groupReadsSchema>;
+
 /** Group info (members only). */
 export const groupInfoFrameSchema = z.object({ type: z.literal("group_info"), ...withId, ...gid });
 
@@ -165,6 +174,7 @@ export const groupFrameSchemas = [
   groupTransferFrameSchema,
   groupMuteFrameSchema,
   groupHistoryFrameSchema,
+  groupReadsFrameSchema,
   groupInfoFrameSchema,
   groupSettingsFrameSchema
 ] as const;

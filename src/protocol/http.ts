@@ -98,6 +98,8 @@ export const historyQuerySchema = z
 
 export const groupPathSchema = z.object({ gid: groupIdSchema });
 export const memberPathSchema = z.object({ gid: groupIdSchema, uid: userIdSchema });
+/** A message of a group. */
+export const groupMessagePathSchema = z.object({ gid: groupIdSchema, mid: z.string().min(1).max(64) });
 
 /** Path of routes about one user. */
 export const uidPathSchema = z.object({ uid: userIdSchema });

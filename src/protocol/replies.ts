@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { ClientFrame, ClientFrameType, clientFrameSchema } from "./client-frames";
 import { conversationPageSchema, dmHistoryPageSchema, searchPageSchema } from "./conversations";
-import { groupIdSchema, groupInfoSchema, memberSchema } from "./groups";
+import { groupIdSchema, groupInfoSchema, groupReadsSchema, memberSchema } from "./groups";
 import { seqSchema, userIdSchema } from "./primitives";
 import { editsResultSchema, updateResultSchema } from "./rich";
 import {
@@ -71,6 +71,7 @@ export const REPLY_SCHEMAS = {
   group_transfer: groupInfoSchema,
   group_mute: memberSchema,
   group_history: groupHistoryPageSchema,
+  group_reads: groupReadsSchema,
   group_info: groupInfoSchema,
   group_settings: groupInfoSchema,
   edit: updateResultSchema,

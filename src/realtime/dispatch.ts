@@ -10,7 +10,7 @@ import {
   type RequestId
 } from "../protocol";
 import { safeSend } from "./connection";
-import { onGroupCommand, onGroupCreate } from "./handlers/groups";
+import { onGroupCommand, onGroupCreate, onGroupReads } from "./handlers/groups";
 import { onForward, onRead, onSend } from "./handlers/messages";
 import { onConversations, onDmHistory, onMuteConversation, onSearch, onTyping } from "./handlers/conversations";
 import { onDelete, onEdit, onEdits, onReact, onRecall } from "./handlers/updates";
@@ -58,6 +58,7 @@ const FRAMES: { readonly [K in ClientFrameType]: FrameRow<K> } = {
   group_transfer: { handler: onGroupCommand, charged: true, paged: false },
   group_mute: { handler: onGroupCommand, charged: true, paged: false },
   group_history: { handler: onGroupCommand, charged: false, paged: true },
+  group_reads: { handler: onGroupReads, charged: false, paged: false },
   group_info: { handler: onGroupCommand, charged: false, paged: false },
   group_settings: { handler: onGroupCommand, charged: true, paged: false },
   edit: { handler: onEdit, charged: true, paged: false },

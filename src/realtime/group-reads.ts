@@ -9,6 +9,7 @@ import {
 } from "../protocol";
 import { copyFor, mayView, streamFor } from "./group-stream";
 import type { GroupSummary } from "../rpc/calls";
+import type { GroupReads } from "../protocol";
 
 /** A member's view of one group for their conversation list. */
 
@@ -104,6 +105,38 @@ export function messageFor(state: GroupState, uid: string, mid: string): { gseq:
 export function unreadAfter(state: GroupState, uid: string, gseq: number): number {
   const head = state.head();
   return state.spans(uid).reduce((n, s) => n + state.history.countUnread(uid, Math.max(gseq, s.from), Math.min(s.to, head)), 0);
+}
+
+/**
+ * Who of the members read the message `mid` (their mark at or past it) and
+ * who has not, among those who were members when it was posted, the sender
+ * left out; for `actor` (a member who can see it, or null: the backend).
+ * Only groups up to `max` members keep the marks.
+ */
+export function readsOf(state: GroupState, actor: string | null, mid: string, max: number): GroupReads {
+  if (state.memberCount() > max) {
+    throw new ProtocolError("bad_request", `read state is kept for groups of up to ${max} members`, { gid: "too large" });
+  }
+  let gseq: number;
+  let from: string;
+  if (actor === null) {
+    const row = state.history.byEid(mid);
+    if (!row || row.event.type !== "message") throw new ProtocolError("unknown_message", `no message ${mid} in this group`);
+    gseq = row.gseq;
+    from = row.event.from;
+  } else {
+    const found = messageFor(state, actor, mid);
+    gseq = found.gseq;
+    from = found.message.from;
+  }
+  const marks = state.reads.all();
+  const read: string[] = [];
+  const unread: string[] = [];
+  for (const m of state.members()) {
+    if (m.uid === from || m.joinedGseq >= gseq) continue;
+    ((marks.get(m.uid) ?? 0) >= gseq ? read : unread).push(m.uid);
+  }
+  return { mid, read: read.sort(), unread: unread.sort() };
 }
 
 /** Every version of a message `uid` may see, oldest first. */

@@ -8,6 +8,7 @@ import type {
   EditsResult,
   GroupInfo,
   GroupPage,
+  GroupReads,
   GroupStats,
   PresenceFrame,
   pushGroupResultSchema,
@@ -82,7 +83,10 @@ export interface GroupRpc {
   attach(uid: string, after: number, limit: number): Promise<Result<GroupPage & { member: boolean }>>;
   page(uid: string, after: number, limit: number): Promise<Result<GroupPage & { member: boolean }>>;
   summary(uid: string, read: number, hidden: string[]): Promise<Result<GroupSummary | null>>;
-  message(uid: string, mid: string): Promise<Result<{ gseq: number; message: StoredMessage; unreadAfter: number }>>;
+  /** The message `mid` as `uid` sees it; with `markRead`, `uid` read up to it (kept here while the group is small). */
+  message(uid: string, mid: string, markRead?: boolean): Promise<Result<{ gseq: number; message: StoredMessage; unreadAfter: number }>>;
+  /** Who read `mid`, for a member (or null: the backend); groups up to GROUP_READ_STATE_MAX members. */
+  reads(actor: string | null, mid: string): Promise<Result<GroupReads>>;
   edits(uid: string, mid: string): Promise<Result<EditsResult>>;
   search(uid: string, like: string, before: string | undefined, limit: number): Promise<Result<StoredMessage[]>>;
   stats(): Promise<Result<GroupStats>>;

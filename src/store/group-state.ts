@@ -2,6 +2,7 @@ import type { Role } from "../protocol";
 import type { GroupMeta, MemberRow, MirrorOp } from "../db/groups";
 import { WEBHOOK_SCHEMA } from "./webhooks";
 import { EDITS_TABLE } from "./edit-versions";
+import { GroupReadMarks, READ_MARKS_SCHEMA } from "./group-read-marks";
 import { FanoutRetries } from "./fanout-retries";
 import { GroupHistory } from "./group-history";
 import { GroupOnline } from "./group-online";
@@ -86,7 +87,8 @@ export const GROUP_SCHEMA = [
      WHERE conv = 1 AND gone = 0;
    DELETE FROM retries;
    CREATE TABLE online (uid TEXT PRIMARY KEY);
-   ${EDITS_TABLE}`
+   ${EDITS_TABLE}`,
+  READ_MARKS_SCHEMA
 ] as const;
 
 /** The version at which groups became stored once (see {@link GROUP_SCHEMA}): older groups copied history into inboxes. */
@@ -127,6 +129,8 @@ export class GroupState {
   readonly online: GroupOnline;
   /** Members whose live push failed, and what they still need. */
   readonly retries: FanoutRetries;
+  /** Members' read marks, while the group is small enough to keep them. */
+  readonly reads: GroupReadMarks;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -135,6 +139,7 @@ export class GroupState {
     this.history = new GroupHistory(sql, kv);
     this.online = new GroupOnline(sql);
     this.retries = new FanoutRetries(sql);
+    this.reads = new GroupReadMarks(sql);
   }
 
   meta(): GroupMeta | undefined {

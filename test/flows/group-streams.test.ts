@@ -270,7 +270,7 @@ describe("a group stored before groups were stored once", () => {
     // As such a group was: its fan-out had copied up to gseq 3 into every inbox, but a member was behind from 2.
     await drainFanout(g.id); // its own cursor written before it is set back below
     await runInDurableObject(group, (_o, s) => {
-      s.storage.sql.exec("DROP TABLE online; DROP TABLE edits");
+      s.storage.sql.exec("DROP TABLE online; DROP TABLE edits; DROP TABLE read_marks");
       for (const c of ["conv", "gone", "text"]) s.storage.sql.exec(`ALTER TABLE history DROP COLUMN ${c}`);
       s.storage.sql.exec("INSERT INTO retries VALUES ('legacy_member', 2, 4, 1, 0)");
       s.storage.sql.exec("UPDATE _schema SET version = 5");

@@ -270,7 +270,7 @@ describe("group delivery order after a failure", () => {
     await runInDurableObject(group, (_o, s) => {
       s.storage.sql.exec("INSERT INTO retries VALUES ('legacy_a', 0, 64, 5, 9000), ('legacy_a', 64, 128, 1, 7000), ('legacy_b', 10, 20, 2, 8000)");
       // Back to before the merge: undo the steps that came after it.
-      s.storage.sql.exec("DROP TABLE former; DROP TABLE online; DROP TABLE edits");
+      s.storage.sql.exec("DROP TABLE former; DROP TABLE online; DROP TABLE edits; DROP TABLE read_marks");
       for (const c of ["conv", "gone", "text"]) s.storage.sql.exec(`ALTER TABLE history DROP COLUMN ${c}`);
       s.storage.sql.exec("UPDATE _schema SET version = 3");
     });
@@ -278,7 +278,7 @@ describe("group delivery order after a failure", () => {
     await group.stats(); // any call starts the object, which migrates
     expect(await runInDurableObject(group, (_o, s) => s.storage.sql.exec("SELECT * FROM retries").toArray())).toEqual([]);
     expect(await runInDurableObject(group, (_o, s) => s.storage.kv.get("history.floor"))).toBe(0);
-    expect(await runInDurableObject(group, (_o, s) => s.storage.sql.exec<{ version: number }>("SELECT version FROM _schema").one().version)).toBe(6);
+    expect(await runInDurableObject(group, (_o, s) => s.storage.sql.exec<{ version: number }>("SELECT version FROM _schema").one().version)).toBe(7);
   });
 
   it("a retry longer than one batch is pushed in batches, in order", async () => {

@@ -83,6 +83,7 @@ const REPLIES: { [K in ClientFrameType]: unknown[] } = {
   ],
   conversation_mute: [{ muted: true, changed: true }],
   search: [{ messages: [{ ...message, seq: 3 }, { ...message, chat: "group", to: "g_team", gseq: 2 }], next: MID }],
+  group_reads: [{ mid: MID, read: ["bob"], unread: ["carol"] }],
   last_seen: [{ users: [{ uid: "bob", online: false, lastSeen: T }, { uid: "carol", online: true, lastSeen: null }] }, { users: [] }],
   privacy: [{ lastSeen: "nobody", changed: true }],
   dm_history: [{ messages: [{ ...message, seq: 3 }, { ...message, seq: 5, recalled: { by: "alice", at: T }, body: null }], more: false }]

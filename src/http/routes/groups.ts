@@ -6,6 +6,8 @@ import {
   countSchema,
   createGroupBodySchema,
   groupInfoSchema,
+  groupMessagePathSchema,
+  groupReadsSchema,
   groupPathSchema,
   historyPageSchema,
   historyQuerySchema,
@@ -44,6 +46,12 @@ const infoOp = op({ method: "get", path: `${base}/{gid}`, tag, summary: "Group i
 const dismissOp = op({
   method: "delete", path: `${base}/{gid}`, tag, gateway: "ungroup", summary: "Dismiss the group; every member is told",
   ...g, ok: { status: 200, description: "group info", schema: groupInfoSchema }, errors: ["unknown_group", "group_dismissed"]
+});
+const readsOp = op({
+  method: "get", path: `${base}/{gid}/messages/{mid}/reads`, tag,
+  summary: "Who of the members read a message and who has not (groups up to GROUP_READ_STATE_MAX members keep the marks)",
+  params: groupMessagePathSchema, ok: { status: 200, description: "members who read it, and who did not", schema: groupReadsSchema },
+  errors: ["unknown_group", "unknown_message", "bad_request"]
 });
 const settingsOp = op({
   method: "patch", path: `${base}/{gid}`, tag, summary: "Change the group's settings, one or both: `joinPolicy` `open` or `invite`; `announce` true for announcement mode (only the owner and admins post)",
@@ -139,6 +147,10 @@ export const groupRoutes = newApp()
   .get("/:gid/messages", valid("param", historyOp.params), valid("query", historyOp.query), async (c) =>
     c.json(await asBackend(c.env, c.req.valid("param").gid, { op: "history", ...c.req.valid("query") }))
   )
+  .get("/:gid/messages/:mid/reads", valid("param", readsOp.params), async (c) => {
+    const { gid, mid } = c.req.valid("param");
+    return c.json(unwrap(await groupStub(c.env, gid).reads(null, mid)));
+  })
   .get("/:gid/online", valid("param", onlineOp.params), async (c) =>
     c.json({ uids: await onlineMembers(c.env, c.req.valid("param").gid) })
   )

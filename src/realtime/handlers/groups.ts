@@ -7,8 +7,8 @@ import { groupStub } from "../../rpc/stubs";
 import { assertSameMessage } from "./idempotency";
 import { assertMay, moderated, type Outgoing, type SendOutcome } from "./shared";
 
-/** The `group_*` frames other than `group_create`: each is one command to the group's object. */
-export type GroupCommandType = Exclude<Extract<ClientFrame["type"], `group_${string}`>, "group_create">;
+/** The `group_*` frames other than `group_create` and `group_reads`: each is one command to the group's object. */
+export type GroupCommandType = Exclude<Extract<ClientFrame["type"], `group_${string}`>, "group_create" | "group_reads">;
 type GroupCommandFrame = FrameOf<GroupCommandType>;
 
 /** The group command each frame becomes (see {@link toCommand}). */
@@ -140,4 +140,9 @@ function toCommand(f: GroupCommandFrame): GroupCommand {
     case "group_settings":
       return { op: "settings", ...(f.joinPolicy ? { joinPolicy: f.joinPolicy } : {}), ...(f.announce !== undefined ? { announce: f.announce } : {}) };
   }
+}
+
+/** Who read a group message, asked of the group (members only; small groups keep the marks). */
+export async function onGroupReads(hub: UserHub, _conn: Conn, f: FrameOf<"group_reads">): Promise<ReplyOf<"group_reads">> {
+  return unwrap(await groupStub(hub.env, f.gid).reads(hub.uid, f.mid));
 }

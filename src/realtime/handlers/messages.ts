@@ -161,7 +161,7 @@ export async function onRead(
  * Members are not told: group reads are the reader's own.
  */
 async function readGroup(hub: UserHub, conn: Conn, f: ReadFrame): Promise<ReplyOf<"read">> {
-  const found = unwrap(await groupStub(hub.env, f.peer).message(hub.uid, f.mid));
+  const found = unwrap(await groupStub(hub.env, f.peer).message(hub.uid, f.mid, true));
   const m = hub.groups.memberships;
   if (m.get(f.peer) === undefined) m.learn(f.peer);
   if (!m.markRead(f.peer, found.gseq)) return { seq: null };
