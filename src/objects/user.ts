@@ -13,7 +13,6 @@ import {
   type UserOnline,
   type UserStats,
   SYNC_PAGE_DEFAULT,
-  TOKEN_TTL_MAX_SECONDS,
   type ConversationPage,
   type DmHistoryPage,
   type DmHistoryQuery,
@@ -26,12 +25,10 @@ import {
 } from "../protocol";
 import {
   acceptSocket,
-  type Attachment,
   attachmentOf,
   closeQuietly,
   completeClose,
   deviceTag,
-  lastActivity,
   openSockets,
   safeSend,
   sendUnbatched,
@@ -39,6 +36,7 @@ import {
   UPGRADE_HEADERS
 } from "../realtime/connection";
 import { Courier } from "../realtime/courier";
+import { Sessions } from "../realtime/sessions";
 import { GroupLinks } from "../realtime/group-links";
 import { chainOf } from "../realtime/group-stream";
 import { Outbound, RETRY_MIN_MS } from "../realtime/outbound";
@@ -103,6 +101,7 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
   readonly #sent: SentCounter;
   readonly #account: Account;
   readonly #privacy: Privacy;
+  readonly #sessions: Sessions;
   readonly #sql: SqlStorage;
   readonly #kv: SyncKvStorage;
 
@@ -124,6 +123,17 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
     this.#groups = new GroupLinks(env, this.#db, () => this.#uid, memberships, () => openSockets(ctx).length > 0, () => this.#compat.queue.enabled());
     this.#account = new Account(kv, this.#db, () => this.#uid);
     this.#privacy = new Privacy(kv);
+    this.#sessions = new Sessions({
+      ctx,
+      account: this.#account,
+      limits: this.#limits,
+      log: this.#log,
+      ensureAlarm: (at) => this.#alarm.ensure(at),
+      closedHere: (ws, code) => {
+        this.#compat.closed(ws, code);
+        this.#groups.memberships.cursors.flush();
+      }
+    });
     this.#posts = new Courier((gid, requests) => groupStub(env, gid).post(requests));
     this.#alarm = new AlarmScheduler(ctx.storage);
     this.#webhooks = new WebhookOutbox(sql, webhookConfig(env));
@@ -202,14 +212,10 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
     if (!uid || !device || !Number.isFinite(exp) || h.get("Upgrade")?.toLowerCase() !== "websocket") {
       return errorResponse("bad_request", "expected an authenticated WebSocket upgrade");
     }
-    if (await this.#account.deleted()) return errorResponse("unknown_user", `no user ${uid}`);
-    if (iat !== null && this.#account.predates(Number(iat))) {
-      return errorResponse("unauthorized", "this token was issued to an earlier account with this id");
-    }
     const jti = h.get(UPGRADE_HEADERS.jti) ?? undefined;
     const token = { ...(iat !== null ? { iat: Number(iat) } : {}), ...(jti !== undefined ? { jti } : {}) };
-    if (this.#account.ban()) return errorResponse("banned", "this user is banned");
-    if (this.#account.revoked(token)) return errorResponse("unauthorized", "this token was revoked");
+    const refused = await this.#sessions.refusal(uid, token);
+    if (refused) return refused;
     if (this.#kv.get<string>(KV_UID) !== uid) {
       if (!(await getUser(this.#db, uid))) {
         return errorResponse("unknown_user", `no user ${uid}`);
@@ -227,13 +233,13 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
       // The seed's clients get no greeting; their `pull` asks for what was queued.
       this.#compat.queue.enable();
       acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp, ...token, compat: true });
-      this.#watchIdle(now);
+      this.#sessions.opened(now);
       this.ctx.waitUntil(this.#presence.update());
       this.ctx.waitUntil(this.#groups.attachAll(COMPAT_DEVICE, openSockets(this.ctx).length === 1));
       return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : undefined });
     }
     acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp, ...token });
-    this.#watchIdle(now);
+    this.#sessions.opened(now);
     safeSend(server, {
       type: "welcome",
       uid,
@@ -276,19 +282,6 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
     } catch (err) {
       this.#log.error("frame_failed", { uid: a.uid, device: a.device, error: String(err) });
     }
-  }
-
-  /** A socket opened at `now`: the alarm looks at it again when it could first be idle. */
-  #watchIdle(now: number): void {
-    if (this.#limits.idleSocketMs > 0) this.ctx.waitUntil(this.#alarm.ensure(now + this.#limits.idleSocketMs));
-  }
-
-  /** Closes a socket the alarm found silent past the idle limit, as if its client had closed it. */
-  #reap(ws: WebSocket, a: Attachment): void {
-    this.#log.info("reaped", { uid: a.uid, device: a.device, idleMs: this.#limits.idleSocketMs });
-    closeQuietly(ws, CLOSE.idle, `no frame or heartbeat in ${this.#limits.idleSocketMs / 1000} s; reconnect`);
-    this.#compat.closed(ws, CLOSE.idle);
-    this.#groups.memberships.cursors.flush();
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
@@ -373,43 +366,20 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
   }
 
   /** Closes one device's socket (or all) with 4501 and `reason`; returns how many. */
-  /** Bans the user: their sockets close (4503) and no token of theirs opens one until {@link unban}. */
   async ban(reason?: string): Promise<number> {
-    this.#account.setBan({ at: Date.now(), ...(reason ? { reason } : {}) });
-    return this.#closeAll(CLOSE.banned, reason ?? "banned");
+    return this.#sessions.ban(reason);
   }
 
-  /** Lifts a ban; tokens issued before it stay revoked. */
   async unban(): Promise<boolean> {
-    return this.#account.liftBan();
+    return this.#sessions.unban();
   }
 
-  /** Revokes token `jti` (until `exp`, unix s), or with none every token issued so far; closes their sockets (4003). */
   async revokeTokens(jti?: string, exp?: number): Promise<number> {
-    const now = Date.now();
-    if (jti === undefined) this.#account.revokeAll(now);
-    else this.#account.revoke(jti, exp ?? Math.floor(now / 1000) + TOKEN_TTL_MAX_SECONDS, now);
-    let closed = 0;
-    for (const ws of openSockets(this.ctx)) {
-      const a = attachmentOf(ws);
-      if (a && this.#account.revoked(a)) {
-        closeQuietly(ws, CLOSE.token_revoked, "token revoked; reconnect with a new one");
-        closed++;
-      }
-    }
-    return closed;
-  }
-
-  #closeAll(code: number, reason: string): number {
-    const sockets = openSockets(this.ctx);
-    for (const ws of sockets) closeQuietly(ws, code, reason);
-    return sockets.length;
+    return this.#sessions.revoke(jti, exp);
   }
 
   async disconnect(device: string | undefined, reason: string): Promise<number> {
-    const sockets = device === undefined ? openSockets(this.ctx) : this.ctx.getWebSockets(deviceTag(device));
-    for (const ws of sockets) closeQuietly(ws, CLOSE.kicked, reason);
-    return sockets.length;
+    return this.#sessions.disconnect(device, reason);
   }
 
   /**
@@ -489,18 +459,8 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
     const oldest = this.#inbox.oldestAt();
     if (oldest !== undefined) due.push(oldest + this.#limits.inboxTtlMs);
 
-    // Heartbeats are answered by the runtime and never reach webSocketMessage,
-    // so token expiry of a listen-only client is enforced here, and so is
-    // the idle limit: a socket silent that long (no frame, no heartbeat) is
-    // taken for half-open and closed, so presence does not wait for its token.
-    const idle = this.#limits.idleSocketMs;
-    for (const ws of openSockets(this.ctx)) {
-      const a = attachmentOf(ws);
-      if (!a) continue;
-      if (a.exp * 1000 <= now) closeQuietly(ws, CLOSE.token_expired, "token expired; reconnect with a fresh token");
-      else if (idle > 0 && now - lastActivity(this.ctx, ws, a) >= idle) this.#reap(ws, a);
-      else if (idle > 0) due.push(lastActivity(this.ctx, ws, a) + idle);
-    }
+    const idle = this.#sessions.sweep(now);
+    if (idle !== undefined) due.push(idle);
     if (openSockets(this.ctx).length > 0 || this.#presence.mayBeOnline()) {
       await this.#presence.update();
       due.push(now + PRESENCE_REFRESH_MS);
