@@ -338,6 +338,25 @@ describe("client SDK against wrangler dev", () => {
   });
 });
 
+describe("SDK group moderation and read state against wrangler dev", () => {
+  it("announcement mode refuses a member's post; group_reads tells the sender who read theirs", async () => {
+    const { a, b, A, B } = await connectedFriends();
+    const gid = await group(a, [b]);
+    const sent = await A.c.send(gid, { text: "read me" }, { chat: "group" });
+    await until(() => B.messages.some((m) => m.mid === sent.mid), "the group message");
+    expect(await A.c.groupReads(gid, sent.mid)).toEqual({ mid: sent.mid, read: [], unread: [b] });
+    await B.c.read(gid, sent.mid, "group");
+    expect(await A.c.groupReads(gid, sent.mid)).toEqual({ mid: sent.mid, read: [b], unread: [] });
+
+    expect((await A.c.request({ type: "group_settings", gid, announce: true })).settings).toMatchObject({ announce: true });
+    const refused = (await B.c.send(gid, { text: "may I?" }, { chat: "group" }).catch((e: unknown) => e)) as ImError;
+    expect(refused.code).toBe("forbidden");
+    await A.c.send(gid, { text: "announcement" }, { chat: "group" });
+    await until(() => B.messages.some((m) => (m.body as { text: string }).text === "announcement"), "the announcement");
+    expect(B.messages.some((m) => (m.body as { text: string }).text === "may I?")).toBe(false);
+  });
+});
+
 describe("SDK rich messaging against wrangler dev", () => {
   it("edits, reacts, replies, types, counts unread and searches over real sockets; a device that was offline catches up", async () => {
     const { a, b, A, B } = await connectedFriends();
