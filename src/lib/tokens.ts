@@ -21,12 +21,14 @@ export interface Jwk extends JsonWebKey {
  * what this server mints and all of them verify, so a secret is rotated by
  * putting the new one first and dropping the old one once its tokens have
  * expired. `jwks`: public keys (RS256, ES256, each with a `kid`) of an
- * identity provider that mints tokens itself. With `issuer` / `audience`,
- * the provider's tokens must carry that `iss` / `aud`.
+ * identity provider that mints tokens itself, given inline or fetched from
+ * `jwksUrl` (its JWKS endpoint). With `issuer` / `audience`, the provider's
+ * tokens must carry that `iss` / `aud`.
  */
 export interface TokenKeys {
   hmac: readonly string[];
   jwks: readonly Jwk[];
+  jwksUrl?: string;
   issuer?: string;
   audience?: string;
 }
@@ -65,9 +67,44 @@ function parseKeys(e: Record<string, unknown>): TokenKeys {
     if (!Array.isArray(parsed.keys)) throw new Error("JWT_JWKS must be a JWKS document: {\"keys\": [...]}");
     jwks = parsed.keys as Jwk[];
   }
+  const jwksUrl = str(e.JWT_JWKS_URL);
   const issuer = str(e.JWT_ISSUER);
   const audience = str(e.JWT_AUDIENCE);
-  return { hmac, jwks, ...(issuer ? { issuer } : {}), ...(audience ? { audience } : {}) };
+  return { hmac, jwks, ...(jwksUrl ? { jwksUrl } : {}), ...(issuer ? { issuer } : {}), ...(audience ? { audience } : {}) };
+}
+
+/** A fetched JWKS is kept this long; a kid it lacks fetches it again, at most this often. */
+const JWKS_TTL_MS = 10 * 60_000;
+const JWKS_REFETCH_MS = 60_000;
+const JWKS_TIMEOUT_MS = 3_000;
+const fetched = new Map<string, { keys: Jwk[]; at: number; pending?: Promise<Jwk[]> }>();
+
+/**
+ * The keys at the provider's JWKS endpoint, cached per isolate: refetched
+ * when older than {@link JWKS_TTL_MS}, or when `kid` is not among them (a
+ * rotation at the provider) and the last fetch is {@link JWKS_REFETCH_MS}
+ * old. A failed fetch keeps the keys already known.
+ */
+async function remoteKeys(url: string, kid: string): Promise<Jwk[]> {
+  const now = Date.now();
+  const entry = fetched.get(url);
+  const stale = !entry || now - entry.at > JWKS_TTL_MS || (!entry.keys.some((j) => j.kid === kid) && now - entry.at > JWKS_REFETCH_MS);
+  if (!stale) return entry.keys;
+  if (entry?.pending) return entry.pending;
+  const pending = fetch(url, { signal: AbortSignal.timeout(JWKS_TIMEOUT_MS) })
+    .then(async (res) => {
+      const doc = (await res.json()) as { keys?: unknown };
+      if (!res.ok || !Array.isArray(doc.keys)) throw new Error(`JWKS at ${url} answered ${res.status}`);
+      fetched.set(url, { keys: doc.keys as Jwk[], at: Date.now() });
+      return doc.keys as Jwk[];
+    })
+    .catch((err: unknown) => {
+      console.warn(JSON.stringify({ level: "warn", event: "jwks_fetch_failed", url, error: String(err) }));
+      fetched.set(url, { keys: entry?.keys ?? [], at: Date.now() });
+      return entry?.keys ?? [];
+    });
+  fetched.set(url, { keys: entry?.keys ?? [], at: entry?.at ?? 0, pending });
+  return pending;
 }
 
 const keysOf = (k: TokenKeys | string): TokenKeys => (typeof k === "string" ? { hmac: [k], jwks: [] } : k);
@@ -172,8 +209,10 @@ async function signatureHolds(k: TokenKeys, alg: unknown, kid: string | undefine
     return false;
   }
   if (alg !== "RS256" && alg !== "ES256") return false; // "none" and everything else
-  const jwk = k.jwks.find((j) => j.kid === kid && j.kty === PUBLIC_ALGS[alg].kty && (j.alg === undefined || j.alg === alg));
-  if (kid === undefined || !jwk) return false;
+  if (kid === undefined) return false;
+  const fits = (j: Jwk) => j.kid === kid && j.kty === PUBLIC_ALGS[alg].kty && (j.alg === undefined || j.alg === alg);
+  const jwk = k.jwks.find(fits) ?? (k.jwksUrl !== undefined ? (await remoteKeys(k.jwksUrl, kid)).find(fits) : undefined);
+  if (!jwk) return false;
   return crypto.subtle.verify(PUBLIC_ALGS[alg].verify, await publicKey(alg, jwk), signature, signed);
 }
 
