@@ -22,6 +22,11 @@ export interface Moderated {
  * SEND_HOOK_FAILURE "closed", the retryable `unavailable`). A rewritten
  * body is checked against the word list too.
  */
+/** Whether new messages are moderated at all (a word list or a hook): a send skips every check otherwise. */
+export function moderating(hub: UserHub): boolean {
+  return hub.limits.blockedWords.length > 0 || sendHookConfig(hub.env) !== undefined;
+}
+
 export async function moderate(hub: UserHub, m: Moderated): Promise<unknown> {
   const words = hub.limits.blockedWords;
   if (blockedWord(textOf(m.body), words)) throw wordRejection();

@@ -24,12 +24,7 @@ export function registryFor(env: Env, uid: string, shards: number) {
 
 /** For each of `uids` (in order): online now and when last seen; one call per shard involved, in parallel. */
 export async function lastSeenAmong(env: Env, uids: readonly string[], shards: number): Promise<LastSeen[]> {
-  const byShard = new Map<number, string[]>();
-  for (const uid of uids) {
-    const s = shardOf(uid, shards);
-    byShard.set(s, [...(byShard.get(s) ?? []), uid]);
-  }
-  const answers = new Map((await Promise.all([...byShard].map(([s, list]) => presenceStub(env, s).seen(list)))).flat().map((r) => [r.uid, r]));
+  const answers = new Map((await perShard(uids, shards, (s, list) => presenceStub(env, s).seen(list))).map((r) => [r.uid, r]));
   return uids.map((uid) => answers.get(uid) ?? { uid, online: false, lastSeen: null });
 }
 
@@ -39,6 +34,11 @@ export async function onlineAmong(
   uids: Iterable<string>,
   shards: number
 ): Promise<Set<string>> {
+  return new Set(await perShard(uids, shards, (s, list) => presenceStub(env, s).filterOnline(list)));
+}
+
+/** Asks each registry shard about its users among `uids`, all in parallel; the answers, flattened. */
+async function perShard<T>(uids: Iterable<string>, shards: number, ask: (shard: number, uids: string[]) => Promise<T[]>): Promise<T[]> {
   const byShard = new Map<number, string[]>();
   for (const uid of uids) {
     const s = shardOf(uid, shards);
@@ -46,12 +46,7 @@ export async function onlineAmong(
     if (list) list.push(uid);
     else byShard.set(s, [uid]);
   }
-  const answers = await Promise.all(
-    [...byShard].map(([s, list]) =>
-      presenceStub(env, s).filterOnline(list)
-    )
-  );
-  return new Set(answers.flat());
+  return (await Promise.all([...byShard].map(([s, list]) => ask(s, list)))).flat();
 }
 
 /** Tells each online friend's devices that `frame.uid` came online or went offline. */

@@ -15,6 +15,7 @@ import { userTarget } from "../../rules/targets";
 import { groupStub } from "../../rpc/stubs";
 import { onGroupSend } from "./groups";
 import { assertSameMessage } from "./idempotency";
+import { moderating } from "../moderation";
 import { assertBodySize, assertMay, moderated, type Outgoing, type SendOutcome, visibleMessage } from "./shared";
 
 /**
@@ -59,8 +60,8 @@ async function sendDirect(hub: UserHub, conn: Conn, frame: Outgoing, outcome: Se
     throw new ProtocolError("bad_request", "cannot send a message to yourself");
   }
   await assertMay(hub, f.to, { what: "message", kind: f.kind, body: f.body, strangerKinds: hub.limits.strangerKinds });
-  // A resend of a stored message was moderated when it was stored.
-  if (!hub.inbox.bySentCmid(f.cmid)) f = await moderated(hub, f);
+  // A resend of a stored message was moderated when it was stored (looked up only when moderating: no query per send otherwise).
+  if (moderating(hub) && !hub.inbox.bySentCmid(f.cmid)) f = await moderated(hub, f);
   const ts = Date.now();
   const sent = hub.inbox.appendSent(
     {

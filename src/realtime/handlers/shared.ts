@@ -1,7 +1,7 @@
 import { type Origin, ProtocolError, type Quote, type SendFrame, type StoredMessage } from "../../protocol";
 import type { UserHub } from "../hub";
 import { type Crossing, gate } from "../../rules/gate";
-import { moderate } from "../moderation";
+import { moderate, moderating } from "../moderation";
 
 /**
  * What more than one frame handler needs: the send's resolved shape, the
@@ -53,6 +53,7 @@ export async function visibleMessage(hub: UserHub, mid: string): Promise<StoredM
 
 /** `f` as moderation lets it be stored (realtime/moderation.ts): the same, with a rewritten body, or refused. */
 export async function moderated(hub: UserHub, f: Outgoing): Promise<Outgoing> {
+  if (!moderating(hub)) return f;
   const body = await moderate(hub, { chat: f.chat, to: f.to, kind: f.kind, body: f.body, cmid: f.cmid });
   if (body === f.body) return f;
   assertBodySize(hub, body);
