@@ -277,14 +277,15 @@ describe("client SDK against wrangler dev", () => {
     B.c.connect();
     let calls = 0;
     const A = client(a, {
-      // The first token lives one second (the API mints at least a minute's worth).
-      token: async () => (++calls === 1 ? (await mintToken(server.jwtSecret, a, 1)).token : token(a))
+      // The first token lives one to two seconds (exp has whole seconds; the API mints at least a
+      // minute's worth): two, so it cannot already be dead when it connects.
+      token: async () => (++calls === 1 ? (await mintToken(server.jwtSecret, a, 2)).token : token(a))
     });
     const closes: number[] = [];
     A.c.connect();
     await Promise.all([opened(A.c), opened(B.c)]);
     TapSocket.all.findLast((s) => s.url.includes(`device=${A.c.device}`))!.addEventListener("close", (e) => closes.push((e as CloseEvent).code));
-    await new Promise((r) => setTimeout(r, 1_200));
+    await new Promise((r) => setTimeout(r, 2_200));
     const ack = await A.c.send(b, { text: "after expiry" });
     expect(closes).toEqual([4001]);
     expect(calls).toBe(2);
