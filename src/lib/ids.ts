@@ -1,5 +1,22 @@
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+/** `n` (a non-negative integer below 32^len) as `len` characters, most significant first. */
+function base32(n: number, len: number): string {
+  let out = "";
+  for (let i = 0; i < len; i++) {
+    out = CROCKFORD[n % 32] + out;
+    n = Math.floor(n / 32);
+  }
+  return out;
+}
+
+function random32(len: number): string {
+  const rand = crypto.getRandomValues(new Uint8Array(len));
+  let out = "";
+  for (let i = 0; i < len; i++) out += CROCKFORD[rand[i]! % 32];
+  return out;
+}
+
 /**
  * A 26-character, time-sortable id (ULID layout: 48-bit milliseconds, then
  * 80 random bits), used for message and event ids. With `tag` (8 characters
@@ -7,16 +24,23 @@ const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
  * bits are the tag instead.
  */
 export function newEventId(now = Date.now(), tag = ""): string {
-  let out = "";
-  let t = now;
-  for (let i = 0; i < 10; i++) {
-    out = CROCKFORD[t % 32] + out;
-    t = Math.floor(t / 32);
-  }
-  out += tag;
-  const rand = crypto.getRandomValues(new Uint8Array(16 - tag.length));
-  for (let i = 0; i < rand.length; i++) out += CROCKFORD[rand[i]! % 32];
-  return out;
+  return base32(now, 10) + tag + random32(16 - tag.length);
+}
+
+/**
+ * The id of a direct message: a {@link newEventId} whose first 40 random bits
+ * (a group message's tag slot) are the seq of the sender's own copy, so that
+ * copy is found by its seq and needs no index entry for its id (store/inbox-row.ts).
+ */
+export function newDirectMessageId(now: number, seq: number): string {
+  return base32(now, 10) + base32(seq, 8) + random32(8);
+}
+
+/** The seq slot of an id made by {@link newDirectMessageId} (any 26-character id decodes to some number). */
+export function seqSlotOf(id: string): number {
+  let n = 0;
+  for (const ch of id.slice(10, 18)) n = n * 32 + Math.max(0, CROCKFORD.indexOf(ch));
+  return n;
 }
 
 /**

@@ -13,6 +13,8 @@ import {
 import { applyUpdate, convKey, peerOf, textOf } from "../rules/message-state";
 import { strangerMayPass } from "../rules/gate";
 import { EDITS_TABLE, EditVersions } from "./edit-versions";
+import { ID_OF_ROW, ROW_OF_ID } from "./inbox-row";
+import { seqSlotOf } from "../lib/ids";
 
 /**
  * DDL step of a user's conversation index, applied after the inbox's own.
@@ -113,8 +115,9 @@ export class Conversations {
     if (u.op === "recall") this.#scrub(u.mid, conv);
     const row = this.sql
       .exec<{ seq: number; event: string; conv: string | null; mine: number; gone: number }>(
-        "SELECT seq, event, conv, mine, gone FROM inbox WHERE eid = ?",
-        u.mid
+        `SELECT seq, event, conv, mine, gone FROM inbox WHERE ${ROW_OF_ID}`,
+        u.mid,
+        seqSlotOf(u.mid)
       )
       .toArray()[0];
     if (!row) return;
@@ -161,7 +164,7 @@ export class Conversations {
 
   /** Retention is about to drop every row up to `cut`: their edit history goes with them. */
   trimming(cut: number): void {
-    this.sql.exec("DELETE FROM edits WHERE mid IN (SELECT eid FROM inbox WHERE seq <= ? AND conv IS NOT NULL)", cut);
+    this.sql.exec(`DELETE FROM edits WHERE mid IN (SELECT ${ID_OF_ROW} FROM inbox WHERE seq <= ? AND conv IS NOT NULL)`, cut);
   }
 
   /**
@@ -237,8 +240,8 @@ export class Conversations {
       .exec<{ seq: number; event: string }>(
         `SELECT seq, event FROM inbox
          WHERE conv LIKE 'd:%' AND gone = 0 AND text LIKE ?1 ESCAPE '\\'
-           AND (?2 IS NULL OR conv = ?2) AND (?3 IS NULL OR eid < ?3)
-         ORDER BY eid DESC LIMIT ?4`,
+           AND (?2 IS NULL OR conv = ?2) AND (?3 IS NULL OR ${ID_OF_ROW} < ?3)
+         ORDER BY ${ID_OF_ROW} DESC LIMIT ?4`,
         like,
         conv,
         before ?? null,

@@ -2,7 +2,8 @@ import { WEBHOOK_SCHEMA } from "./webhooks";
 import { COMPAT_HANDED_SCHEMA, COMPAT_QUEUE_SCHEMA } from "./compat-queue";
 import { CONVERSATIONS_SCHEMA, CONVERSATIONS_SCHEMA_2, type Conversations, type RowIndex } from "./conversations";
 import { MEMBERSHIPS_SCHEMA } from "./memberships";
-import { type Row, toEvent } from "./inbox-row";
+import { ROW_OF_ID, type Row, sentKey, toEvent } from "./inbox-row";
+import { newDirectMessageId, seqSlotOf } from "../lib/ids";
 import { PENDING_SCHEMA, PendingDeliveries } from "./pending";
 import {
   type InboxEvent,
@@ -76,6 +77,7 @@ export class Inbox {
   #trimmed: number | undefined;
   /** Append time of the oldest retained event: null when empty, undefined when not read yet. */
   #oldestAt: number | null | undefined;
+  #legacy: boolean | undefined;
 
   /** The events of this inbox still waiting for confirmed delivery elsewhere. */
   readonly pending: PendingDeliveries;
@@ -94,6 +96,7 @@ export class Inbox {
     this.#head = undefined;
     this.#trimmed = undefined;
     this.#oldestAt = undefined;
+    this.#legacy = undefined;
     this.pending.reset();
   }
 
@@ -114,9 +117,9 @@ export class Inbox {
 
   /**
    * Appends each event unless its `eid` is already stored; duplicates come
-   * back with their original seq and `fresh: false`. A message's `cmid` is
-   * indexed (only the sender's own copy carries one) for idempotent resends;
-   * a received copy whose cmid is already taken is stored without it.
+   * back with their original seq and `fresh: false`. For events from others
+   * and this user's own non-message events; a message this user sends goes
+   * through {@link appendSent}.
    */
   append(events: readonly UnsequencedEvent[], now: number): Appended[] {
     const out: Appended[] = [];
@@ -135,13 +138,10 @@ export class Inbox {
 
   #appendOne(e: UnsequencedEvent, now: number): Appended {
     const seq = this.head() + 1;
-    const cmid = e.type === "message" ? (e.cmid ?? null) : null;
-    let index = this.#insert(seq, e, cmid, null, now);
-    if (!index) {
+    if (!this.#insert(seq, e, null, null, now)) {
       const existing = this.byEventId(eidOf(e));
-      if (existing) return { event: existing, fresh: false };
-      index = this.#insert(seq, e, null, null, now);
-      if (!index) throw new Error(`inbox refused event ${eidOf(e)}`);
+      if (!existing) throw new Error(`inbox refused event ${eidOf(e)}`);
+      return { event: existing, fresh: false };
     }
     return { event: this.#stored(seq, e, now), fresh: true };
   }
@@ -172,23 +172,28 @@ export class Inbox {
   }
 
   /**
-   * Stores a message this user sends, pending delivery to `pending`, unless
-   * one with the same `cmid` exists: then that one comes back (`fresh: false`)
-   * with its own pending state. One statement on the common path.
+   * Stores a message this user sends, with its id made here (it carries the
+   * row's seq), pending delivery to `pending`, unless one with the same `cmid`
+   * exists: then that one comes back (`fresh: false`) with its own pending
+   * state. One statement on the common path, one index entry for the row.
    */
   appendSent(
-    e: UnsequencedEvent & { type: "message"; cmid: string },
+    e: Omit<UnsequencedEvent & { type: "message"; cmid: string }, "mid">,
     now: number,
     pending: string
   ): { event: MessageEvent; fresh: boolean; pending: string | null } {
     const seq = this.head() + 1;
-    const index = this.#insert(seq, e, e.cmid, pending, now);
-    if (index) {
-      const event = this.#stored(seq, e, now) as MessageEvent;
-      return { event, fresh: true, pending };
+    const { type, ...rest } = e;
+    const message = { type, mid: newDirectMessageId(e.ts, seq), ...rest } as UnsequencedEvent & { type: "message" };
+    if (!this.#legacyCmids() || !this.bySentCmid(e.cmid)) {
+      const index = this.#insert(seq, message, null, pending, now, sentKey(e.cmid));
+      if (index) {
+        const event = this.#stored(seq, message, now) as MessageEvent;
+        return { event, fresh: true, pending };
+      }
     }
     const prior = this.bySentCmid(e.cmid);
-    if (!prior) throw new Error(`inbox refused message ${e.mid}`);
+    if (!prior) throw new Error(`inbox refused message ${message.mid}`);
     return { ...prior, fresh: false };
   }
 
@@ -213,13 +218,14 @@ export class Inbox {
     e: UnsequencedEvent,
     cmid: string | null,
     pending: string | null,
-    now: number
+    now: number,
+    eid = eidOf(e)
   ): RowIndex | undefined {
     const index = this.conversations.columns(e);
     const written = this.sql.exec(
       insertRows(1),
       seq,
-      eidOf(e),
+      eid,
       cmid,
       pending,
       now,
@@ -242,7 +248,7 @@ export class Inbox {
 
   byEventId(eid: string): InboxEvent | undefined {
     const row = this.sql
-      .exec<Row>("SELECT seq, event FROM inbox WHERE eid = ?", eid)
+      .exec<Row>(`SELECT seq, event FROM inbox WHERE ${ROW_OF_ID}`, eid, seqSlotOf(eid))
       .toArray()[0];
     return row && toEvent(row);
   }
@@ -251,11 +257,21 @@ export class Inbox {
   bySentCmid(cmid: string): { event: MessageEvent; pending: string | null } | undefined {
     const row = this.sql
       .exec<Row & { pending: string | null }>(
-        "SELECT seq, event, pending FROM inbox WHERE cmid = ?",
-        cmid
+        `SELECT seq, event, pending FROM inbox WHERE eid = ?1${this.#legacyCmids() ? " OR cmid = ?2" : ""}`,
+        sentKey(cmid),
+        ...(this.#legacyCmids() ? [cmid] : [])
       )
       .toArray()[0];
     return row && { event: toEvent(row) as MessageEvent, pending: this.pending.waiting(row.seq, row.pending) };
+  }
+
+  /**
+   * Whether this inbox holds sent messages stored before they were keyed by
+   * client id (in the indexed `cmid` column; none in an inbox created since), read once.
+   */
+  #legacyCmids(): boolean {
+    this.#legacy ??= this.sql.exec("SELECT 1 FROM inbox WHERE cmid IS NOT NULL LIMIT 1").toArray().length > 0;
+    return this.#legacy;
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { InboxEvent } from "../protocol";
-import { type Row, toEvent } from "./inbox-row";
+import { ROW_OF_ID, type Row, toEvent } from "./inbox-row";
+import { seqSlotOf } from "../lib/ids";
 
 /** A stored event awaiting confirmed delivery to `target`. */
 export interface Pending {
@@ -104,7 +105,9 @@ export class PendingDeliveries {
 
   /** Where the event `eid` still waits to be delivered, or null if it does not. */
   targetOf(eid: string): string | null {
-    const row = this.sql.exec<{ seq: number; pending: string | null }>("SELECT seq, pending FROM inbox WHERE eid = ?", eid).toArray()[0];
+    const row = this.sql
+      .exec<{ seq: number; pending: string | null }>(`SELECT seq, pending FROM inbox WHERE ${ROW_OF_ID}`, eid, seqSlotOf(eid))
+      .toArray()[0];
     return row ? this.waiting(row.seq, row.pending) : null;
   }
 

@@ -29,7 +29,7 @@ const pendingOf = async (uid: string) => {
   return runInDurableObject(env.USERS.getByName(uid), (_o, state) =>
     state.storage.sql
       .exec<{ eid: string }>(
-        `SELECT i.eid FROM inbox i LEFT JOIN delivered d ON d.target = i.pending
+        `SELECT coalesce(json_extract(i.event, '$.mid'), i.eid) AS eid FROM inbox i LEFT JOIN delivered d ON d.target = i.pending
          WHERE i.pending IS NOT NULL AND i.seq > coalesce(d.seq, 0) AND i.seq > (SELECT seq FROM pending_floor) ORDER BY i.seq`
       )
       .toArray()

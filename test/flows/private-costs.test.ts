@@ -22,7 +22,7 @@ async function pair() {
 }
 
 describe("what a direct message costs", () => {
-  it("writes five SQLite rows or so: each copy and its id index, and the sender's cmid index; nothing per conversation", async () => {
+  it("writes four SQLite rows: each copy and one index entry for it (the sender's by cmid); nothing per conversation", async () => {
     const { bob, a, b } = await pair();
     await costs(true);
     const N = 10;
@@ -33,11 +33,33 @@ describe("what a direct message costs", () => {
     await new Promise((r) => setTimeout(r, 2_500));
     const c = await costs(true);
     const written = (c.rowsWritten + c.kvWrites + c.alarmsSet) / N;
-    // Before: 11 (a pending index entry and its clearing, two conversation rows and their activity index).
-    expect(written).toBeLessThanOrEqual(5.5);
+    // Before: 11 (a pending index entry and its clearing, two conversation rows
+    // and their activity index), then 5 (the sender's copy had an id and a cmid index entry).
+    expect(written).toBeLessThanOrEqual(4.2);
     expect(c.alarmsSet).toBe(0);
     expect(c.d1Queries).toBe(0);
     expect(c.calls).toEqual({ "UserObject.webSocketMessage": N, "UserObject.deliver": N });
+  });
+
+  it("finds a message the sender stored before sent copies were keyed by cmid: a resend is the same message, recall works", async () => {
+    const { alice, bob, a, b } = await pair();
+    const first = await a.ok<SendAck>(textTo(bob, "old layout", "legacy-1"));
+    await b.next("message", (m) => m.mid === first.mid);
+    // Rewrite the sender's row as it was stored before: eid = mid, cmid in its indexed column.
+    const stub = env.USERS.getByName(alice);
+    await runInDurableObject(stub, (_o, s) => {
+      s.storage.sql.exec("UPDATE inbox SET eid = json_extract(event, '$.mid'), cmid = substr(eid, 3) WHERE eid = 'c:legacy-1'");
+    });
+    await evictDurableObject(stub);
+    const again = await a.ok<SendAck>(textTo(bob, "old layout", "legacy-1"));
+    expect(again).toMatchObject({ mid: first.mid, seq: first.seq });
+    const fresh = await a.ok<SendAck>(textTo(bob, "new layout", "legacy-2"));
+    expect(fresh.seq).toBe(first.seq + 1);
+    await b.next("message", (m) => m.mid === fresh.mid);
+    expect(b.seen((f) => f.type === "message" && f.mid === first.mid)).toHaveLength(1); // the resend stored and sent nothing
+    await a.ok({ type: "recall", mid: first.mid });
+    const update = await b.next("update");
+    expect(update).toMatchObject({ op: "recall", mid: first.mid });
   });
 
   it("sends after hibernation without reading D1: the friend list is kept in the object", async () => {

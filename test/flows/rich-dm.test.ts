@@ -15,9 +15,9 @@ import { groupText, makeGroup } from "../helpers/groups";
 /** Makes message `mid` in `uid`'s inbox look `ageMs` old (the recall window is measured from `ts`). */
 async function age(uid: string, mid: string, ageMs: number): Promise<void> {
   await runInDurableObject(env.USERS.getByName(uid), (_o, state) => {
-    const row = state.storage.sql.exec<{ event: string }>("SELECT event FROM inbox WHERE eid = ?", mid).one();
+    const row = state.storage.sql.exec<{ event: string }>("SELECT event FROM inbox WHERE json_extract(event, '$.mid') = ?", mid).one();
     const e = JSON.parse(row.event) as MessageEvent;
-    state.storage.sql.exec("UPDATE inbox SET event = ? WHERE eid = ?", JSON.stringify({ ...e, ts: e.ts - ageMs }), mid);
+    state.storage.sql.exec("UPDATE inbox SET event = ? WHERE json_extract(event, '$.mid') = ?", JSON.stringify({ ...e, ts: e.ts - ageMs }), mid);
   });
 }
 

@@ -66,7 +66,6 @@ async function sendDirect(hub: UserHub, conn: Conn, frame: Outgoing, outcome: Se
   const sent = hub.inbox.appendSent(
     {
       type: "message",
-      mid: newEventId(ts),
       chat: f.chat,
       from: hub.uid,
       to: f.to,
