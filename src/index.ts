@@ -5,6 +5,7 @@ import { notFound, onError } from "./http/errors";
 import { connect } from "./http/routes/connect";
 import { conversationRoutes } from "./http/routes/conversations";
 import { importRoutes } from "./http/routes/import";
+import { mediaAdmin, mediaFiles, userMedia } from "./http/routes/media";
 import { statsRoutes } from "./http/routes/stats";
 import { devRoutes } from "./http/routes/dev";
 import { blockRoutes, userBlocks } from "./http/routes/blocks";
@@ -19,12 +20,16 @@ import { sessions } from "./http/routes/sessions";
 import { tokens } from "./http/routes/tokens";
 import { users } from "./http/routes/users";
 import { ProtocolError } from "./protocol";
+import { sweepMedia } from "./realtime/media";
+import { limitsOf } from "./lib/config";
+import { Logger } from "./lib/log";
 
 /** Admin/API bodies are small JSON documents; larger ones get 413. */
 const API_BODY_LIMIT = 1024 * 1024;
 
 const api = newApp()
   .route("/", docs)
+  .route("/media", mediaFiles)
   .use(requireApiKey)
   .use(
     bodyLimit({
@@ -40,6 +45,8 @@ const api = newApp()
   .route("/users", userFriendRequests)
   .route("/users", userBlocks)
   .route("/users", conversationRoutes)
+  .route("/users", userMedia)
+  .route("/media", mediaAdmin)
   .route("/friendships", friendships)
   .route("/friend-requests", friendRequests)
   .route("/blocks", blockRoutes)
@@ -59,7 +66,17 @@ const app = newApp()
 app.onError(onError);
 app.notFound(notFound);
 
-export default app;
+export default {
+  fetch: app.fetch,
+  /** The cron (wrangler.toml `[triggers]`): deletes attachments never sent, and expired ones. */
+  async scheduled(_controller, env) {
+    const deleted = await sweepMedia(env);
+    if (deleted > 0) new Logger(limitsOf(env).logLevel).info("media_swept", { deleted });
+  }
+} satisfies ExportedHandler<Env>;
+
+/** The Hono app (its routes), for tests and the OpenAPI check. */
+export { app };
 export { UserObject } from "./objects/user";
 export { GroupObject } from "./objects/group";
 export { PresenceObject } from "./objects/presence";

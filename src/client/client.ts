@@ -1,9 +1,18 @@
-import type { ClientRequestOf, MessageBody, ReplyOf } from "../protocol";
+import type { AttachmentKind, ClientRequestOf, ErrorBody, MessageBody, ReplyOf } from "../protocol";
 import { ClientConnection } from "./connection";
+import { ImError } from "./errors";
 import { randomId } from "./wire";
 
 export type { ClientOptions } from "./connection";
 export type { ClientEvents, ConnectionState } from "./events";
+
+export interface UploadOptions {
+  kind: AttachmentKind;
+  contentType: string;
+  /** A file name to show and to download as. */
+  name?: string;
+  chat?: "dm" | "group";
+}
 
 export interface SendOptions {
   chat?: "dm" | "group";
@@ -111,6 +120,30 @@ export class EdgeImClient extends ClientConnection {
   /** Who of a small group's members read `mid`, and who has not. */
   groupReads(gid: string, mid: string): Promise<ReplyOf<"group_reads">> {
     return this.request({ type: "group_reads", gid, mid });
+  }
+
+  /**
+   * Uploads `data` as an attachment for the conversation with `to`: asks for
+   * a slot, then PUTs the bytes to its signed URL. Send a message whose body
+   * names the returned `attachment` (`{ attachment, ...yours }`) to share it.
+   */
+  async upload(to: string, data: Blob | ArrayBuffer | Uint8Array<ArrayBuffer>, opts: UploadOptions): Promise<ReplyOf<"upload">> {
+    const size = data instanceof Blob ? data.size : data.byteLength;
+    const frame: ClientRequestOf<"upload"> = { type: "upload", to, chat: opts.chat ?? "dm", kind: opts.kind, contentType: opts.contentType, size };
+    if (opts.name !== undefined) frame.name = opts.name;
+    const slot = await this.request(frame);
+    const res = await fetch(this.httpUrl(slot.url), { method: "PUT", headers: slot.headers, body: data });
+    if (!res.ok) {
+      const body = (await res.json().catch(() => undefined)) as { error?: ErrorBody } | undefined;
+      throw body?.error ? ImError.from(body.error) : new ImError("internal", `upload failed: HTTP ${res.status}`, res.status >= 500);
+    }
+    return slot;
+  }
+
+  /** A short-lived URL to download an attachment of a conversation you are in (GET it, or use it as an img src). */
+  async mediaUrl(attachment: string): Promise<ReplyOf<"media_link"> & { href: string }> {
+    const link = await this.request({ type: "media_link", attachment });
+    return { ...link, href: this.httpUrl(link.url) };
   }
 
   /** Which friends are online now. */

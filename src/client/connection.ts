@@ -162,6 +162,11 @@ export class ClientConnection {
     return ack;
   }
 
+  /** `path` (a server path such as a media link's) as an http(s) URL on the socket's host. */
+  httpUrl(path: string): string {
+    return new URL(path, this.#o.url.replace(/^ws/, "http")).toString();
+  }
+
   /**
    * Any request frame (`group_create`, `group_join`, …): sent when connected,
    * answered with its result or rejected with the server's error. A request

@@ -138,3 +138,30 @@ export const idempotencyKeys = sqliteTable(
 );
 
 export type FriendRequestRow = typeof friendRequests.$inferSelect;
+
+/**
+ * Media attachments (bytes in the MEDIA R2 bucket under `id`). A row is made
+ * with its upload slot for one conversation (`chat`, `peer`: the other user or
+ * the group); `uploadedAt` once the bytes are stored, `sentAt` once a message
+ * names it, `deletedAt` once the object is gone (recall, expiry, never sent).
+ */
+export const attachments = sqliteTable(
+  "attachments",
+  {
+    id: text("id").primaryKey(),
+    ownerId: text("owner_id").notNull(),
+    chat: text("chat", { enum: ["dm", "group"] }).notNull(),
+    peer: text("peer").notNull(),
+    kind: text("kind", { enum: ["image", "voice", "video", "file"] }).notNull(),
+    contentType: text("content_type").notNull(),
+    size: integer("size", { mode: "number" }).notNull(),
+    name: text("name"),
+    createdAt: integer("created_at", { mode: "number" }).notNull(),
+    uploadedAt: integer("uploaded_at", { mode: "number" }),
+    sentAt: integer("sent_at", { mode: "number" }),
+    deletedAt: integer("deleted_at", { mode: "number" })
+  },
+  (t) => [index("attachments_live_idx").on(t.deletedAt, t.createdAt)]
+);
+
+export type AttachmentRow = typeof attachments.$inferSelect;

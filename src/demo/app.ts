@@ -14,6 +14,7 @@ import {
   type TypingEvent,
   type UpdateEvent
 } from "../client";
+import { attachmentOf, imageOf, sendImage } from "./attachments";
 
 interface LoginResult {
   token: string;
@@ -30,6 +31,8 @@ interface Msg {
   ts: number;
   mine: boolean;
   status: "sending" | "sent" | "failed";
+  /** The attachment the message names (shown as an image). */
+  attachment?: string | undefined;
   edited?: boolean;
   recalled?: boolean;
   /** emoji → who reacted. */
@@ -165,6 +168,7 @@ async function refreshOnline(c: EdgeImClient): Promise<void> {
 
 function textOf(body: unknown): string {
   if (typeof body === "string") return body;
+  if (attachmentOf(body) !== undefined) return "📷 " + String((body as { name?: unknown }).name ?? "image");
   if (body && typeof body === "object" && typeof (body as { text?: unknown }).text === "string") return (body as { text: string }).text;
   return JSON.stringify(body);
 }
@@ -180,7 +184,7 @@ function onMessage(e: MessageEvent | GroupMessageEvent): void {
     pending.status = "sent";
   } else {
     conv.messages.push({
-      mid: e.mid, cmid: e.cmid, from: e.from, ts: e.ts, mine, status: "sent",
+      mid: e.mid, cmid: e.cmid, from: e.from, ts: e.ts, mine, status: "sent", attachment: e.recalled ? undefined : attachmentOf(e.body),
       text: e.recalled ? "message recalled" : textOf(e.body), edited: e.edited !== undefined, recalled: e.recalled !== undefined,
       reactions: reactionsOf(e.reactions)
     });
@@ -360,7 +364,8 @@ function renderThread(): void {
       }
       const text = document.createElement("span");
       text.className = "text";
-      text.textContent = m.text;
+      if (m.attachment && !m.recalled) text.append(imageOf(client!, m.attachment, render));
+      else text.textContent = m.text;
       const meta = document.createElement("span");
       meta.className = "meta";
       meta.textContent = new Date(m.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) + (m.edited ? " · edited" : "");
@@ -427,6 +432,28 @@ el<HTMLFormElement>("composer").onsubmit = (e) => {
   if (!text) return;
   input.value = "";
   void send(text);
+};
+el<HTMLInputElement>("attach").onchange = () => {
+  const input = el<HTMLInputElement>("attach");
+  const file = input.files?.[0];
+  input.value = "";
+  const conv = active ? convs.get(active) : undefined;
+  if (!file || !conv || !client) return;
+  const cmid = randomId();
+  const msg: Msg = { cmid, from: me, text: `📷 ${file.name}`, ts: Date.now(), mine: true, status: "sending", reactions: reactionsOf() };
+  conv.messages.push(msg);
+  render();
+  sendImage(client, conv.id, conv.kind, file, cmid).then(
+    (ack) => {
+      Object.assign(msg, { mid: ack.mid, ts: ack.ts, status: "sent", attachment: ack.attachment });
+      render();
+    },
+    (err: Error) => {
+      msg.status = "failed";
+      el("send-error").textContent = err.message;
+      render();
+    }
+  );
 };
 el("toggle-online").onclick = () => {
   if (!client) return;

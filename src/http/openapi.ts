@@ -7,7 +7,7 @@ import { ERRORS, type ErrorCode, httpErrorSchema } from "../protocol";
  * from what the code accepts; a test checks that every route is listed.
  */
 export interface Operation {
-  method: "get" | "post" | "patch" | "delete";
+  method: "get" | "put" | "post" | "patch" | "delete";
   /** Full path in OpenAPI style, e.g. `/api/v1/users/{uid}`. */
   path: string;
   summary: string;

@@ -44,6 +44,10 @@ export interface Limits {
   blockedWords: readonly string[];
   /** Structured logs below this level are dropped. */
   logLevel: LogLevel;
+  /** Attachments: the largest upload per kind, how long an upload slot and a download link live. */
+  mediaMaxBytes: Readonly<Record<"image" | "voice" | "video" | "file", number>>;
+  mediaUploadMs: number;
+  mediaLinkSeconds: number;
 }
 
 /**
@@ -82,6 +86,15 @@ export const DEFAULTS = {
   /** Messages whose text contains one of these (comma-separated, any case) are refused; "" for none. */
   BLOCKED_WORDS: "",
   LOG_LEVEL: "info",
+  /** Largest attachment per kind, in bytes (a Worker takes request bodies up to 100 MB on the Free and Pro plans). */
+  MEDIA_MAX_IMAGE_BYTES: 10 * 1024 * 1024,
+  MEDIA_MAX_VOICE_BYTES: 5 * 1024 * 1024,
+  MEDIA_MAX_VIDEO_BYTES: 90 * 1024 * 1024,
+  MEDIA_MAX_FILE_BYTES: 50 * 1024 * 1024,
+  /** An upload slot's URL works this long; an attachment no message names by then is deleted. */
+  MEDIA_UPLOAD_SECONDS: 900,
+  /** A download link works this long. */
+  MEDIA_LINK_SECONDS: 300,
   /** The seed's `sendMsg` skips the friendship check for these kinds. */
   STRANGER_KINDS: "read,friend_request,friend_response,group_request,group_response"
 } as const;
@@ -115,6 +128,12 @@ const limitsSchema = z.object({
   SEND_HOOK_FAILURE: z.enum(["open", "closed"]).catch(DEFAULTS.SEND_HOOK_FAILURE).default(DEFAULTS.SEND_HOOK_FAILURE),
   BLOCKED_WORDS: z.string().catch(DEFAULTS.BLOCKED_WORDS).default(DEFAULTS.BLOCKED_WORDS).transform((s) => s.split(",").map((w) => w.trim().toLowerCase()).filter(Boolean)),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).catch(DEFAULTS.LOG_LEVEL).default(DEFAULTS.LOG_LEVEL),
+  MEDIA_MAX_IMAGE_BYTES: positiveInt("MEDIA_MAX_IMAGE_BYTES"),
+  MEDIA_MAX_VOICE_BYTES: positiveInt("MEDIA_MAX_VOICE_BYTES"),
+  MEDIA_MAX_VIDEO_BYTES: positiveInt("MEDIA_MAX_VIDEO_BYTES"),
+  MEDIA_MAX_FILE_BYTES: positiveInt("MEDIA_MAX_FILE_BYTES"),
+  MEDIA_UPLOAD_SECONDS: positiveInt("MEDIA_UPLOAD_SECONDS"),
+  MEDIA_LINK_SECONDS: positiveInt("MEDIA_LINK_SECONDS"),
   STRANGER_KINDS: z
     .string()
     .catch(DEFAULTS.STRANGER_KINDS)
@@ -153,7 +172,15 @@ export function limitsOf(env: object): Limits {
     sendHookTimeoutMs: v.SEND_HOOK_TIMEOUT_MS,
     sendHookFailure: v.SEND_HOOK_FAILURE,
     blockedWords: v.BLOCKED_WORDS,
-    logLevel: v.LOG_LEVEL
+    logLevel: v.LOG_LEVEL,
+    mediaMaxBytes: {
+      image: v.MEDIA_MAX_IMAGE_BYTES,
+      voice: v.MEDIA_MAX_VOICE_BYTES,
+      video: v.MEDIA_MAX_VIDEO_BYTES,
+      file: v.MEDIA_MAX_FILE_BYTES
+    },
+    mediaUploadMs: v.MEDIA_UPLOAD_SECONDS * 1000,
+    mediaLinkSeconds: v.MEDIA_LINK_SECONDS
   };
 }
 

@@ -10,6 +10,7 @@ import {
   userIdSchema
 } from "./primitives";
 import { groupFrameSchemas, groupIdSchema, mentionsSchema } from "./groups";
+import { mediaFrameSchemas } from "./media";
 import { richFrameSchemas } from "./rich";
 import { ACK_GROUPS_MAX } from "./streams";
 
@@ -134,7 +135,8 @@ export const clientFrameSchema = z.discriminatedUnion("type", [
   privacyFrameSchema,
   pingFrameSchema,
   ...groupFrameSchemas,
-  ...richFrameSchemas
+  ...richFrameSchemas,
+  ...mediaFrameSchemas
 ]);
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export type ClientFrameType = ClientFrame["type"];

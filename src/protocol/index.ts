@@ -11,6 +11,7 @@ export * from "./push";
 export * from "./social";
 export * from "./compat";
 export * from "./rich";
+export * from "./media";
 export * from "./conversations";
 export * from "./streams";
 export * from "./replies";

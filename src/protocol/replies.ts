@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { ClientFrame, ClientFrameType, clientFrameSchema } from "./client-frames";
 import { conversationPageSchema, dmHistoryPageSchema, searchPageSchema } from "./conversations";
 import { groupIdSchema, groupInfoSchema, groupReadsSchema, memberSchema } from "./groups";
+import { mediaLinkSchema, uploadSlotSchema } from "./media";
 import { seqSchema, userIdSchema } from "./primitives";
 import { editsResultSchema, updateResultSchema } from "./rich";
 import {
@@ -84,7 +85,9 @@ export const REPLY_SCHEMAS = {
   conversations: conversationPageSchema,
   conversation_mute: muteResultSchema,
   search: searchPageSchema,
-  dm_history: dmHistoryPageSchema
+  dm_history: dmHistoryPageSchema,
+  upload: uploadSlotSchema,
+  media_link: mediaLinkSchema
 } as const satisfies { [K in ClientFrameType]: z.ZodType };
 
 /** The result of a successful reply to a frame of type `K`. */

@@ -11,6 +11,7 @@ import {
 } from "../protocol";
 import { safeSend } from "./connection";
 import { onGroupCommand, onGroupCreate, onGroupReads } from "./handlers/groups";
+import { onMediaLink, onUpload } from "./handlers/media";
 import { onForward, onRead, onSend } from "./handlers/messages";
 import { onConversations, onDmHistory, onMuteConversation, onSearch, onTyping } from "./handlers/conversations";
 import { onDelete, onEdit, onEdits, onReact, onRecall } from "./handlers/updates";
@@ -71,7 +72,9 @@ const FRAMES: { readonly [K in ClientFrameType]: FrameRow<K> } = {
   conversations: { handler: onConversations, charged: false, paged: true },
   conversation_mute: { handler: onMuteConversation, charged: false, paged: false },
   search: { handler: onSearch, charged: false, paged: true },
-  dm_history: { handler: onDmHistory, charged: false, paged: true }
+  dm_history: { handler: onDmHistory, charged: false, paged: true },
+  upload: { handler: onUpload, charged: true, paged: false },
+  media_link: { handler: onMediaLink, charged: false, paged: false }
 };
 
 /**

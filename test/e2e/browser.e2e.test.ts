@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { crc32, deflateSync } from "node:zlib";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, startDevServer } from "./dev-server";
@@ -10,6 +11,24 @@ if (!available && process.env.REQUIRE_BROWSER !== "1") {
     `\n[browser tests] SKIPPED (only these): no Chromium at ${CHROMIUM}.\n` +
       "  To run them: apt-get install -y chromium (or set CHROMIUM_PATH), then npm test.\n"
   );
+}
+
+/** A `w`×`h` opaque red PNG. */
+function pngOf(w: number, h: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
+    const out = Buffer.alloc(8 + data.length + 4);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  const rows = Buffer.concat(Array.from({ length: h }, () => Buffer.from([0, ...Array.from({ length: w }, () => [255, 0, 0]).flat()])));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(rows)), chunk("IEND", Buffer.alloc(0))]);
 }
 
 /** Every text a test sends carries this, so assertions never match an earlier test's messages. */
@@ -150,5 +169,23 @@ describe.skipIf(!available && !required)("the demo page in a real browser (Chrom
     await alice.locator("#messages .msg", { hasText: `edited text ${nonce}` }).getByTitle("recall (within 2 minutes)").click();
     await expect.poll(() => bob.locator("#messages .msg.recalled").count()).toBeGreaterThan(0);
     expect(await messages(bob, `edited text ${nonce}`).count()).toBe(0);
+  });
+
+  it("sends an image: uploaded to R2 through its slot, shown on both sides, gone on recall", async () => {
+    const alice = await signIn("alice");
+    const bob = await signIn("bob");
+    await conv(alice, "dm:bob").click();
+    await conv(bob, "dm:alice").click();
+    const png = pngOf(2, 1);
+    await alice.locator("#attach").setInputFiles({ name: `pic-${nonce}.png`, mimeType: "image/png", buffer: png });
+    const shown = (page: Page) => page.locator("#messages .msg img[data-testid=image]").last();
+    for (const page of [alice, bob]) {
+      await expect.poll(() => shown(page).evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), { timeout: 10_000 }).toBe(2);
+    }
+    const src = await shown(bob).getAttribute("src");
+    expect(src).toMatch(/\/api\/v1\/media\/a_[0-9A-Z]{26}\?exp=\d+&sig=/);
+    const mine = alice.locator("#messages .msg.mine", { has: alice.locator("img[data-testid=image]") }).last();
+    await mine.getByTitle("recall (within 2 minutes)").click();
+    await expect.poll(async () => (await fetch(new URL(src!, server.url))).status).toBe(404);
   });
 });

@@ -404,3 +404,31 @@ describe("SDK rich messaging against wrangler dev", () => {
     expect(later.messages[0]).toMatchObject({ mid: ack.mid, body: { text: "lunch at one?" }, edited: 1, reactions: { "👍": [b] } });
   });
 });
+
+describe("SDK attachments against wrangler dev (local R2)", () => {
+  it("uploads an image through its signed slot, sends it, the peer downloads the same bytes; an outsider cannot; a recall deletes it", async () => {
+    const { b, A, B } = await connectedFriends();
+    const outsider = client(await user());
+    outsider.c.connect();
+    await opened(outsider.c);
+    const bytes = new Uint8Array(64 * 1024).map((_, i) => (i * 7) & 0xff);
+    const slot = await A.c.upload(b, new Blob([bytes], { type: "image/png" }), { kind: "image", contentType: "image/png", name: "dots.png" });
+    const ack = await A.c.send(b, { attachment: slot.attachment, name: "dots.png" }, { kind: "image" });
+    await until(() => B.messages.some((m) => m.mid === ack.mid), "the image message");
+
+    const link = await B.c.mediaUrl(slot.attachment);
+    expect(link).toMatchObject({ kind: "image", contentType: "image/png", size: bytes.byteLength, name: "dots.png" });
+    const res = await fetch(link.href);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("image/png");
+    expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes);
+    await expect(outsider.c.mediaUrl(slot.attachment)).rejects.toMatchObject({ code: "unknown_attachment" });
+    // A made-up signature, and an upload to a download link, are refused.
+    expect((await fetch(link.href.replace(/sig=[^&]+/, "sig=x"))).status).toBe(403);
+    expect((await fetch(link.href, { method: "PUT", body: bytes, headers: { "content-type": "image/png" } })).status).toBe(403);
+
+    await A.c.recall(ack.mid);
+    expect((await fetch(link.href)).status).toBe(404);
+    await expect(B.c.mediaUrl(slot.attachment)).rejects.toMatchObject({ code: "unknown_attachment" });
+  });
+});

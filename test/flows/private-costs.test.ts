@@ -54,7 +54,7 @@ describe("what a direct message costs", () => {
     const again = await a.ok<SendAck>(textTo(bob, "old layout", "legacy-1"));
     expect(again).toMatchObject({ mid: first.mid, seq: first.seq });
     const fresh = await a.ok<SendAck>(textTo(bob, "new layout", "legacy-2"));
-    expect(fresh.seq).toBe(first.seq + 1);
+    expect(fresh.seq).toBe(first.seq! + 1);
     await b.next("message", (m) => m.mid === fresh.mid);
     expect(b.seen((f) => f.type === "message" && f.mid === first.mid)).toHaveLength(1); // the resend stored and sent nothing
     await a.ok({ type: "recall", mid: first.mid });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import app from "../../src/index";
+import { app } from "../../src/index";
 import { call, expectJson } from "../helpers/fixtures";
 
 type Doc = { openapi: string; paths: Record<string, Record<string, { responses: Record<string, unknown>; description?: string }>> };

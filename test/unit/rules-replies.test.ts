@@ -34,6 +34,8 @@ const info: GroupInfo = {
 const member = { uid: "bob", role: "member", joinedAt: T, mutedUntil: null } as const;
 const message = { type: "message", mid: MID, chat: "dm", from: "alice", to: "bob", kind: "text", body: { text: "hi" }, ts: T } as const;
 
+const AID = "a_01J8Z3K5QW7Y1V2B3N4M5P6R7S";
+
 /** One real reply per frame type (the ones with two shapes, twice). */
 const REPLIES: { [K in ClientFrameType]: unknown[] } = {
   send: [{ mid: MID, seq: 12, ts: T }, { mid: MID, ts: T, gseq: 8, prev: 7 }],
@@ -86,7 +88,14 @@ const REPLIES: { [K in ClientFrameType]: unknown[] } = {
   group_reads: [{ mid: MID, read: ["bob"], unread: ["carol"] }],
   last_seen: [{ users: [{ uid: "bob", online: false, lastSeen: T }, { uid: "carol", online: true, lastSeen: null }] }, { users: [] }],
   privacy: [{ lastSeen: "nobody", changed: true }],
-  dm_history: [{ messages: [{ ...message, seq: 3 }, { ...message, seq: 5, recalled: { by: "alice", at: T }, body: null }], more: false }]
+  dm_history: [{ messages: [{ ...message, seq: 3 }, { ...message, seq: 5, recalled: { by: "alice", at: T }, body: null }], more: false }],
+  upload: [
+    { attachment: AID, url: `/api/v1/media/${AID}?exp=1726000900&sig=abc`, method: "PUT", headers: { "content-type": "image/png" }, size: 1024, expiresAt: T + 900_000 }
+  ],
+  media_link: [
+    { attachment: AID, url: `/api/v1/media/${AID}?exp=1726000300&sig=def`, expiresAt: T + 300_000, kind: "image", contentType: "image/png", size: 1024, name: null },
+    { attachment: AID, url: `/api/v1/media/${AID}?exp=1726000300&sig=def`, expiresAt: T + 300_000, kind: "file", contentType: "application/pdf", size: 9, name: "a.pdf" }
+  ]
 };
 
 describe("reply schemas", () => {

@@ -1,6 +1,7 @@
 import { newEventId } from "../../lib/ids";
 import { unwrap } from "../../lib/result";
 import {
+  attachmentOf,
   type DeleteFrame,
   ERRORS,
   type EditFrame,
@@ -18,6 +19,7 @@ import { assertNotRecalled, decideUpdate, peerOf, type UpdateRequest } from "../
 import { userTarget } from "../../rules/targets";
 import type { AmendRequest } from "../../rpc/calls";
 import { groupStub } from "../../rpc/stubs";
+import { discardAttachment } from "../media";
 import { assertBodySize, assertMay, visibleMessage } from "./shared";
 
 /**
@@ -37,12 +39,19 @@ export async function onEdit(hub: UserHub, _conn: Conn, f: EditFrame): Promise<R
   const msg = await visibleMessage(hub, f.mid);
   // Anyone else's edit is refused as `not_author`, whatever its size.
   if (msg.from === hub.uid) assertBodySize(hub, f.body);
+  if (msg.from === hub.uid && attachmentOf(f.body) !== attachmentOf(msg.body)) {
+    throw new ProtocolError("bad_request", "an edit keeps the message's attachment: send a new message for another", { "body.attachment": "changed" });
+  }
   return change(hub, msg, { op: "edit", body: f.body });
 }
 
 /** Recall for everyone: your own message within the window (in groups, owners and admins: any). */
 export async function onRecall(hub: UserHub, _conn: Conn, f: RecallFrame): Promise<ReplyOf<"recall">> {
-  return change(hub, await visibleMessage(hub, f.mid), { op: "recall" });
+  const msg = await visibleMessage(hub, f.mid);
+  const result = await change(hub, msg, { op: "recall" });
+  // A recalled message's attachment goes with its text, for everyone.
+  if (result.changed) await discardAttachment(hub.env, msg.body);
+  return result;
 }
 
 /**
