@@ -6,6 +6,7 @@ import { connect } from "./http/routes/connect";
 import { conversationRoutes } from "./http/routes/conversations";
 import { importRoutes } from "./http/routes/import";
 import { mediaAdmin, mediaFiles, userMedia } from "./http/routes/media";
+import { pushSubscriptions } from "./http/routes/notifications";
 import { statsRoutes } from "./http/routes/stats";
 import { devRoutes } from "./http/routes/dev";
 import { blockRoutes, userBlocks } from "./http/routes/blocks";
@@ -46,6 +47,7 @@ const api = newApp()
   .route("/users", userBlocks)
   .route("/users", conversationRoutes)
   .route("/users", userMedia)
+  .route("/users", pushSubscriptions)
   .route("/media", mediaAdmin)
   .route("/friendships", friendships)
   .route("/friend-requests", friendRequests)

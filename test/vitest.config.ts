@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from "node:crypto";
+import { createECDH, generateKeyPairSync } from "node:crypto";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
@@ -22,6 +22,10 @@ process.env.API_KEY ??= TEST_SECRETS.API_KEY;
 const idp = generateKeyPairSync("ec", { namedCurve: "P-256" });
 const IDP_KID = "test-idp-1";
 
+/** The deployment's Web Push (VAPID) key pair, as `npm run dev` provisions one. */
+const vapid = createECDH("prime256v1");
+vapid.generateKeys();
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(root, "migrations"));
   return {
@@ -36,6 +40,8 @@ export default defineConfig(async () => {
             JWT_JWKS: JSON.stringify({ keys: [{ ...idp.publicKey.export({ format: "jwk" }), kid: IDP_KID, alg: "ES256", use: "sig" }] }),
             TEST_IDP_PRIVATE_JWK: JSON.stringify({ ...idp.privateKey.export({ format: "jwk" }), kid: IDP_KID }),
             ...TEST_SECRETS,
+            VAPID_PUBLIC_KEY: vapid.getPublicKey("base64url"),
+            VAPID_PRIVATE_KEY: vapid.getPrivateKey("base64url"),
             MAX_GROUP_MEMBERS: "205",
             FANOUT_CALLS_PER_RUN: "60",
             // Groups with more than 100 members online push through relay objects.

@@ -1,4 +1,4 @@
-import type { AttachmentKind, ClientRequestOf, ErrorBody, MessageBody, ReplyOf } from "../protocol";
+import type { AttachmentKind, ClientRequestOf, ErrorBody, MessageBody, PushSubscription, ReplyOf } from "../protocol";
 import { ClientConnection } from "./connection";
 import { ImError } from "./errors";
 import { randomId } from "./wire";
@@ -144,6 +144,19 @@ export class EdgeImClient extends ClientConnection {
   async mediaUrl(attachment: string): Promise<ReplyOf<"media_link"> & { href: string }> {
     const link = await this.request({ type: "media_link", attachment });
     return { ...link, href: this.httpUrl(link.url) };
+  }
+
+  /**
+   * Registers this device for offline notifications: a browser's
+   * `PushSubscription` (from `pushManager.subscribe` with the server's
+   * `vapidPublicKey`, in the `welcome` event) or an app's FCM token.
+   */
+  pushSubscribe(subscription: PushSubscription): Promise<ReplyOf<"push_subscribe">> {
+    return this.request({ type: "push_subscribe", subscription });
+  }
+
+  pushUnsubscribe(id: string): Promise<ReplyOf<"push_unsubscribe">> {
+    return this.request({ type: "push_unsubscribe", subscription: id });
   }
 
   /** Which friends are online now. */

@@ -15,6 +15,7 @@ import {
   type UpdateEvent
 } from "../client";
 import { attachmentOf, imageOf, sendImage } from "./attachments";
+import { enableNotifications, notify } from "./notifications";
 
 interface LoginResult {
   token: string;
@@ -65,6 +66,8 @@ let client: EdgeImClient | undefined;
 let convs = new Map<string, Conv>();
 let active: string | undefined;
 let renderQueued = false;
+/** The server's Web Push key, from the welcome. */
+let vapidPublicKey: string | undefined;
 
 async function login(uid: string): Promise<LoginResult> {
   const res = await fetch("/dev/login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ uid }) });
@@ -134,7 +137,10 @@ async function signIn(uid: string): Promise<void> {
   });
   client = c;
   c.on("state", ({ state, delayMs }) => showState(state, delayMs));
-  c.on("welcome", () => void refreshOnline(c));
+  c.on("welcome", (w) => {
+    vapidPublicKey = w.vapidPublicKey;
+    void refreshOnline(c);
+  });
   c.on("message", onMessage);
   c.on("receipt", onReceipt);
   c.on("update", onUpdate);
@@ -191,6 +197,7 @@ function onMessage(e: MessageEvent | GroupMessageEvent): void {
     conv.messages.sort((a, b) => (a.mid ?? "~").localeCompare(b.mid ?? "~"));
   }
   if (active === key && document.visibilityState === "visible") markRead(conv);
+  else if (!mine && !e.recalled) notify(e.chat === "group" ? `${e.from} in ${conv.title}` : e.from, textOf(e.body), key);
   render();
 }
 
@@ -454,6 +461,12 @@ el<HTMLInputElement>("attach").onchange = () => {
       render();
     }
   );
+};
+el("notifications").onclick = () => {
+  void enableNotifications(client, vapidPublicKey).then((on) => {
+    el("notifications").dataset.on = String(on);
+    el("notifications").title = on ? "notifications on" : "notifications blocked";
+  });
 };
 el("toggle-online").onclick = () => {
   if (!client) return;

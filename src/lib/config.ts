@@ -48,6 +48,10 @@ export interface Limits {
   mediaMaxBytes: Readonly<Record<"image" | "voice" | "video" | "file", number>>;
   mediaUploadMs: number;
   mediaLinkSeconds: number;
+  /** Offline notifications: how long push services keep one (and retries go on), the VAPID contact, FCM's API base. */
+  pushTtlSeconds: number;
+  vapidSubject: string;
+  fcmApiUrl: string;
 }
 
 /**
@@ -95,6 +99,12 @@ export const DEFAULTS = {
   MEDIA_UPLOAD_SECONDS: 900,
   /** A download link works this long. */
   MEDIA_LINK_SECONDS: 300,
+  /** A notification a push service could not hand over yet is kept this long (Web Push `TTL`); retries stop then too. */
+  PUSH_TTL_SECONDS: 86_400,
+  /** The contact push services may use about this server's notifications (RFC 8292 `sub`): set yours. */
+  VAPID_SUBJECT: "mailto:push@example.com",
+  /** Where FCM's HTTP v1 API is (a test points it at a local server). */
+  FCM_API_URL: "https://fcm.googleapis.com",
   /** The seed's `sendMsg` skips the friendship check for these kinds. */
   STRANGER_KINDS: "read,friend_request,friend_response,group_request,group_response"
 } as const;
@@ -134,6 +144,9 @@ const limitsSchema = z.object({
   MEDIA_MAX_FILE_BYTES: positiveInt("MEDIA_MAX_FILE_BYTES"),
   MEDIA_UPLOAD_SECONDS: positiveInt("MEDIA_UPLOAD_SECONDS"),
   MEDIA_LINK_SECONDS: positiveInt("MEDIA_LINK_SECONDS"),
+  PUSH_TTL_SECONDS: positiveInt("PUSH_TTL_SECONDS"),
+  VAPID_SUBJECT: z.string().regex(/^(mailto:|https:)/).catch(DEFAULTS.VAPID_SUBJECT).default(DEFAULTS.VAPID_SUBJECT),
+  FCM_API_URL: z.url().catch(DEFAULTS.FCM_API_URL).default(DEFAULTS.FCM_API_URL),
   STRANGER_KINDS: z
     .string()
     .catch(DEFAULTS.STRANGER_KINDS)
@@ -180,7 +193,10 @@ export function limitsOf(env: object): Limits {
       file: v.MEDIA_MAX_FILE_BYTES
     },
     mediaUploadMs: v.MEDIA_UPLOAD_SECONDS * 1000,
-    mediaLinkSeconds: v.MEDIA_LINK_SECONDS
+    mediaLinkSeconds: v.MEDIA_LINK_SECONDS,
+    pushTtlSeconds: v.PUSH_TTL_SECONDS,
+    vapidSubject: v.VAPID_SUBJECT,
+    fcmApiUrl: v.FCM_API_URL.replace(/\/$/, "")
   };
 }
 
@@ -197,4 +213,12 @@ export function sendHookConfig(env: object): { url: string; secret: string } | u
   const url = typeof e.SEND_HOOK_URL === "string" ? e.SEND_HOOK_URL : "";
   const secret = typeof e.SEND_HOOK_SECRET === "string" ? e.SEND_HOOK_SECRET : "";
   return url && secret ? { url, secret } : undefined;
+}
+
+/** Web Push keys (the VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY secrets, base64url), when both are set. */
+export function vapidKeysOf(env: object): { publicKey: string; privateKey: string } | undefined {
+  const e = env as Record<string, unknown>;
+  const pub = typeof e.VAPID_PUBLIC_KEY === "string" ? e.VAPID_PUBLIC_KEY.trim() : "";
+  const priv = typeof e.VAPID_PRIVATE_KEY === "string" ? e.VAPID_PRIVATE_KEY.trim() : "";
+  return pub && priv ? { publicKey: pub, privateKey: priv } : undefined;
 }

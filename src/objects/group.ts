@@ -4,6 +4,7 @@ import { createDb, type Db } from "../db/client";
 import { loadGroup, mirrorStatements, runBatch } from "../db/groups";
 import { existingUserIds, getUser } from "../db/users";
 import { countCalls, metered } from "../lib/meter";
+import { mapLimit } from "../lib/concurrency";
 import { attempt, type Result } from "../lib/result";
 import {
   type EditsResult,
@@ -12,6 +13,7 @@ import {
   type GroupReads,
   type GroupStats,
   groupSettingsSchema,
+  type HistoryEvent,
   type NoticeEvent,
   ProtocolError,
   type StoredMessage,
@@ -179,6 +181,7 @@ export class GroupObject extends DurableObject<Env> implements GroupRpc {
     if (!loaded.ok) return requests.map(() => loaded);
     const now = Date.now();
     const out: Result<Posted>[] = [];
+    const mentioned: [uid: string, message: HistoryEvent][] = [];
     try {
       for (const req of requests) {
         out.push(
@@ -190,11 +193,16 @@ export class GroupObject extends DurableObject<Env> implements GroupRpc {
             const stored = post(this.#context(req.sender, now), req);
             const fresh = this.#state.head() !== head;
             if (fresh) this.#webhooks.enqueue("message", publicView(stored), now);
+            // Mentioned members not online here get no live push: their objects decide on a notification.
+            if (fresh && stored.type === "message") {
+              for (const u of stored.mentions?.users ?? []) if (u !== req.sender && !this.#state.online.has(u)) mentioned.push([u, publicView(stored)]);
+            }
             return { event: stored, fresh };
           })
         );
       }
     } finally {
+      if (mentioned.length > 0) this.ctx.waitUntil(this.#notifyMentioned(mentioned));
       if (out.some((r) => r.ok)) await this.#kickFanout();
       if (this.#webhooks.enabled) this.ctx.waitUntil(this.#flushWebhooks());
     }
@@ -448,6 +456,14 @@ export class GroupObject extends DurableObject<Env> implements GroupRpc {
         return this.#alarm.ensure(Date.now() + 1_000);
       });
     this.ctx.waitUntil(run);
+  }
+
+  /** One call per mentioned member who is not online (at most MAX_MENTIONS per message); best effort. */
+  async #notifyMentioned(mentioned: readonly [string, HistoryEvent][]): Promise<void> {
+    const gid = this.ctx.id.name!;
+    await mapLimit(mentioned, this.#limits.fanoutConcurrency, ([uid, message]) =>
+      userStub(this.env, uid).notifyMention(gid, message as StoredMessage).catch((err: unknown) => console.warn("mention notification failed", uid, String(err)))
+    );
   }
 
   /** Replays pending mirror ops into D1; on failure the alarm retries. */

@@ -21,7 +21,12 @@ import {
   type TypingEvent,
   type UnsequencedEvent,
   encodeServerFrame,
-  type SearchQuery
+  type MessageEvent,
+  type NotificationPayload,
+  type PushSubscription,
+  type SearchQuery,
+  type StoredMessage,
+  type SubscriptionInfo
 } from "../protocol";
 import {
   acceptSocket,
@@ -37,6 +42,7 @@ import {
 } from "../realtime/connection";
 import { Courier } from "../realtime/courier";
 import { Sessions } from "../realtime/sessions";
+import { messagesInRuns, Notifier, notificationsFor } from "../realtime/notifier";
 import { GroupLinks } from "../realtime/group-links";
 import { chainOf } from "../realtime/group-stream";
 import { Outbound, RETRY_MIN_MS } from "../realtime/outbound";
@@ -104,6 +110,7 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
   readonly #sessions: Sessions;
   readonly #sql: SqlStorage;
   readonly #kv: SyncKvStorage;
+  readonly #notifier: Notifier;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -140,6 +147,7 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
     this.#friends = new FriendCache(() => loadPeers(this.#db, this.#uid), FRIENDS_TTL_MS, kv);
     this.#outbound = new Outbound(env, this.#inbox, this.#friends, this.#alarm, this.#limits.strangerKinds);
     this.#sent = new SentCounter(kv);
+    this.#notifier = new Notifier(sql, env, (p) => this.#stillShown(p));
     this.#presence = new PresencePublisher({
       env,
       kv: kv,
@@ -188,7 +196,8 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
       appended: (now) => this.#appended(now),
       countSent: () => this.#sent.add(),
       webhook: (type, data) => this.#webhook(type, data),
-      record: (event, opts) => recordOwn(this.#hub, event, opts)
+      record: (event, opts) => recordOwn(this.#hub, event, opts),
+      notifier: this.#notifier
     };
   }
 
@@ -234,19 +243,24 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
       this.#compat.queue.enable();
       acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp, ...token, compat: true });
       this.#sessions.opened(now);
+      this.#notifier.outbox.clear();
       this.ctx.waitUntil(this.#presence.update());
       this.ctx.waitUntil(this.#groups.attachAll(COMPAT_DEVICE, openSockets(this.ctx).length === 1));
       return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : undefined });
     }
     acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp, ...token });
     this.#sessions.opened(now);
+    // A device is here: what waits to be notified it will see on the socket.
+    this.#notifier.outbox.clear();
+    const vapidPublicKey = this.#notifier.vapidPublicKey;
     safeSend(server, {
       type: "welcome",
       uid,
       device,
       head: this.#inbox.head(),
       maxFrameBytes: this.#limits.maxFrameBytes,
-      ts: now
+      ts: now,
+      ...(vapidPublicKey ? { vapidPublicKey } : {})
     });
     if (since !== null) {
       safeSend(server, { type: "catchup", ...this.#inbox.page(Number(since), SYNC_PAGE_DEFAULT) });
@@ -325,6 +339,11 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
       return { seq: e.seq, devices: reached.devices, duplicate: false };
     });
     this.#appended(now);
+    if (this.#notifier.active()) {
+      const stored = appended.filter((a) => a.fresh).map((a) => a.event);
+      for (const e of stored) if (e.type === "update" && e.op === "recall") this.#notifier.outbox.forget(e.mid);
+      if (openSockets(this.ctx).length === 0) this.#notify(stored.filter((e): e is MessageEvent => e.type === "message"));
+    }
     this.#log.debug("deliver", { uid, events: events.length, fresh: out.filter((d) => !d.duplicate).length, devices: out.reduce((n, d) => n + d.devices, 0) });
     return out;
   }
@@ -337,11 +356,33 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
    */
   async live(gid: string, runs: LiveRun[]): Promise<boolean> {
     const sockets = this.#sockets();
-    if (sockets.all.length === 0 || (await this.#account.deleted())) return false;
+    if (sockets.all.length === 0 || (await this.#account.deleted())) {
+      // Offline: the group stops pushing here after this, so this is the conversation's one notification.
+      if (sockets.all.length === 0 && this.#notifier.active()) this.#notify(messagesInRuns(runs).filter((m) => m.to === gid));
+      return false;
+    }
     this.#groups.pushed(gid, runs);
     for (const r of runs) this.#push(r.text, r.skipDevices, sockets);
     if (sockets.compat.length > 0) this.#compat.shown(gid, chainOf(runs), Date.now());
     return true;
+  }
+
+  /** A group message that mentions this user, who was not online in the group: a notification if no device is here. */
+  async notifyMention(gid: string, message: StoredMessage): Promise<void> {
+    if (openSockets(this.ctx).length > 0 || !this.#notifier.active() || message.to !== gid) return;
+    this.#notify([message]);
+  }
+
+  async pushSubscribe(subscription: PushSubscription): Promise<{ subscription: string; created: boolean }> {
+    return this.#notifier.subscribe(subscription);
+  }
+
+  async pushUnsubscribe(id: string): Promise<boolean> {
+    return this.#notifier.unsubscribe(id);
+  }
+
+  async pushSubscriptions(): Promise<SubscriptionInfo[]> {
+    return this.#notifier.list();
   }
 
   /** Counters for operators (`GET /api/v1/users/{uid}/stats`). */
@@ -402,6 +443,7 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
     this.#groups.memberships.reset();
     this.#compat.queue.reset();
     this.#alarm.reset();
+    this.#notifier.outbox.reset();
     this.#friends.invalidate();
   }
 
@@ -454,6 +496,8 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
     if (retry !== undefined) due.push(retry);
     const hooks = await this.#webhooks.flush(now);
     if (hooks !== undefined) due.push(hooks);
+    const notices = await this.#notifier.flush(now);
+    if (notices !== undefined) due.push(notices);
 
     this.#inbox.trim(now, this.#limits.inboxTtlMs, this.#limits.inboxMax);
     const oldest = this.#inbox.oldestAt();
@@ -470,6 +514,33 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
   }
 
   // ---- internals ----
+
+  /** Queues notifications for `messages` (those that call for one) and sends them in the background; the alarm retries. */
+  #notify(messages: readonly StoredMessage[]): void {
+    const uid = this.#uid;
+    const notes = notificationsFor(uid, messages, (chat, peer) => this.#inbox.conversations.muted(chat, peer) === true);
+    if (notes.length === 0) return;
+    const now = Date.now();
+    for (const [conv, payload] of notes) this.#notifier.queue(conv, payload, now);
+    this.ctx.waitUntil(
+      this.#notifier
+        .flush()
+        .then((next) => (next !== undefined ? this.#alarm.ensure(next) : undefined))
+        .catch((err) => console.error("notification flush failed", err))
+    );
+  }
+
+  /** Whether a waiting notification's message is still there to be shown: not recalled, not deleted for this user. */
+  async #stillShown(p: NotificationPayload): Promise<boolean> {
+    if (p.chat === "dm") {
+      const e = this.#inbox.byEventId(p.mid);
+      return e?.type === "message" && e.recalled === undefined && !e.deleted;
+    }
+    return this.#groups.message(p.mid).then(
+      (m) => m.message.recalled === undefined,
+      () => false
+    );
+  }
 
   /** Stores a webhook event and sends it in the background; the alarm retries failures. */
   #webhook(type: WebhookType, data: unknown): void {

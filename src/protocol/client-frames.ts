@@ -11,6 +11,7 @@ import {
 } from "./primitives";
 import { groupFrameSchemas, groupIdSchema, mentionsSchema } from "./groups";
 import { mediaFrameSchemas } from "./media";
+import { notificationFrameSchemas } from "./notifications";
 import { richFrameSchemas } from "./rich";
 import { ACK_GROUPS_MAX } from "./streams";
 
@@ -136,7 +137,8 @@ export const clientFrameSchema = z.discriminatedUnion("type", [
   pingFrameSchema,
   ...groupFrameSchemas,
   ...richFrameSchemas,
-  ...mediaFrameSchemas
+  ...mediaFrameSchemas,
+  ...notificationFrameSchemas
 ]);
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export type ClientFrameType = ClientFrame["type"];

@@ -12,6 +12,7 @@ export * from "./social";
 export * from "./compat";
 export * from "./rich";
 export * from "./media";
+export * from "./notifications";
 export * from "./conversations";
 export * from "./streams";
 export * from "./replies";

@@ -3,6 +3,7 @@ import type { ClientFrame, ClientFrameType, clientFrameSchema } from "./client-f
 import { conversationPageSchema, dmHistoryPageSchema, searchPageSchema } from "./conversations";
 import { groupIdSchema, groupInfoSchema, groupReadsSchema, memberSchema } from "./groups";
 import { mediaLinkSchema, uploadSlotSchema } from "./media";
+import { pushSubscribeResultSchema, pushUnsubscribeResultSchema } from "./notifications";
 import { seqSchema, userIdSchema } from "./primitives";
 import { editsResultSchema, updateResultSchema } from "./rich";
 import {
@@ -87,7 +88,9 @@ export const REPLY_SCHEMAS = {
   search: searchPageSchema,
   dm_history: dmHistoryPageSchema,
   upload: uploadSlotSchema,
-  media_link: mediaLinkSchema
+  media_link: mediaLinkSchema,
+  push_subscribe: pushSubscribeResultSchema,
+  push_unsubscribe: pushUnsubscribeResultSchema
 } as const satisfies { [K in ClientFrameType]: z.ZodType };
 
 /** The result of a successful reply to a frame of type `K`. */

@@ -234,7 +234,9 @@ export const welcomeFrameSchema = z.object({
   device: deviceIdSchema,
   head: seqSchema,
   maxFrameBytes: z.number().int(),
-  ts: z.number().int()
+  ts: z.number().int(),
+  /** The server's VAPID public key (base64url), for a browser's pushManager.subscribe; absent when Web Push is off. */
+  vapidPublicKey: z.string().optional()
 });
 export type WelcomeFrame = z.infer<typeof welcomeFrameSchema>;
 

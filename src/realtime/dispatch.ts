@@ -13,6 +13,7 @@ import { safeSend } from "./connection";
 import { onGroupCommand, onGroupCreate, onGroupReads } from "./handlers/groups";
 import { onMediaLink, onUpload } from "./handlers/media";
 import { onForward, onRead, onSend } from "./handlers/messages";
+import { onPushSubscribe, onPushUnsubscribe } from "./handlers/notifications";
 import { onConversations, onDmHistory, onMuteConversation, onSearch, onTyping } from "./handlers/conversations";
 import { onDelete, onEdit, onEdits, onReact, onRecall } from "./handlers/updates";
 import { onAck, onLastSeen, onOnline, onPing, onPrivacy, onSync } from "./handlers/session";
@@ -74,7 +75,9 @@ const FRAMES: { readonly [K in ClientFrameType]: FrameRow<K> } = {
   search: { handler: onSearch, charged: false, paged: true },
   dm_history: { handler: onDmHistory, charged: false, paged: true },
   upload: { handler: onUpload, charged: true, paged: false },
-  media_link: { handler: onMediaLink, charged: false, paged: false }
+  media_link: { handler: onMediaLink, charged: false, paged: false },
+  push_subscribe: { handler: onPushSubscribe, charged: true, paged: false },
+  push_unsubscribe: { handler: onPushUnsubscribe, charged: false, paged: false }
 };
 
 /**

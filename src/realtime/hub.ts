@@ -10,6 +10,7 @@ import type { Privacy } from "../store/privacy";
 import type { DeliveredReceipts } from "../store/delivered";
 import type { Result } from "../lib/result";
 import type { GroupLinks } from "./group-links";
+import type { Notifier } from "./notifier";
 import type { WebhookType } from "../store/webhooks";
 import type { Posted, PostRequest } from "../rpc/calls";
 
@@ -84,6 +85,8 @@ export interface UserHub {
    * (logged `<type>_deferred`), and the record holds either way.
    */
   record<E extends OwnEvent>(event: E, opts?: RecordOptions): Promise<E & { seq: number }>;
+  /** This user's push subscriptions and offline notifications. */
+  readonly notifier: Notifier;
 }
 
 /** What a user's own event may be: the event types that name a peer and a message, or a conversation setting. */

@@ -19,7 +19,9 @@ import type {
   TypingEvent,
   UpdateResult,
   UserOnline,
-  UserStats
+  UserStats,
+  PushSubscription,
+  SubscriptionInfo
 } from "../protocol";
 import type { Actor, AmendRequest, CommandResult, CreateGroupInput, GroupCommand, GroupSummary, Posted, PostRequest } from "./calls";
 import type { Deliverable, Delivered, LiveRun, PushContent, PushOutcome } from "./delivery";
@@ -40,6 +42,11 @@ export interface UserRpc {
   deliver(events: Deliverable[]): Promise<Delivered[]>;
   /** A group's live push: sent to the devices as is, stored nowhere; false when the user has no socket. */
   live(gid: string, runs: LiveRun[]): Promise<boolean>;
+  /** A group message mentioning this user while they were not online in the group: notify them if no device is connected. */
+  notifyMention(gid: string, message: StoredMessage): Promise<void>;
+  pushSubscribe(subscription: PushSubscription): Promise<{ subscription: string; created: boolean }>;
+  pushUnsubscribe(id: string): Promise<boolean>;
+  pushSubscriptions(): Promise<SubscriptionInfo[]>;
   stats(): Promise<UserStats>;
   status(): Promise<UserOnline>;
   /** Closes the device's sockets (all with `undefined`); how many closed. */

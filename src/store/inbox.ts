@@ -5,6 +5,7 @@ import { MEMBERSHIPS_SCHEMA } from "./memberships";
 import { ROW_OF_ID, type Row, sentKey, toEvent } from "./inbox-row";
 import { newDirectMessageId, seqSlotOf } from "../lib/ids";
 import { PENDING_SCHEMA, PendingDeliveries } from "./pending";
+import { PUSH_SCHEMA } from "./push-outbox";
 import {
   type InboxEvent,
   type MessageEvent,
@@ -43,7 +44,8 @@ export const INBOX_SCHEMA = [
   CONVERSATIONS_SCHEMA,
   CONVERSATIONS_SCHEMA_2,
   MEMBERSHIPS_SCHEMA,
-  PENDING_SCHEMA
+  PENDING_SCHEMA,
+  PUSH_SCHEMA
 ] as const;
 
 /** One appended event and whether this call stored it (false: it was a duplicate). */

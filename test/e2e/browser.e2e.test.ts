@@ -171,6 +171,19 @@ describe.skipIf(!available && !required)("the demo page in a real browser (Chrom
     expect(await messages(bob, `edited text ${nonce}`).count()).toBe(0);
   });
 
+  it("asks for notification permission and shows a notification for a message in a conversation that is not open", async () => {
+    const alice = await signIn("alice");
+    await alice.context().grantPermissions(["notifications"], { origin: server.url });
+    await alice.locator("#notifications").click();
+    await alice.locator('#notifications[data-on="true"]').waitFor();
+    const bob = await signIn("bob");
+    await conv(bob, "dm:alice").click();
+    await say(bob, `ping for a notification ${nonce}`);
+    const shown = () =>
+      alice.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => `${n.title}: ${n.body} [${n.tag}]`));
+    await expect.poll(shown, { timeout: 10_000 }).toContain(`bob: ping for a notification ${nonce} [dm:bob]`);
+  });
+
   it("sends an image: uploaded to R2 through its slot, shown on both sides, gone on recall", async () => {
     const alice = await signIn("alice");
     const bob = await signIn("bob");

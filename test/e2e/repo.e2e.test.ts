@@ -45,6 +45,8 @@ describe("repository", () => {
       expect(healthy, log).toBe(true);
       const vars = readFileSync(path.join(dir, ".dev.vars"), "utf8");
       expect(vars).toMatch(/^JWT_SECRET=[0-9a-f]{64}$/m);
+      expect(vars).toMatch(/^VAPID_PUBLIC_KEY=[A-Za-z0-9_-]{87}$/m);
+      expect(vars).toMatch(/^VAPID_PRIVATE_KEY=[A-Za-z0-9_-]{40,43}$/m);
       const key = /^API_KEY=(\S+)$/m.exec(vars)![1];
       // A write to D1 proves the migrations were applied to the local database.
       const res = await fetch(`${url}/api/v1/users`, {

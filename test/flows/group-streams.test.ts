@@ -191,8 +191,9 @@ describe("groups stored before the change", () => {
       const copies = [acks[0]!, acks[1]!].map((a, i) => ({ type: "message", mid: a.mid, chat: "group", from: owner!.uid, to: g.id, kind: "text", body: { text: `old${i}` }, ts: a.ts, gseq: a.gseq }));
       copies.forEach((e, i) => s.storage.sql.exec("INSERT INTO inbox (seq, eid, at, event, conv, mine, gone, text) VALUES (?, ?, ?, ?, ?, 0, 0, ?)", i + 1, e.mid, e.ts, JSON.stringify(e), `g:${g.id}`, e.body.text));
       s.storage.sql.exec("INSERT INTO convs (conv, last_seq, last_at, read_seq, unread) VALUES (?, 2, ?, 1, 1)", `g:${g.id}`, acks[1]!.ts);
-      s.storage.sql.exec("DROP TABLE groups; DROP TABLE gcursors; DROP TABLE hidden; DROP TABLE delivered; DROP TABLE pending_floor");
-      s.storage.sql.exec("UPDATE _schema SET version = version - 2");
+      // The schema as it was then: without the memberships, delivery watermarks and push steps.
+      s.storage.sql.exec("DROP TABLE groups; DROP TABLE gcursors; DROP TABLE hidden; DROP TABLE delivered; DROP TABLE pending_floor; DROP TABLE push_subs; DROP TABLE push_outbox");
+      s.storage.sql.exec("UPDATE _schema SET version = version - 3");
     });
     await evictDurableObject(stub);
     const fresh = await owner!.c.ok<SendAck>(groupText(g.id, "new"));

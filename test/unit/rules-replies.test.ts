@@ -92,6 +92,8 @@ const REPLIES: { [K in ClientFrameType]: unknown[] } = {
   upload: [
     { attachment: AID, url: `/api/v1/media/${AID}?exp=1726000900&sig=abc`, method: "PUT", headers: { "content-type": "image/png" }, size: 1024, expiresAt: T + 900_000 }
   ],
+  push_subscribe: [{ subscription: "ps_3f2a9c01d4e5b6a7", created: true }, { subscription: "ps_3f2a9c01d4e5b6a7", created: false }],
+  push_unsubscribe: [{ removed: true }, { removed: false }],
   media_link: [
     { attachment: AID, url: `/api/v1/media/${AID}?exp=1726000300&sig=def`, expiresAt: T + 300_000, kind: "image", contentType: "image/png", size: 1024, name: null },
     { attachment: AID, url: `/api/v1/media/${AID}?exp=1726000300&sig=def`, expiresAt: T + 300_000, kind: "file", contentType: "application/pdf", size: 9, name: "a.pdf" }
