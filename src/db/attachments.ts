@@ -2,7 +2,7 @@ import { and, eq, inArray, isNotNull, isNull, lt, or } from "drizzle-orm";
 import type { Db } from "./client";
 import { type AttachmentRow, attachments, groupMembers } from "./schema";
 
-export type NewAttachment = Omit<AttachmentRow, "uploadedAt" | "sentAt" | "deletedAt">;
+export type NewAttachment = Omit<AttachmentRow, "uploadStartedAt" | "uploadedAt" | "cmid" | "mid" | "sentAt" | "deletedAt">;
 
 export async function insertAttachment(db: Db, row: NewAttachment): Promise<void> {
   await db.insert(attachments).values(row);
@@ -13,67 +13,86 @@ export async function liveAttachment(db: Db, id: string): Promise<AttachmentRow 
   return db.select().from(attachments).where(and(eq(attachments.id, id), isNull(attachments.deletedAt))).get();
 }
 
-/** Marks the bytes stored (once); false when the slot was used or is gone. */
-export async function markUploaded(db: Db, id: string, now: number): Promise<boolean> {
+/** Takes the slot's one upload, before its bytes are written; false when it was taken or is gone. */
+export async function startUpload(db: Db, id: string, now: number): Promise<boolean> {
   const rows = await db
     .update(attachments)
-    .set({ uploadedAt: now })
-    .where(and(eq(attachments.id, id), isNull(attachments.uploadedAt), isNull(attachments.deletedAt)))
+    .set({ uploadStartedAt: now })
+    .where(and(eq(attachments.id, id), isNull(attachments.uploadStartedAt), isNull(attachments.deletedAt)))
     .returning({ id: attachments.id });
   return rows.length > 0;
 }
 
+/** Gives the slot back after a failed write, so the client can upload again. */
+export async function abortUpload(db: Db, id: string): Promise<void> {
+  await db.update(attachments).set({ uploadStartedAt: null }).where(and(eq(attachments.id, id), isNull(attachments.uploadedAt)));
+}
+
+export async function markUploaded(db: Db, id: string, now: number): Promise<void> {
+  await db.update(attachments).set({ uploadedAt: now }).where(eq(attachments.id, id));
+}
+
 /**
- * Claims attachment `id` for a message from `owner` in (`chat`, `peer`):
- * one statement that checks it is theirs, for that conversation, uploaded and
- * live, and marks it sent. A resend may claim it again. Undefined when not.
+ * Attachment `id` if a message from `owner` to (`chat`, `peer`) with client
+ * id `cmid` may name it: theirs, made for this conversation, uploaded, live,
+ * and named by no other message (a resend of the same cmid may).
  */
-export async function claimForMessage(
+export async function usableAttachment(
   db: Db,
   id: string,
-  owner: string,
-  chat: "dm" | "group",
-  peer: string,
-  now: number
+  q: { owner: string; chat: "dm" | "group"; peer: string; cmid: string }
 ): Promise<AttachmentRow | undefined> {
-  const rows = await db
-    .update(attachments)
-    .set({ sentAt: now })
+  return db
+    .select()
+    .from(attachments)
     .where(
       and(
         eq(attachments.id, id),
-        eq(attachments.ownerId, owner),
-        eq(attachments.chat, chat),
-        eq(attachments.peer, peer),
+        eq(attachments.ownerId, q.owner),
+        eq(attachments.chat, q.chat),
+        eq(attachments.peer, q.peer),
         isNotNull(attachments.uploadedAt),
-        isNull(attachments.deletedAt)
+        isNull(attachments.deletedAt),
+        or(isNull(attachments.cmid), eq(attachments.cmid, q.cmid))
       )
     )
-    .returning();
-  return rows[0];
+    .get();
 }
 
-/** Marks attachments deleted; returns the ids that were live. */
-export async function markDeleted(db: Db, ids: readonly string[], now: number): Promise<string[]> {
+/** Records the message that names `id` (once it is stored); false when another message named it first. */
+export async function markSent(db: Db, id: string, cmid: string, mid: string, now: number): Promise<boolean> {
+  const rows = await db
+    .update(attachments)
+    .set({ cmid, mid, sentAt: now })
+    .where(and(eq(attachments.id, id), isNull(attachments.deletedAt), or(isNull(attachments.cmid), eq(attachments.cmid, cmid))))
+    .returning({ id: attachments.id });
+  return rows.length > 0;
+}
+
+/** Marks attachments deleted (only the one message `mid` names, when given); returns the ids that were live. */
+export async function markDeleted(db: Db, ids: readonly string[], now: number, mid?: string): Promise<string[]> {
   if (ids.length === 0) return [];
   const rows = await db
     .update(attachments)
     .set({ deletedAt: now })
-    .where(and(inArray(attachments.id, [...ids]), isNull(attachments.deletedAt)))
+    .where(and(inArray(attachments.id, [...ids]), isNull(attachments.deletedAt), mid === undefined ? undefined : eq(attachments.mid, mid)))
     .returning({ id: attachments.id });
   return rows.map((r) => r.id);
 }
 
 /**
- * Live attachments past their time, oldest first: never sent and made before
- * `unsentBefore`; direct ones made before `dmBefore`; group ones before `groupBefore`.
+ * Marks deleted, in one statement, up to `limit` live attachments past their
+ * time, oldest first: never sent and made before `unsentBefore`; direct ones
+ * made before `dmBefore`; group ones before `groupBefore`. A message cannot
+ * claim one of them after this (claims need it live). Returns their ids.
  */
-export async function expiredAttachments(
+export async function sweepExpired(
   db: Db,
   cut: { unsentBefore: number; dmBefore: number; groupBefore: number },
-  limit: number
+  limit: number,
+  now: number
 ): Promise<string[]> {
-  const rows = await db
+  const due = db
     .select({ id: attachments.id })
     .from(attachments)
     .where(
@@ -88,6 +107,7 @@ export async function expiredAttachments(
     )
     .orderBy(attachments.createdAt)
     .limit(limit);
+  const rows = await db.update(attachments).set({ deletedAt: now }).where(inArray(attachments.id, due)).returning({ id: attachments.id });
   return rows.map((r) => r.id);
 }
 

@@ -142,8 +142,9 @@ export type FriendRequestRow = typeof friendRequests.$inferSelect;
 /**
  * Media attachments (bytes in the MEDIA R2 bucket under `id`). A row is made
  * with its upload slot for one conversation (`chat`, `peer`: the other user or
- * the group); `uploadedAt` once the bytes are stored, `sentAt` once a message
- * names it, `deletedAt` once the object is gone (recall, expiry, never sent).
+ * the group); `uploadedAt` once the bytes are stored, `sentAt` once the one
+ * message that may name it is stored, `deletedAt` once the object is gone
+ * (recall, expiry, never sent).
  */
 export const attachments = sqliteTable(
   "attachments",
@@ -157,7 +158,12 @@ export const attachments = sqliteTable(
     size: integer("size", { mode: "number" }).notNull(),
     name: text("name"),
     createdAt: integer("created_at", { mode: "number" }).notNull(),
+    /** Set by the one upload a slot takes, before its bytes are written. */
+    uploadStartedAt: integer("upload_started_at", { mode: "number" }),
     uploadedAt: integer("uploaded_at", { mode: "number" }),
+    /** The one message that names it: its sender's client id (a resend names it again), then its id. */
+    cmid: text("cmid"),
+    mid: text("mid"),
     sentAt: integer("sent_at", { mode: "number" }),
     deletedAt: integer("deleted_at", { mode: "number" })
   },

@@ -95,7 +95,7 @@ export const DEFAULTS = {
   MEDIA_MAX_VOICE_BYTES: 5 * 1024 * 1024,
   MEDIA_MAX_VIDEO_BYTES: 90 * 1024 * 1024,
   MEDIA_MAX_FILE_BYTES: 50 * 1024 * 1024,
-  /** An upload slot's URL works this long; an attachment no message names by then is deleted. */
+  /** An upload slot's URL works this long; an attachment no message names within twice this is deleted. */
   MEDIA_UPLOAD_SECONDS: 900,
   /** A download link works this long. */
   MEDIA_LINK_SECONDS: 300,

@@ -1,11 +1,14 @@
 import {
-  claimForMessage,
-  expiredAttachments,
+  abortUpload,
   insertAttachment,
   isGroupMember,
   liveAttachment,
   markDeleted,
-  markUploaded
+  markSent,
+  markUploaded,
+  startUpload,
+  sweepExpired,
+  usableAttachment
 } from "../db/attachments";
 import { createDb } from "../db/client";
 import type { AttachmentRow } from "../db/schema";
@@ -73,7 +76,7 @@ export async function storeUpload(env: Env, id: string, req: Request, now = Date
   const db = createDb(env.DB);
   const row = await liveAttachment(db, id);
   if (!row) throw new ProtocolError("unknown_attachment", `no attachment ${id}`);
-  if (row.uploadedAt !== null) throw new ProtocolError("conflict", `attachment ${id} was uploaded already`);
+  if (row.uploadStartedAt !== null) throw new ProtocolError("conflict", `attachment ${id} was uploaded already`);
   if (baseType(req.headers.get("content-type") ?? "") !== row.contentType) {
     throw new ProtocolError("bad_request", `the upload's Content-Type must be ${row.contentType}`);
   }
@@ -81,30 +84,53 @@ export async function storeUpload(env: Env, id: string, req: Request, now = Date
   if (!Number.isSafeInteger(length)) throw new ProtocolError("bad_request", "the upload needs a Content-Length");
   if (length > row.size) throw new ProtocolError("attachment_too_large", `the slot is for ${row.size} bytes`);
   if (length < row.size || !req.body) throw new ProtocolError("bad_request", `the slot is for exactly ${row.size} bytes`);
-  await env.MEDIA.put(id, req.body, {
-    httpMetadata: { contentType: row.contentType },
-    customMetadata: { owner: row.ownerId, kind: row.kind }
-  });
-  if (!(await markUploaded(db, id, now))) {
-    // Another upload to the same slot won the race: theirs stands, this one never did.
-    throw new ProtocolError("conflict", `attachment ${id} was uploaded already`);
+  // The slot's one upload is taken before any byte is written: a second PUT can never replace what a message names.
+  if (!(await startUpload(db, id, now))) throw new ProtocolError("conflict", `attachment ${id} was uploaded already`);
+  try {
+    await env.MEDIA.put(id, req.body, {
+      httpMetadata: { contentType: row.contentType, contentDisposition: dispositionOf(row.contentType, row.name) },
+      customMetadata: { owner: row.ownerId, kind: row.kind }
+    });
+  } catch (err) {
+    await abortUpload(db, id);
+    throw err;
   }
-  return { ...row, uploadedAt: now };
+  await markUploaded(db, id, now);
+  return { ...row, uploadStartedAt: now, uploadedAt: now };
+}
+
+/** Kinds a browser may show inline; anything else downloads (an uploaded HTML page never runs on this origin). */
+const INLINE = /^(image\/(png|jpeg|gif|webp|avif)|audio\/|video\/)/;
+
+/** How a download presents itself: inline for media a browser shows safely, else as a file, with its name. */
+function dispositionOf(contentType: string, name: string | null): string {
+  const how = INLINE.test(contentType) ? "inline" : "attachment";
+  return name ? `${how}; filename*=UTF-8''${encodeURIComponent(name)}` : how;
 }
 
 /**
- * Checks a message body's attachment, if it names one, for a message from
- * `owner` to (`chat`, `to`): theirs, made for this conversation, uploaded,
- * not deleted. One D1 query, only for bodies that name an attachment.
+ * The attachment a message body names, checked for a message from `owner`
+ * to (`chat`, `to`) with client id `cmid`: theirs, made for this
+ * conversation, uploaded, live, named by no other message. One D1 read, only
+ * for bodies that name one; {@link attachmentSent} records the message once
+ * it is stored, so a send refused later leaves the attachment unclaimed.
  */
-export async function claimAttachment(env: Env, owner: string, chat: "dm" | "group", to: string, body: unknown): Promise<void> {
-  const id = attachmentOf(body);
-  if (id === undefined) return;
-  const claimed = attachmentIdSchema.safeParse(id).success && (await claimForMessage(createDb(env.DB), id, owner, chat, to, Date.now()));
-  if (!claimed) {
-    throw new ProtocolError("unknown_attachment", `no uploaded attachment ${id} of yours for this conversation`, {
-      "body.attachment": "upload it for this conversation first"
+export async function checkAttachment(env: Env, owner: string, f: { chat: "dm" | "group"; to: string; cmid: string; body: unknown }): Promise<string | undefined> {
+  const id = attachmentOf(f.body);
+  if (id === undefined) return undefined;
+  const ok = attachmentIdSchema.safeParse(id).success && (await usableAttachment(createDb(env.DB), id, { owner, chat: f.chat, peer: f.to, cmid: f.cmid }));
+  if (!ok) {
+    throw new ProtocolError("unknown_attachment", `no uploaded attachment ${id} of yours for this conversation that another message has not named`, {
+      "body.attachment": "upload it for this message first"
     });
+  }
+  return id;
+}
+
+/** Records the stored message `mid` (client id `cmid`) as the one naming attachment `id`. */
+export async function attachmentSent(env: Env, id: string, cmid: string, mid: string): Promise<void> {
+  if (!(await markSent(createDb(env.DB), id, cmid, mid, Date.now()))) {
+    console.warn("attachment named by two messages at once; the first keeps it", id, mid);
   }
 }
 
@@ -135,44 +161,71 @@ export async function linkFor(env: Env, uid: string, id: string, now = Date.now(
   };
 }
 
-/** Kinds a browser may show inline; anything else downloads (an uploaded HTML page never runs on this origin). */
-const INLINE = /^(image\/(png|jpeg|gif|webp|avif)|audio\/|video\/)/;
+/** The one byte range a `Range` header asks of `size` bytes; undefined to ignore it (malformed, several ranges). */
+export function rangeOf(header: string, size: number): { offset: number; length: number } | "unsatisfiable" | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === "" && m[2] === "")) return undefined;
+  if (m[1] === "") {
+    const suffix = Number(m[2]);
+    return suffix === 0 ? "unsatisfiable" : { offset: Math.max(0, size - suffix), length: Math.min(suffix, size) };
+  }
+  const start = Number(m[1]);
+  if (start >= size) return "unsatisfiable";
+  const end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
+  return end < start ? undefined : { offset: start, length: end - start + 1 };
+}
 
-/** The bytes of attachment `id` (signature already checked), honouring Range and conditional headers. */
+/**
+ * The bytes of attachment `id` (signature already checked). One `Range`
+ * (206, or 416 past the end) and `If-None-Match` (304) are honoured; other
+ * conditional headers are ignored.
+ */
 export async function serveDownload(env: Env, id: string, req: Request, expiresAt: number): Promise<Response> {
-  const obj = await env.MEDIA.get(id, { range: req.headers, onlyIf: req.headers });
-  if (!obj) throw new ProtocolError("unknown_attachment", `no attachment ${id}`);
-  const headers = new Headers();
+  const gone = () => new ProtocolError("unknown_attachment", `no attachment ${id}`);
+  const rangeHeader = req.headers.get("range");
+  const ifNoneMatch = req.headers.get("if-none-match");
+  const head = rangeHeader || ifNoneMatch ? await env.MEDIA.head(id) : undefined;
+  if (head === null) throw gone();
+  const headers = new Headers({
+    "accept-ranges": "bytes",
+    "cache-control": `private, max-age=${Math.max(0, Math.floor((expiresAt - Date.now()) / 1000))}`,
+    "x-content-type-options": "nosniff",
+    "content-security-policy": "default-src 'none'; sandbox"
+  });
+  if (head && ifNoneMatch && ifNoneMatch.split(",").some((t) => t.trim() === head.httpEtag || t.trim() === "*")) {
+    headers.set("etag", head.httpEtag);
+    return new Response(null, { status: 304, headers });
+  }
+  const range = head && rangeHeader ? rangeOf(rangeHeader, head.size) : undefined;
+  if (range === "unsatisfiable") {
+    headers.set("content-range", `bytes */${head!.size}`);
+    return new Response(null, { status: 416, headers });
+  }
+  const obj = await env.MEDIA.get(id, range ? { range } : {});
+  if (!obj) throw gone();
   obj.writeHttpMetadata(headers);
   headers.set("etag", obj.httpEtag);
-  headers.set("accept-ranges", "bytes");
-  headers.set("cache-control", `private, max-age=${Math.max(0, Math.floor((expiresAt - Date.now()) / 1000))}`);
-  headers.set("x-content-type-options", "nosniff");
-  headers.set("content-security-policy", "default-src 'none'; sandbox");
-  if (!INLINE.test(headers.get("content-type") ?? "")) headers.set("content-disposition", "attachment");
-  if (!("body" in obj)) return new Response(null, { status: 304, headers });
-  const range = obj.range as { offset?: number; length?: number } | undefined;
-  if (range && req.headers.has("range")) {
-    const start = range.offset ?? 0;
-    const length = range.length ?? obj.size - start;
-    headers.set("content-range", `bytes ${start}-${start + length - 1}/${obj.size}`);
+  if (range) {
+    headers.set("content-range", `bytes ${range.offset}-${range.offset + range.length - 1}/${obj.size}`);
     return new Response(obj.body, { status: 206, headers });
   }
   return new Response(obj.body, { headers });
 }
 
-/** Deletes the attachment a recalled message's body names (its object and its row), if any. */
-export async function discardAttachment(env: Env, body: unknown): Promise<void> {
+/** Deletes the attachment a recalled message `mid` names (its object and its row), if that message is the one that named it. */
+export async function discardAttachment(env: Env, body: unknown, mid: string): Promise<void> {
   const id = attachmentOf(body);
   if (id === undefined || !attachmentIdSchema.safeParse(id).success) return;
-  await deleteAttachments(env, [id]);
+  const deleted = await markDeleted(createDb(env.DB), [id], Date.now(), mid);
+  if (deleted.length > 0) await env.MEDIA.delete(deleted);
 }
 
 /** Deletes objects and marks their rows; returns how many were live. */
 export async function deleteAttachments(env: Env, ids: readonly string[]): Promise<number> {
   if (ids.length === 0) return 0;
+  const deleted = await markDeleted(createDb(env.DB), ids, Date.now());
   await env.MEDIA.delete([...ids]);
-  return (await markDeleted(createDb(env.DB), ids, Date.now())).length;
+  return deleted.length;
 }
 
 /**
@@ -183,10 +236,12 @@ export async function deleteAttachments(env: Env, ids: readonly string[]): Promi
  */
 export async function sweepMedia(env: Env, now = Date.now()): Promise<number> {
   const limits = limitsOf(env);
-  const ids = await expiredAttachments(
+  const ids = await sweepExpired(
     createDb(env.DB),
     { unsentBefore: now - 2 * limits.mediaUploadMs, dmBefore: now - limits.inboxTtlMs, groupBefore: now - limits.groupHistoryTtlMs },
-    1000
+    1000,
+    now
   );
-  return deleteAttachments(env, ids);
+  if (ids.length > 0) await env.MEDIA.delete(ids);
+  return ids.length;
 }

@@ -59,6 +59,16 @@ describe("attachments (direct)", () => {
     expect(part.status).toBe(206);
     expect(part.headers.get("content-range")).toBe(`bytes 0-7/${PNG.byteLength}`);
     expect(new Uint8Array(await part.arrayBuffer())).toEqual(PNG.slice(0, 8));
+    const tail = await download(link.url, { range: "bytes=-4" });
+    expect([tail.status, tail.headers.get("content-range")]).toEqual([206, `bytes ${PNG.byteLength - 4}-${PNG.byteLength - 1}/${PNG.byteLength}`]);
+    expect(new Uint8Array(await tail.arrayBuffer())).toEqual(PNG.slice(-4));
+    const past = await download(link.url, { range: `bytes=${PNG.byteLength}-` });
+    expect([past.status, past.headers.get("content-range")]).toEqual([416, `bytes */${PNG.byteLength}`]);
+    const several = await download(link.url, { range: "bytes=0-1,4-5" });
+    expect(several.status).toBe(200); // one range only: anything else gets the whole object
+    expect((await several.arrayBuffer()).byteLength).toBe(PNG.byteLength);
+    const etag = res.headers.get("etag")!;
+    expect((await download(link.url, { "if-none-match": etag })).status).toBe(304);
 
     // A third user cannot get a link, and cannot forge or reuse one for uploading.
     expect(await c.request({ type: "media_link", attachment: slot.attachment })).toMatchObject({ ok: false, error: { code: "unknown_attachment", num: 406 } });
@@ -106,8 +116,12 @@ describe("attachments (direct)", () => {
     const mine = await a.ok<{ messages: MessageEvent[] }>({ type: "dm_history", peer: bob });
     expect(mine.messages.map((m) => m.kind)).toEqual(["text"]);
 
+    // The refused sends did not claim it. One message names it; a resend of that message may, no other message can.
+    const first = imageTo(bob, slot.attachment);
+    const sent = await a.ok<SendAck>(first);
+    expect(await a.ok<SendAck>(first)).toMatchObject({ mid: sent.mid });
+    expect(await a.request(imageTo(bob, slot.attachment))).toMatchObject({ ok: false, error: { code: "unknown_attachment" } });
     // An edit keeps the attachment.
-    const sent = await a.ok<SendAck>(imageTo(bob, slot.attachment));
     expect(await a.request({ type: "edit", mid: sent.mid, body: { attachment: "a_01J8Z3K5QW7Y1V2B3N4M5P6R7S" } })).toMatchObject({ ok: false, error: { code: "bad_request" } });
     expect(await a.ok<UpdateResult>({ type: "edit", mid: sent.mid, body: { attachment: slot.attachment, caption: "better" } })).toMatchObject({ changed: true });
   });
@@ -124,6 +138,31 @@ describe("attachments (direct)", () => {
     expect(await stored(slot.attachment)).toBeNull();
     expect(await expectJson(await download(link.url), 404)).toMatchObject({ error: { code: "unknown_attachment" } });
     expect(await b.request({ type: "media_link", attachment: slot.attachment })).toMatchObject({ ok: false, error: { code: "unknown_attachment" } });
+  });
+});
+
+describe("attachments (uploads and downloads)", () => {
+  it("takes one upload per slot even when two race: the bytes stored are the upload that won", async () => {
+    const [alice, bob] = await friends();
+    const a = await connect(alice);
+    const slot = await a.ok<UploadSlot>({ type: "upload", kind: "image", contentType: "image/png", size: 4, to: bob });
+    const put = (bytes: number[]) => call(slot.url, { method: "PUT", headers: { "content-type": "image/png", "content-length": "4" }, body: new Uint8Array(bytes) });
+    const [x, y] = await Promise.all([put([1, 1, 1, 1]), put([2, 2, 2, 2])]);
+    expect([x.status, y.status].sort()).toEqual([201, 409]);
+    const won = x.status === 201 ? 1 : 2;
+    const obj = await env.MEDIA.get(slot.attachment);
+    expect(new Uint8Array(await obj!.arrayBuffer())).toEqual(new Uint8Array([won, won, won, won]));
+  });
+
+  it("serves an uploaded HTML file as a download in a sandbox, never as a page of this origin", async () => {
+    const [alice, bob] = await friends();
+    const a = await connect(alice);
+    const html = new TextEncoder().encode("<script>alert(1)</script>") as Uint8Array<ArrayBuffer>;
+    const slot = await upload(a, bob, html, { kind: "file", contentType: "text/html" });
+    const res = await download((await a.ok<MediaLink>({ type: "media_link", attachment: slot.attachment })).url);
+    expect(res.headers.get("content-disposition")).toBe("attachment");
+    expect(res.headers.get("content-security-policy")).toContain("sandbox");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
   });
 });
 
@@ -149,7 +188,7 @@ describe("attachments (groups)", () => {
     const link = await c2.ok<MediaLink>({ type: "media_link", attachment: slot.attachment });
     expect(link).toMatchObject({ kind: "file", name: "notes.pdf" });
     const res = await download(link.url);
-    expect(res.headers.get("content-disposition")).toBe("attachment"); // never shown inline
+    expect(res.headers.get("content-disposition")).toBe("attachment; filename*=UTF-8''notes.pdf"); // never shown inline
     expect(await res.text()).toBe("%PDF");
     expect(await out.request({ type: "media_link", attachment: slot.attachment })).toMatchObject({ ok: false, error: { code: "unknown_attachment" } });
 

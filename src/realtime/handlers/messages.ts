@@ -15,7 +15,7 @@ import { userTarget } from "../../rules/targets";
 import { groupStub } from "../../rpc/stubs";
 import { onGroupSend } from "./groups";
 import { assertSameMessage } from "./idempotency";
-import { claimAttachment } from "../media";
+import { attachmentSent, checkAttachment } from "../media";
 import { moderating } from "../moderation";
 import { assertBodySize, assertMay, moderated, type Outgoing, type SendOutcome, visibleMessage } from "./shared";
 
@@ -46,11 +46,13 @@ export async function onSend(hub: UserHub, conn: Conn, frame: Outgoing): Promise
   if (wait > 0 && !hub.inbox.bySentCmid(f.cmid)) {
     throw new ProtocolError("rate_limited", `sending too fast; retry in ${wait} ms with the same cmid`, undefined, wait);
   }
-  // A body naming an attachment: the sender's, uploaded for this conversation (one D1 query, only then).
-  await claimAttachment(hub.env, hub.uid, f.chat, f.to, f.body);
+  // A body naming an attachment: the sender's, uploaded for this conversation, named by no other message (a D1 read, only then).
+  const attachment = await checkAttachment(hub.env, hub.uid, f);
   const outcome = { existing: false };
   try {
-    return f.chat === "group" ? await onGroupSend(hub, conn, f, outcome) : await sendDirect(hub, conn, f, outcome);
+    const ack = f.chat === "group" ? await onGroupSend(hub, conn, f, outcome) : await sendDirect(hub, conn, f, outcome);
+    if (attachment !== undefined) await attachmentSent(hub.env, attachment, f.cmid, ack.mid);
+    return ack;
   } finally {
     if (wait === 0 && outcome.existing) hub.sends.refund();
   }

@@ -50,7 +50,7 @@ export async function onRecall(hub: UserHub, _conn: Conn, f: RecallFrame): Promi
   const msg = await visibleMessage(hub, f.mid);
   const result = await change(hub, msg, { op: "recall" });
   // A recalled message's attachment goes with its text, for everyone.
-  if (result.changed) await discardAttachment(hub.env, msg.body);
+  if (result.changed) await discardAttachment(hub.env, msg.body, msg.mid);
   return result;
 }
 
