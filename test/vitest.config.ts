@@ -42,6 +42,8 @@ export default defineConfig(async () => {
             ...TEST_SECRETS,
             VAPID_PUBLIC_KEY: vapid.getPublicKey("base64url"),
             VAPID_PRIVATE_KEY: vapid.getPrivateKey("base64url"),
+            // The tests' push service is local (unreachable on purpose): allowed like the real ones.
+            WEB_PUSH_HOSTS: "127.0.0.1,push.services.mozilla.com",
             MAX_GROUP_MEMBERS: "205",
             FANOUT_CALLS_PER_RUN: "60",
             // Groups with more than 100 members online push through relay objects.

@@ -52,6 +52,8 @@ export interface Limits {
   pushTtlSeconds: number;
   vapidSubject: string;
   fcmApiUrl: string;
+  /** Hosts (or parent domains) of the Web Push services subscriptions may name. */
+  webPushHosts: readonly string[];
 }
 
 /**
@@ -103,6 +105,8 @@ export const DEFAULTS = {
   PUSH_TTL_SECONDS: 86_400,
   /** The contact push services may use about this server's notifications (RFC 8292 `sub`): set yours. */
   VAPID_SUBJECT: "mailto:push@example.com",
+  /** Push services a browser subscription may name (its endpoint's host, or a parent domain of it). */
+  WEB_PUSH_HOSTS: "fcm.googleapis.com,push.services.mozilla.com,notify.windows.com,push.apple.com",
   /** Where FCM's HTTP v1 API is (a test points it at a local server). */
   FCM_API_URL: "https://fcm.googleapis.com",
   /** The seed's `sendMsg` skips the friendship check for these kinds. */
@@ -147,6 +151,7 @@ const limitsSchema = z.object({
   PUSH_TTL_SECONDS: positiveInt("PUSH_TTL_SECONDS"),
   VAPID_SUBJECT: z.string().regex(/^(mailto:|https:)/).catch(DEFAULTS.VAPID_SUBJECT).default(DEFAULTS.VAPID_SUBJECT),
   FCM_API_URL: z.url().catch(DEFAULTS.FCM_API_URL).default(DEFAULTS.FCM_API_URL),
+  WEB_PUSH_HOSTS: z.string().catch(DEFAULTS.WEB_PUSH_HOSTS).default(DEFAULTS.WEB_PUSH_HOSTS).transform((s) => s.split(",").map((h) => h.trim().toLowerCase()).filter(Boolean)),
   STRANGER_KINDS: z
     .string()
     .catch(DEFAULTS.STRANGER_KINDS)
@@ -196,7 +201,8 @@ export function limitsOf(env: object): Limits {
     mediaLinkSeconds: v.MEDIA_LINK_SECONDS,
     pushTtlSeconds: v.PUSH_TTL_SECONDS,
     vapidSubject: v.VAPID_SUBJECT,
-    fcmApiUrl: v.FCM_API_URL.replace(/\/$/, "")
+    fcmApiUrl: v.FCM_API_URL.replace(/\/$/, ""),
+    webPushHosts: v.WEB_PUSH_HOSTS
   };
 }
 

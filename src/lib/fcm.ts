@@ -40,12 +40,19 @@ function pemBody(pem: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** Access tokens per service account and isolate, refreshed 5 minutes before they expire. */
-const tokens = new Map<string, { token: string; until: number }>();
+/** Access tokens per service account and isolate (the promise, so concurrent sends share one exchange), refreshed 5 minutes before they expire. */
+const tokens = new Map<string, { token: Promise<string>; until: number }>();
 
-async function accessToken(a: ServiceAccount, now = Date.now()): Promise<string> {
+function accessToken(a: ServiceAccount, now = Date.now()): Promise<string> {
   const cached = tokens.get(a.client_email);
   if (cached && cached.until > now) return cached.token;
+  const token = exchange(a, now);
+  tokens.set(a.client_email, { token, until: now + 3_300_000 });
+  token.catch(() => tokens.delete(a.client_email));
+  return token;
+}
+
+async function exchange(a: ServiceAccount, now: number): Promise<string> {
   const iat = Math.floor(now / 1000);
   const head = b64url(encoder.encode(JSON.stringify({ alg: "RS256", typ: "JWT" })));
   const claims = b64url(encoder.encode(JSON.stringify({ iss: a.client_email, scope: SCOPE, aud: a.token_uri, iat, exp: iat + 3600 })));
@@ -54,17 +61,17 @@ async function accessToken(a: ServiceAccount, now = Date.now()): Promise<string>
   const res = await fetch(a.token_uri, {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion: `${head}.${claims}.${b64url(sig)}` })
+    body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion: `${head}.${claims}.${b64url(sig)}` }),
+    signal: AbortSignal.timeout(10_000)
   });
   if (!res.ok) throw new Error(`FCM token exchange failed: HTTP ${res.status}`);
-  const body = (await res.json()) as { access_token?: string; expires_in?: number };
+  const body = (await res.json()) as { access_token?: string };
   if (!body.access_token) throw new Error("FCM token exchange answered no access_token");
-  tokens.set(a.client_email, { token: body.access_token, until: now + Math.max(60, (body.expires_in ?? 3600) - 300) * 1000 });
   return body.access_token;
 }
 
-/** What a send came to: delivered, the token is gone for good (drop it), or try again later. */
-export type SendOutcome = "sent" | "gone" | "retry";
+/** What a send came to: delivered, the token is gone for good (drop it), this message will never go (drop it), or try again later. */
+export type SendOutcome = "sent" | "gone" | "dropped" | "retry";
 
 /**
  * Sends a data message to one registration token, collapsed by `collapse`
@@ -88,12 +95,17 @@ export async function sendFcm(
         android: { collapse_key: msg.collapse, priority: "high", notification: { tag: msg.collapse } },
         apns: { headers: { "apns-collapse-id": msg.collapse.slice(0, 64) } }
       }
-    })
+    }),
+    signal: AbortSignal.timeout(10_000)
   });
-  const text = await res.text();
-  if (res.ok) return "sent";
-  // UNREGISTERED (404) or a token that is not one (400 INVALID_ARGUMENT naming the token): drop it.
-  if (res.status === 404 || text.includes("UNREGISTERED") || (res.status === 400 && text.includes("registration token"))) return "gone";
+  if (res.ok) {
+    await res.body?.cancel();
+    return "sent";
+  }
+  const error = ((await res.json().catch(() => ({}))) as { error?: { details?: { errorCode?: string }[] } }).error;
+  const code = error?.details?.find((d) => d.errorCode)?.errorCode;
+  // Only FCM's own verdict on the token removes it: a 404 from a misconfigured project must not wipe every subscription.
+  if (code === "UNREGISTERED" || code === "SENDER_ID_MISMATCH") return "gone";
   if (res.status === 401) tokens.delete(a.client_email);
-  return "retry";
+  return res.status === 429 || res.status >= 500 || res.status === 401 ? "retry" : "dropped";
 }

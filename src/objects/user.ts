@@ -147,7 +147,7 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
     this.#friends = new FriendCache(() => loadPeers(this.#db, this.#uid), FRIENDS_TTL_MS, kv);
     this.#outbound = new Outbound(env, this.#inbox, this.#friends, this.#alarm, this.#limits.strangerKinds);
     this.#sent = new SentCounter(kv);
-    this.#notifier = new Notifier(sql, env, (p) => this.#stillShown(p));
+    this.#notifier = new Notifier(sql, env, (p) => this.#shownNow(p));
     this.#presence = new PresencePublisher({
       env,
       kv: kv,
@@ -243,7 +243,7 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
       this.#compat.queue.enable();
       acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp, ...token, compat: true });
       this.#sessions.opened(now);
-      this.#notifier.outbox.clear();
+      if (this.#notifier.active()) this.#notifier.outbox.clear();
       this.ctx.waitUntil(this.#presence.update());
       this.ctx.waitUntil(this.#groups.attachAll(COMPAT_DEVICE, openSockets(this.ctx).length === 1));
       return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : undefined });
@@ -251,7 +251,7 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
     acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp, ...token });
     this.#sessions.opened(now);
     // A device is here: what waits to be notified it will see on the socket.
-    this.#notifier.outbox.clear();
+    if (this.#notifier.active()) this.#notifier.outbox.clear();
     const vapidPublicKey = this.#notifier.vapidPublicKey;
     safeSend(server, {
       type: "welcome",
@@ -408,6 +408,7 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
 
   /** Closes one device's socket (or all) with 4501 and `reason`; returns how many. */
   async ban(reason?: string): Promise<number> {
+    this.#notifier.removeAll();
     return this.#sessions.ban(reason);
   }
 
@@ -416,6 +417,8 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
   }
 
   async revokeTokens(jti?: string, exp?: number): Promise<number> {
+    // Every token revoked (a "log out everywhere"): the browsers those sessions subscribed stop getting this user's notifications.
+    if (jti === undefined) this.#notifier.removeAll();
     return this.#sessions.revoke(jti, exp);
   }
 
@@ -530,15 +533,15 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
     );
   }
 
-  /** Whether a waiting notification's message is still there to be shown: not recalled, not deleted for this user. */
-  async #stillShown(p: NotificationPayload): Promise<boolean> {
+  /** A waiting notification's message as it is now, if it may still be shown: not recalled, not deleted for this user. */
+  async #shownNow(p: NotificationPayload): Promise<StoredMessage | undefined> {
     if (p.chat === "dm") {
       const e = this.#inbox.byEventId(p.mid);
-      return e?.type === "message" && e.recalled === undefined && !e.deleted;
+      return e?.type === "message" && e.recalled === undefined && !e.deleted ? e : undefined;
     }
     return this.#groups.message(p.mid).then(
-      (m) => m.message.recalled === undefined,
-      () => false
+      (m) => (m.message.recalled === undefined ? m.message : undefined),
+      () => undefined
     );
   }
 

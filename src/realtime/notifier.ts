@@ -1,7 +1,7 @@
 import { limitsOf, vapidKeysOf } from "../lib/config";
 import { type SendOutcome, sendFcm, type ServiceAccount, serviceAccountOf } from "../lib/fcm";
 import { b64url, encryptPayload, type VapidKeys, vapidAuthorization } from "../lib/webpush";
-import type { NotificationPayload, PushSubscription, StoredMessage, SubscriptionInfo } from "../protocol";
+import { type NotificationPayload, ProtocolError, type PushSubscription, type StoredMessage, type SubscriptionInfo } from "../protocol";
 import { type OutboxRow, PushOutbox } from "../store/push-outbox";
 
 /** Rows sent per flush; the rest wait for the next (the alarm, or the next queue). */
@@ -20,6 +20,21 @@ export function payloadOf(msg: StoredMessage, conv: string, mentioned: boolean):
     ...(text !== undefined ? { text } : {}),
     ...(mentioned ? { mentioned: true } : {})
   };
+}
+
+/**
+ * Web Push endpoints this server POSTs to: https on a push service's host
+ * (`WEB_PUSH_HOSTS`, a host or a parent domain), or a local push service
+ * (localhost, 127.0.0.1) in development and tests. Anything else would let a
+ * client point the Worker's requests anywhere.
+ */
+function assertPushService(endpoint: string, hosts: readonly string[]): void {
+  const url = new URL(endpoint);
+  const local = url.hostname === "localhost" || url.hostname === "127.0.0.1";
+  const listed = hosts.some((h) => url.hostname === h || url.hostname.endsWith(`.${h}`));
+  if (!listed || (url.protocol !== "https:" && !local)) {
+    throw new ProtocolError("bad_request", `${url.origin} is not a Web Push service this server sends to (WEB_PUSH_HOSTS)`, { "subscription.endpoint": "not a known push service" });
+  }
 }
 
 /** A subscription's stable id: the same endpoint or token registers once. */
@@ -53,8 +68,8 @@ export class Notifier {
   constructor(
     sql: SqlStorage,
     env: object,
-    /** Whether a notification's message may still be shown (not recalled, not deleted for this user). */
-    private readonly stillShown: (p: NotificationPayload) => Promise<boolean>
+    /** A notification's message as it is now; undefined when it may not be shown (recalled, deleted for this user, gone). */
+    private readonly current: (p: NotificationPayload) => Promise<StoredMessage | undefined>
   ) {
     this.outbox = new PushOutbox(sql);
     const limits = limitsOf(env);
@@ -63,7 +78,12 @@ export class Notifier {
     this.#fcm = serviceAccountOf((env as Record<string, unknown>).FCM_SERVICE_ACCOUNT);
     this.#ttlSeconds = limits.pushTtlSeconds;
     this.#fcmApi = limits.fcmApiUrl;
+    this.#hosts = limits.webPushHosts;
   }
+
+  readonly #hosts: readonly string[];
+  /** One flush at a time: a second one waits, so no row is sent twice by overlapping flushes. */
+  #chain: Promise<unknown> = Promise.resolve();
 
   /** The VAPID public key browsers subscribe with, when Web Push is configured. */
   get vapidPublicKey(): string | undefined {
@@ -76,6 +96,7 @@ export class Notifier {
   }
 
   async subscribe(s: PushSubscription, now = Date.now()): Promise<{ subscription: string; created: boolean }> {
+    if (s.type === "webpush") assertPushService(s.endpoint, this.#hosts);
     const id = await subscriptionId(s);
     return { subscription: id, created: this.outbox.put(id, s, now) };
   }
@@ -93,8 +114,21 @@ export class Notifier {
     if (this.active()) this.outbox.queue(conv, payload, now);
   }
 
-  /** Sends what is due; returns when the next retry is due, if any. */
-  async flush(now = Date.now()): Promise<number | undefined> {
+  /** Removes every subscription (a ban, or every token revoked: this browser may belong to someone else next). */
+  removeAll(): number {
+    const subs = this.outbox.list();
+    for (const s of subs) this.outbox.remove(s.id);
+    return subs.length;
+  }
+
+  /** Sends what is due, after any flush already running; returns when the next retry is due, if any. */
+  flush(now?: number): Promise<number | undefined> {
+    const run = this.#chain.then(() => this.#flush(now ?? Date.now()));
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
+  async #flush(now: number): Promise<number | undefined> {
     const rows = this.outbox.due(now, FLUSH_BATCH);
     const gone = new Set<string>();
     await Promise.all(
@@ -113,16 +147,26 @@ export class Notifier {
     return this.outbox.nextAt();
   }
 
-  async #deliver(r: OutboxRow): Promise<SendOutcome | "dropped"> {
+  async #deliver(r: OutboxRow): Promise<SendOutcome> {
     const sub = this.outbox.subscription(r.sub);
     if (!sub) return "dropped";
-    if (!(await this.stillShown(r.payload))) return "dropped";
+    const msg = await this.current(r.payload);
+    if (!msg) return "dropped";
+    // The message as it is now: an edit since it was queued shows its new text.
+    const { text: _old, ...rest } = r.payload;
+    const fresh = payloadOf(msg, r.payload.conv, r.payload.mentioned === true);
+    const payload: NotificationPayload = { ...rest, ...(fresh.text !== undefined ? { text: fresh.text } : {}) };
+    // What is left of the TTL: a retry late in the window does not restart it.
+    const ttl = this.#ttlSeconds - Math.floor((Date.now() - r.created) / 1000);
+    if (ttl <= 0) return "dropped";
     const topic = await topicOf(r.conv);
     if (sub.type === "fcm") {
       if (!this.#fcm) return "dropped";
-      const data = Object.fromEntries(Object.entries(r.payload).map(([k, v]) => [k, String(v)]));
-      const title = r.payload.chat === "group" ? `${r.payload.from} in ${r.payload.conv}` : r.payload.from;
-      const body = r.payload.text ?? (r.payload.count > 1 ? `${r.payload.count} new messages` : "New message");
+      // FCM reserves `from` (and google./gcm keys) in data: the sender goes as `sender`; every value a string.
+      const { from, ...fields } = payload;
+      const data = Object.fromEntries(Object.entries({ ...fields, sender: from }).map(([k, v]) => [k, String(v)]));
+      const title = payload.chat === "group" ? `${from} in ${payload.conv}` : from;
+      const body = payload.text ?? (payload.count > 1 ? `${payload.count} new messages` : "New message");
       return sendFcm(this.#fcm, sub.token, { data, title, body, collapse: topic }, this.#fcmApi);
     }
     if (!this.#vapid) return "dropped";
@@ -132,11 +176,12 @@ export class Notifier {
         authorization: await vapidAuthorization(sub.endpoint, this.#vapid),
         "content-encoding": "aes128gcm",
         "content-type": "application/octet-stream",
-        ttl: String(this.#ttlSeconds),
+        ttl: String(ttl),
         urgency: "high",
         topic
       },
-      body: await encryptPayload(sub.keys, JSON.stringify(r.payload))
+      body: await encryptPayload(sub.keys, JSON.stringify(payload)),
+      signal: AbortSignal.timeout(10_000)
     });
     await res.body?.cancel();
     if (res.ok) return "sent";

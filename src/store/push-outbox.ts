@@ -68,7 +68,7 @@ export class PushOutbox {
     const fresh = this.sql.exec("SELECT 1 FROM push_subs WHERE id = ?", id).toArray().length === 0;
     this.sql.exec(
       `INSERT INTO push_subs (id, type, endpoint, p256dh, auth, token, created) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET p256dh = excluded.p256dh, auth = excluded.auth`,
+       ON CONFLICT (id) DO UPDATE SET p256dh = excluded.p256dh, auth = excluded.auth, created = excluded.created`,
       id, s.type, s.type === "webpush" ? s.endpoint : null, s.type === "webpush" ? s.keys.p256dh : null,
       s.type === "webpush" ? s.keys.auth : null, s.type === "fcm" ? s.token : null, now
     );
@@ -109,7 +109,7 @@ export class PushOutbox {
          SELECT ?1, id, json_set(?2, '$.count', 1), ?3, ?3 FROM push_subs WHERE true
        ON CONFLICT (conv, sub) DO UPDATE SET
          payload = json_set(excluded.payload, '$.count', json_extract(push_outbox.payload, '$.count') + 1),
-         attempts = 0, next_at = ?3`,
+         attempts = 0, next_at = ?3, created = ?3`,
       conv,
       JSON.stringify(payload),
       now
@@ -142,7 +142,7 @@ export class PushOutbox {
     this.sql.exec("DELETE FROM push_outbox");
   }
 
-  /** Drops waiting notifications of message `mid` (recalled). */
+  /** Drops waiting notifications of message `mid` (recalled): its conversation's, with what they counted. */
   forget(mid: string): void {
     this.sql.exec("DELETE FROM push_outbox WHERE json_extract(payload, '$.mid') = ?", mid);
   }

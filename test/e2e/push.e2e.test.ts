@@ -50,7 +50,8 @@ beforeAll(async () => {
       } else if (url === "/v1/projects/im-test/messages:send") {
         const { message } = JSON.parse(body.toString()) as { message: FcmHit["message"] };
         fcm.push({ auth: String(req.headers.authorization), message });
-        if (message.token === "gone-token") res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { status: "NOT_FOUND", details: [{ errorCode: "UNREGISTERED" }] } }));
+        if (Object.keys(message.data).some((k) => k === "from" || k.startsWith("google.") || k.startsWith("gcm"))) res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ error: { status: "INVALID_ARGUMENT", message: "reserved key in data" } }));
+        else if (message.token === "gone-token") res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { status: "NOT_FOUND", details: [{ errorCode: "UNREGISTERED" }] } }));
         else res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ name: "projects/im-test/messages/1" }));
       } else res.writeHead(404).end();
     });
@@ -70,7 +71,8 @@ beforeAll(async () => {
       VAPID_SUBJECT: "mailto:ops@im.test",
       // The JSON key as base64: one line on a command line.
       FCM_SERVICE_ACCOUNT: Buffer.from(JSON.stringify(serviceAccount)).toString("base64"),
-      FCM_API_URL: base
+      FCM_API_URL: base,
+      WEB_PUSH_HOSTS: "127.0.0.1"
     }
   });
 });
@@ -132,7 +134,9 @@ describe("offline notifications (wrangler dev → a local push service)", () => 
     const sent = await until("the FCM send", () => fcm.find((f) => f.message.token === "fcm-bob-phone"));
     expect(assertions.at(-1)).toMatchObject({ valid: true, claims: { iss: "im@im-test.iam.gserviceaccount.com", aud: `${base}/token`, scope: "https://www.googleapis.com/auth/firebase.messaging" } });
     expect(sent.auth).toBe("Bearer at-test");
-    expect(sent.message).toMatchObject({ data: { from: a, mid: ack.mid, text: "dinner at 8?", count: "1" }, notification: { title: a, body: "dinner at 8?" }, android: { collapse_key: hit.headers.topic } });
+    // FCM reserves `from` in data: the sender goes as `sender`.
+    expect(sent.message.data).not.toHaveProperty("from");
+    expect(sent.message).toMatchObject({ data: { sender: a, mid: ack.mid, text: "dinner at 8?", count: "1" }, notification: { title: a, body: "dinner at 8?" }, android: { collapse_key: hit.headers.topic } });
 
     // The 410 and the UNREGISTERED token removed their subscriptions; the other two stay.
     await until("gone subscriptions removed", () => (webPush.some((h) => h.path === "/wp/gone") && fcm.some((f) => f.message.token === "gone-token") ? true : undefined));

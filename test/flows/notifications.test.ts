@@ -68,6 +68,29 @@ describe("push subscriptions", () => {
     expect((await api("DELETE", `/api/v1/users/${uid}/push-subscriptions/${fcm.subscription}`)).status).toBe(404);
     expect((await api("POST", `/api/v1/users/nobody_here/push-subscriptions`, { type: "fcm", token: "x" })).status).toBe(404);
   });
+
+  it("sends only to push services it knows, over https: a subscription naming any other host is refused", async () => {
+    const uid = await createUser();
+    const c = await connect(uid);
+    const keys = (await webPushSubscription()).keys;
+    for (const endpoint of ["https://evil.example/collect", "https://push.services.mozilla.com.evil.example/x", "http://updates.push.services.mozilla.com/wpush/v2/x"]) {
+      expect(await c.request({ type: "push_subscribe", subscription: { type: "webpush", endpoint, keys } })).toMatchObject({ ok: false, error: { code: "bad_request" } });
+    }
+    await c.ok({ type: "push_subscribe", subscription: { type: "webpush", endpoint: "https://updates.push.services.mozilla.com/wpush/v2/abc", keys } });
+  });
+
+  it("forgets every subscription when the user is banned or all their tokens are revoked", async () => {
+    const uid = await createUser();
+    const c = await connect(uid);
+    await c.ok({ type: "push_subscribe", subscription: await webPushSubscription() });
+    const list = async () => (await expectJson<{ subscriptions: SubscriptionInfo[] }>(await api("GET", `/api/v1/users/${uid}/push-subscriptions`), 200)).subscriptions;
+    expect(await list()).toHaveLength(1);
+    expect((await api("POST", `/api/v1/users/${uid}/tokens/revoke`, {})).status).toBe(200);
+    expect(await list()).toEqual([]);
+    await api("POST", `/api/v1/users/${uid}/push-subscriptions`, { type: "fcm", token: "t-1" });
+    expect((await api("POST", `/api/v1/users/${uid}/ban`, {})).status).toBe(200);
+    expect(await list()).toEqual([]);
+  });
 });
 
 describe("offline notifications (direct)", () => {

@@ -28,7 +28,7 @@ op({
 const removeParams = z.object({ uid: userIdSchema, id: z.string().min(1).max(64) });
 const removeOp = op({
   method: "delete", path: "/api/v1/users/{uid}/push-subscriptions/{id}", tag, summary: "Remove one push subscription",
-  params: removeParams, ok: { status: 204, description: "removed" }, errors: ["not_found"]
+  params: removeParams, ok: { status: 204, description: "removed" }, errors: ["not_found", "unknown_user"]
 });
 
 export const pushSubscriptions = newApp()
@@ -45,6 +45,7 @@ export const pushSubscriptions = newApp()
   })
   .delete("/:uid/push-subscriptions/:id", valid("param", removeOp.params), async (c) => {
     const { uid, id } = c.req.valid("param");
+    await requireUsers(c.env, [uid]);
     if (!(await userStub(c.env, uid).pushUnsubscribe(id))) throw new ProtocolError("not_found", `no push subscription ${id}`);
     return c.body(null, 204);
   });
