@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNotNull, isNull, lt, or } from "drizzle-orm";
+import { and, count, eq, gt, inArray, isNotNull, isNull, lt, or } from "drizzle-orm";
 import type { Db } from "./client";
 import { type AttachmentRow, attachments, groupMembers } from "./schema";
 
@@ -6,6 +6,16 @@ export type NewAttachment = Omit<AttachmentRow, "uploadStartedAt" | "uploadedAt"
 
 export async function insertAttachment(db: Db, row: NewAttachment): Promise<void> {
   await db.insert(attachments).values(row);
+}
+
+/** How many attachments `owner` made since `since` that no message has named yet (live ones). */
+export async function unsentSince(db: Db, owner: string, since: number): Promise<number> {
+  const row = await db
+    .select({ n: count() })
+    .from(attachments)
+    .where(and(eq(attachments.ownerId, owner), isNull(attachments.sentAt), isNull(attachments.deletedAt), gt(attachments.createdAt, since)))
+    .get();
+  return row?.n ?? 0;
 }
 
 /** A live attachment (not deleted), or undefined. */

@@ -48,6 +48,8 @@ export interface Limits {
   mediaMaxBytes: Readonly<Record<"image" | "voice" | "video" | "file", number>>;
   mediaUploadMs: number;
   mediaLinkSeconds: number;
+  /** Most attachments one user may have uploaded (or be uploading) and not sent yet. */
+  mediaMaxPending: number;
   /** Offline notifications: how long push services keep one (and retries go on), the VAPID contact, FCM's API base. */
   pushTtlSeconds: number;
   vapidSubject: string;
@@ -101,6 +103,8 @@ export const DEFAULTS = {
   MEDIA_UPLOAD_SECONDS: 900,
   /** A download link works this long. */
   MEDIA_LINK_SECONDS: 300,
+  /** Most upload slots one user may hold that no message has named yet; more are `rate_limited`. */
+  MEDIA_MAX_PENDING: 20,
   /** A notification a push service could not hand over yet is kept this long (Web Push `TTL`); retries stop then too. */
   PUSH_TTL_SECONDS: 86_400,
   /** The contact push services may use about this server's notifications (RFC 8292 `sub`): set yours. */
@@ -148,6 +152,7 @@ const limitsSchema = z.object({
   MEDIA_MAX_FILE_BYTES: positiveInt("MEDIA_MAX_FILE_BYTES"),
   MEDIA_UPLOAD_SECONDS: positiveInt("MEDIA_UPLOAD_SECONDS"),
   MEDIA_LINK_SECONDS: positiveInt("MEDIA_LINK_SECONDS"),
+  MEDIA_MAX_PENDING: positiveInt("MEDIA_MAX_PENDING"),
   PUSH_TTL_SECONDS: positiveInt("PUSH_TTL_SECONDS"),
   VAPID_SUBJECT: z.string().regex(/^(mailto:|https:)/).catch(DEFAULTS.VAPID_SUBJECT).default(DEFAULTS.VAPID_SUBJECT),
   FCM_API_URL: z.url().catch(DEFAULTS.FCM_API_URL).default(DEFAULTS.FCM_API_URL),
@@ -199,6 +204,7 @@ export function limitsOf(env: object): Limits {
     },
     mediaUploadMs: v.MEDIA_UPLOAD_SECONDS * 1000,
     mediaLinkSeconds: v.MEDIA_LINK_SECONDS,
+    mediaMaxPending: v.MEDIA_MAX_PENDING,
     pushTtlSeconds: v.PUSH_TTL_SECONDS,
     vapidSubject: v.VAPID_SUBJECT,
     fcmApiUrl: v.FCM_API_URL.replace(/\/$/, ""),

@@ -8,6 +8,7 @@ import {
   markUploaded,
   startUpload,
   sweepExpired,
+  unsentSince,
   usableAttachment
 } from "../db/attachments";
 import { createDb } from "../db/client";
@@ -58,8 +59,13 @@ export async function createSlot(env: Env, owner: string, req: SlotRequest, now 
   }
   const max = limits.mediaMaxBytes[req.kind];
   if (req.size > max) throw new ProtocolError("attachment_too_large", `an ${req.kind} attachment is limited to ${max} bytes`);
+  const db = createDb(env.DB);
+  // Uploads nobody sent hold R2 space until the sweep: a user may have only so many at once.
+  if ((await unsentSince(db, owner, now - 2 * limits.mediaUploadMs)) >= limits.mediaMaxPending) {
+    throw new ProtocolError("rate_limited", `at most ${limits.mediaMaxPending} uploads may wait to be sent; send or let some expire`, undefined, limits.mediaUploadMs);
+  }
   const id = `a_${newEventId(now)}`;
-  await insertAttachment(createDb(env.DB), {
+  await insertAttachment(db, {
     id, ownerId: owner, chat: req.chat, peer: req.to, kind: req.kind, contentType, size: req.size, name: req.name ?? null, createdAt: now
   });
   const expiresAt = now + limits.mediaUploadMs;

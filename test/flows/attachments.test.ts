@@ -218,6 +218,15 @@ describe("attachments (backend API and expiry)", () => {
     expect((await api("DELETE", `/api/v1/media/${slot.attachment}`)).status).toBe(404);
   });
 
+  it("lets a user hold at most MEDIA_MAX_PENDING slots no message has named", async () => {
+    const [alice, bob] = await friends();
+    const slot = () => api("POST", `/api/v1/users/${alice}/uploads`, { kind: "image", contentType: "image/png", size: 4, to: bob });
+    for (let i = 0; i < 20; i++) expect((await slot()).status).toBe(201);
+    expect(await expectJson(await slot(), 429)).toMatchObject({ error: { code: "rate_limited", retryAfterMs: 900_000 } });
+    // Another user is not affected.
+    expect((await api("POST", `/api/v1/users/${bob}/uploads`, { kind: "image", contentType: "image/png", size: 4, to: alice })).status).toBe(201);
+  });
+
   it("the cron deletes attachments never sent and those past their conversation's retention, and keeps the rest", async () => {
     const [alice, bob] = await friends();
     const a = await connect(alice);

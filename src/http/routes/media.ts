@@ -44,7 +44,7 @@ const slotOp = op({
   summary: "An upload slot for the user, for a conversation with a user or a group they are in (the `upload` frame's)",
   params: uidPathSchema, body: uploadBodySchema,
   ok: { status: 201, description: "the slot", schema: uploadSlotSchema },
-  errors: ["unknown_user", "not_member", "attachment_too_large"]
+  errors: ["unknown_user", "not_member", "attachment_too_large", "rate_limited"]
 });
 const linkPath = z.object({ uid: uidPathSchema.shape.uid, id: attachmentIdSchema });
 const linkOp = op({
