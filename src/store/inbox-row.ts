@@ -21,8 +21,12 @@ export function toEvent(row: Row): InboxEvent {
 /** The `eid` of the row of a message this user sent with client id `cmid`. */
 export const sentKey = (cmid: string): string => `c:${cmid}`;
 
-/** SQL condition: the row whose event id is `?1`, given `?2` = seqSlotOf(?1). Two index lookups. */
-export const ROW_OF_ID = "(eid = ?1 OR (seq = ?2 AND json_extract(event, '$.mid') = ?1))";
+/**
+ * SQL condition: the row whose event id is `?1`, given `?2` = seqSlotOf(?1).
+ * Two index lookups; the second only finds this user's own sent messages (a
+ * receipt or update at that seq names the message in `$.mid` too).
+ */
+export const ROW_OF_ID = "(eid = ?1 OR (seq = ?2 AND eid GLOB 'c:*' AND json_extract(event, '$.mid') = ?1))";
 
 /** SQL expression: the event id of a row. */
 export const ID_OF_ROW = "iif(eid GLOB 'c:*', json_extract(event, '$.mid'), eid)";
