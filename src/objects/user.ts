@@ -21,8 +21,6 @@ import {
   type TypingEvent,
   type UnsequencedEvent,
   encodeServerFrame,
-  type MessageEvent,
-  type NotificationPayload,
   type PushSubscription,
   type SearchQuery,
   type StoredMessage,
@@ -42,7 +40,7 @@ import {
 } from "../realtime/connection";
 import { Courier } from "../realtime/courier";
 import { Sessions } from "../realtime/sessions";
-import { messagesInRuns, Notifier, notificationsFor } from "../realtime/notifier";
+import { OfflineNotices } from "../realtime/offline-notices";
 import { GroupLinks } from "../realtime/group-links";
 import { chainOf } from "../realtime/group-stream";
 import { Outbound, RETRY_MIN_MS } from "../realtime/outbound";
@@ -110,7 +108,7 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
   readonly #sessions: Sessions;
   readonly #sql: SqlStorage;
   readonly #kv: SyncKvStorage;
-  readonly #notifier: Notifier;
+  readonly #notices: OfflineNotices;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -147,7 +145,16 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
     this.#friends = new FriendCache(() => loadPeers(this.#db, this.#uid), FRIENDS_TTL_MS, kv);
     this.#outbound = new Outbound(env, this.#inbox, this.#friends, this.#alarm, this.#limits.strangerKinds);
     this.#sent = new SentCounter(kv);
-    this.#notifier = new Notifier(sql, env, (p) => this.#shownNow(p));
+    this.#notices = new OfflineNotices({
+      sql,
+      env,
+      uid: () => this.#uid,
+      inbox: this.#inbox,
+      groups: this.#groups,
+      sockets: () => openSockets(ctx).length,
+      waitUntil: (p) => ctx.waitUntil(p),
+      ensureAlarm: (at) => this.#alarm.ensure(at)
+    });
     this.#presence = new PresencePublisher({
       env,
       kv: kv,
@@ -197,7 +204,7 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
       countSent: () => this.#sent.add(),
       webhook: (type, data) => this.#webhook(type, data),
       record: (event, opts) => recordOwn(this.#hub, event, opts),
-      notifier: this.#notifier
+      notifier: this.#notices.notifier
     };
   }
 
@@ -243,16 +250,15 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
       this.#compat.queue.enable();
       acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp, ...token, compat: true });
       this.#sessions.opened(now);
-      if (this.#notifier.active()) this.#notifier.outbox.clear();
+      this.#notices.connected();
       this.ctx.waitUntil(this.#presence.update());
       this.ctx.waitUntil(this.#groups.attachAll(COMPAT_DEVICE, openSockets(this.ctx).length === 1));
       return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : undefined });
     }
     acceptSocket(this.ctx, server, { uid, device, connectedAt: now, exp, ...token });
     this.#sessions.opened(now);
-    // A device is here: what waits to be notified it will see on the socket.
-    if (this.#notifier.active()) this.#notifier.outbox.clear();
-    const vapidPublicKey = this.#notifier.vapidPublicKey;
+    this.#notices.connected();
+    const vapidPublicKey = this.#notices.notifier.vapidPublicKey;
     safeSend(server, {
       type: "welcome",
       uid,
@@ -339,11 +345,7 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
       return { seq: e.seq, devices: reached.devices, duplicate: false };
     });
     this.#appended(now);
-    if (this.#notifier.active()) {
-      const stored = appended.filter((a) => a.fresh).map((a) => a.event);
-      for (const e of stored) if (e.type === "update" && e.op === "recall") this.#notifier.outbox.forget(e.mid);
-      if (openSockets(this.ctx).length === 0) this.#notify(stored.filter((e): e is MessageEvent => e.type === "message"));
-    }
+    this.#notices.stored(appended.filter((a) => a.fresh).map((a) => a.event));
     this.#log.debug("deliver", { uid, events: events.length, fresh: out.filter((d) => !d.duplicate).length, devices: out.reduce((n, d) => n + d.devices, 0) });
     return out;
   }
@@ -357,8 +359,7 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
   async live(gid: string, runs: LiveRun[]): Promise<boolean> {
     const sockets = this.#sockets();
     if (sockets.all.length === 0 || (await this.#account.deleted())) {
-      // Offline: the group stops pushing here after this, so this is the conversation's one notification.
-      if (sockets.all.length === 0 && this.#notifier.active()) this.#notify(messagesInRuns(runs).filter((m) => m.to === gid));
+      if (sockets.all.length === 0) this.#notices.missedLive(gid, runs);
       return false;
     }
     this.#groups.pushed(gid, runs);
@@ -369,20 +370,19 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
 
   /** A group message that mentions this user, who was not online in the group: a notification if no device is here. */
   async notifyMention(gid: string, message: StoredMessage): Promise<void> {
-    if (openSockets(this.ctx).length > 0 || !this.#notifier.active() || message.to !== gid) return;
-    this.#notify([message]);
+    this.#notices.mentioned(gid, message);
   }
 
   async pushSubscribe(subscription: PushSubscription): Promise<{ subscription: string; created: boolean }> {
-    return this.#notifier.subscribe(subscription);
+    return this.#notices.notifier.subscribe(subscription);
   }
 
   async pushUnsubscribe(id: string): Promise<boolean> {
-    return this.#notifier.unsubscribe(id);
+    return this.#notices.notifier.unsubscribe(id);
   }
 
   async pushSubscriptions(): Promise<SubscriptionInfo[]> {
-    return this.#notifier.list();
+    return this.#notices.notifier.list();
   }
 
   /** Counters for operators (`GET /api/v1/users/{uid}/stats`). */
@@ -406,9 +406,9 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
     return { uid: this.#uid, online: devices.length > 0, devices };
   }
 
-  /** Closes one device's socket (or all) with 4501 and `reason`; returns how many. */
+  /** Bans the user: closes every socket (4503), revokes their tokens and forgets their push subscriptions. */
   async ban(reason?: string): Promise<number> {
-    this.#notifier.removeAll();
+    this.#notices.notifier.removeAll();
     return this.#sessions.ban(reason);
   }
 
@@ -418,10 +418,11 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
 
   async revokeTokens(jti?: string, exp?: number): Promise<number> {
     // Every token revoked (a "log out everywhere"): the browsers those sessions subscribed stop getting this user's notifications.
-    if (jti === undefined) this.#notifier.removeAll();
+    if (jti === undefined) this.#notices.notifier.removeAll();
     return this.#sessions.revoke(jti, exp);
   }
 
+  /** Closes one device's socket (or all) with 4501 and `reason`; returns how many. */
   async disconnect(device: string | undefined, reason: string): Promise<number> {
     return this.#sessions.disconnect(device, reason);
   }
@@ -446,7 +447,7 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
     this.#groups.memberships.reset();
     this.#compat.queue.reset();
     this.#alarm.reset();
-    this.#notifier.outbox.reset();
+    this.#notices.notifier.outbox.reset();
     this.#friends.invalidate();
   }
 
@@ -499,7 +500,7 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
     if (retry !== undefined) due.push(retry);
     const hooks = await this.#webhooks.flush(now);
     if (hooks !== undefined) due.push(hooks);
-    const notices = await this.#notifier.flush(now);
+    const notices = await this.#notices.notifier.flush(now);
     if (notices !== undefined) due.push(notices);
 
     this.#inbox.trim(now, this.#limits.inboxTtlMs, this.#limits.inboxMax);
@@ -517,33 +518,6 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
   }
 
   // ---- internals ----
-
-  /** Queues notifications for `messages` (those that call for one) and sends them in the background; the alarm retries. */
-  #notify(messages: readonly StoredMessage[]): void {
-    const uid = this.#uid;
-    const notes = notificationsFor(uid, messages, (chat, peer) => this.#inbox.conversations.muted(chat, peer) === true);
-    if (notes.length === 0) return;
-    const now = Date.now();
-    for (const [conv, payload] of notes) this.#notifier.queue(conv, payload, now);
-    this.ctx.waitUntil(
-      this.#notifier
-        .flush()
-        .then((next) => (next !== undefined ? this.#alarm.ensure(next) : undefined))
-        .catch((err) => console.error("notification flush failed", err))
-    );
-  }
-
-  /** A waiting notification's message as it is now, if it may still be shown: not recalled, not deleted for this user. */
-  async #shownNow(p: NotificationPayload): Promise<StoredMessage | undefined> {
-    if (p.chat === "dm") {
-      const e = this.#inbox.byEventId(p.mid);
-      return e?.type === "message" && e.recalled === undefined && !e.deleted ? e : undefined;
-    }
-    return this.#groups.message(p.mid).then(
-      (m) => (m.message.recalled === undefined ? m.message : undefined),
-      () => undefined
-    );
-  }
 
   /** Stores a webhook event and sends it in the background; the alarm retries failures. */
   #webhook(type: WebhookType, data: unknown): void {
