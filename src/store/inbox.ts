@@ -140,7 +140,7 @@ export class Inbox {
 
   #appendOne(e: UnsequencedEvent, now: number): Appended {
     const seq = this.head() + 1;
-    if (!this.#insert(seq, e, null, null, now)) {
+    if (!this.#insert(seq, e, null, now)) {
       const existing = this.byEventId(eidOf(e));
       if (!existing) throw new Error(`inbox refused event ${eidOf(e)}`);
       return { event: existing, fresh: false };
@@ -188,7 +188,7 @@ export class Inbox {
     const { type, ...rest } = e;
     const message = { type, mid: newDirectMessageId(e.ts, seq), ...rest } as UnsequencedEvent & { type: "message" };
     if (!this.#legacyCmids() || !this.bySentCmid(e.cmid)) {
-      const index = this.#insert(seq, message, null, pending, now, sentKey(e.cmid));
+      const index = this.#insert(seq, message, pending, now, sentKey(e.cmid));
       if (index) {
         const event = this.#stored(seq, message, now) as MessageEvent;
         return { event, fresh: true, pending };
@@ -205,20 +205,20 @@ export class Inbox {
    */
   appendOwn<E extends UnsequencedEvent>(e: E, now: number, pending: string | null): E & { seq: number } {
     const seq = this.head() + 1;
-    const index = this.#insert(seq, e, null, pending, now);
+    const index = this.#insert(seq, e, pending, now);
     if (!index) throw new Error(`inbox refused event ${eidOf(e)}`);
     const event = this.#stored(seq, e, now);
     return event as unknown as E & { seq: number };
   }
 
   /**
-   * Inserts unless a unique key (eid, cmid) is taken, with its index columns;
-   * no RETURNING, which doubles the cost. Returns the columns, or undefined.
+   * Inserts unless its `eid` is taken, with its index columns; no RETURNING,
+   * which doubles the cost. Returns the columns, or undefined. New rows leave
+   * `cmid` empty (a sent message's cmid is its `eid`, see inbox-row.ts).
    */
   #insert(
     seq: number,
     e: UnsequencedEvent,
-    cmid: string | null,
     pending: string | null,
     now: number,
     eid = eidOf(e)
@@ -228,7 +228,7 @@ export class Inbox {
       insertRows(1),
       seq,
       eid,
-      cmid,
+      null,
       pending,
       now,
       JSON.stringify(e),
