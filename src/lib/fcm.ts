@@ -5,7 +5,7 @@
  * `{api}/v1/projects/{project_id}/messages:send`.
  */
 
-import { b64url } from "./webpush";
+import { b64url } from "./base64url";
 
 /** The fields of a service account's JSON key this uses. */
 export interface ServiceAccount {

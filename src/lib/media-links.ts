@@ -9,16 +9,12 @@
  * keeps links signed just before working until they expire.
  */
 
+import { b64url } from "./base64url";
+
 export type MediaMethod = "GET" | "PUT";
 
 const encoder = new TextEncoder();
 const keys = new Map<string, Promise<CryptoKey>>();
-
-function b64url(bytes: ArrayBuffer): string {
-  let s = "";
-  for (const b of new Uint8Array(bytes)) s += String.fromCharCode(b);
-  return btoa(s).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
 
 function keyFor(secret: string): Promise<CryptoKey> {
   let key = keys.get(secret);

@@ -1,4 +1,5 @@
 import { ProtocolError, userIdSchema } from "../protocol";
+import { b64url, fromB64url } from "./base64url";
 
 /** The verified identity carried by a connection token. */
 export interface TokenClaims {
@@ -226,22 +227,6 @@ function decodeJson(part: string): Record<string, unknown> | undefined {
   try {
     const v: unknown = JSON.parse(new TextDecoder().decode(bytes));
     return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function b64url(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-function fromB64url(s: string): Uint8Array<ArrayBuffer> | undefined {
-  if (!/^[A-Za-z0-9_-]*$/.test(s)) return undefined;
-  try {
-    const bin = atob(s.replaceAll("-", "+").replaceAll("_", "/") + "=".repeat((4 - (s.length % 4)) % 4));
-    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
   } catch {
     return undefined;
   }

@@ -3,20 +3,16 @@
  * (`aes128gcm`, RFC 8188) and VAPID (RFC 8292) authorization.
  */
 
+import { b64url, fromB64url as decode } from "./base64url";
+
 const encoder = new TextEncoder();
 const utf8 = (s: string) => encoder.encode(s) as Uint8Array<ArrayBuffer>;
 
-export function b64url(bytes: ArrayBuffer | Uint8Array): string {
-  let s = "";
-  for (const b of bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes)) s += String.fromCharCode(b);
-  return btoa(s).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
+/** The bytes of a base64url key or secret; throws on anything else. */
 export function fromB64url(s: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(s.replaceAll("-", "+").replaceAll("_", "/") + "=".repeat((4 - (s.length % 4)) % 4));
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
+  const bytes = decode(s);
+  if (!bytes) throw new Error("not base64url");
+  return bytes;
 }
 
 function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {

@@ -1,6 +1,7 @@
 import { limitsOf, vapidKeysOf } from "../lib/config";
 import { type SendOutcome, sendFcm, type ServiceAccount, serviceAccountOf } from "../lib/fcm";
-import { b64url, encryptPayload, type VapidKeys, vapidAuthorization } from "../lib/webpush";
+import { b64url } from "../lib/base64url";
+import { encryptPayload, type VapidKeys, vapidAuthorization } from "../lib/webpush";
 import { type NotificationPayload, ProtocolError, type PushSubscription, type StoredMessage, type SubscriptionInfo } from "../protocol";
 import { type OutboxRow, PushOutbox } from "../store/push-outbox";
 

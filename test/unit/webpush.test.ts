@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { b64url, ecdhPairOf, encryptPayload, fromB64url, vapidAuthorization } from "../../src/lib/webpush";
+import { b64url } from "../../src/lib/base64url";
+import { ecdhPairOf, encryptPayload, fromB64url, vapidAuthorization } from "../../src/lib/webpush";
 import { browserKeys, decryptWebPush, verifyVapid } from "../e2e/push-receiver";
 
 /** RFC 8291 §5 and Appendix A, to the byte. */
