@@ -16,6 +16,7 @@ import { friendships } from "./http/routes/friendships";
 import { groupRoutes } from "./http/routes/groups";
 import { online } from "./http/routes/online";
 import { push } from "./http/routes/push";
+import { gateway } from "./http/routes/gateway";
 import { schedules } from "./http/routes/schedules";
 import { sessions } from "./http/routes/sessions";
 import { tokens } from "./http/routes/tokens";
@@ -55,6 +56,7 @@ const api = newApp()
   .route("/groups", groupRoutes)
   .route("/online", online)
   .route("/push", push)
+  .route("/gateway", gateway)
   .route("/schedules", schedules)
   .route("/import", importRoutes)
   .route("/", statsRoutes);

@@ -11,7 +11,7 @@ const root = path.resolve(import.meta.dirname, "..");
  */
 export const TEST_SECRETS = {
   JWT_SECRET: "test-jwt-secret-0123456789abcdef,test-jwt-secret-previous-0123",
-  API_KEY: "test-api-key-old,test-api-key"
+  API_KEY: "test-api-key-old,test-api-key,test-api-key-burst"
 };
 
 // Wrangler checks `[secrets] required` against process.env; the bindings below win.
@@ -33,6 +33,9 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: path.join(root, "wrangler.toml") },
         miniflare: {
+          // The per-key push budget is 6,000 per 10 s deployed; here 700, so its test
+          // (with its own key, test-api-key-burst) reaches it within one window.
+          ratelimits: { PUSH_KEY_LIMITER: { namespace_id: "1002", simple: { limit: 700, period: 10 } } },
           // A small member limit so `group_full` is testable with a 200-member
           // group, and a small fan-out budget so every group test crosses runs.
           bindings: {

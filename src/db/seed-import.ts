@@ -1,3 +1,4 @@
+import type { FriendshipImport } from "../protocol";
 import type { Db } from "./client";
 import { friendships, users } from "./schema";
 import { existingUserIds } from "./users";
@@ -32,17 +33,24 @@ export async function existingAmong(db: Db, ids: readonly string[]): Promise<Set
   return found;
 }
 
-/** Stores each pair as a mutual friendship (both directed rows); returns how many pairs were new. */
-export async function importFriendships(db: Db, pairs: readonly [string, string][]): Promise<number> {
+/**
+ * Stores seed friendship rows `[uid, frienduid]` (deduplicated by the
+ * caller). `both`: as a mutual friendship (both directed rows), counted per
+ * pair, new when either row was missing. `as-is`: only that directed row
+ * (uid lists frienduid), counted per row. Returns how many were new.
+ */
+export async function importFriendships(db: Db, rows: readonly [string, string][], mode: FriendshipImport = "both"): Promise<number> {
+  const both = mode === "both";
   let created = 0;
-  for (const part of chunks(pairs, CHUNK / 2)) {
-    const values = part.flatMap(([a, b]) => [
-      { userId: a, friendId: b },
-      { userId: b, friendId: a }
-    ]);
-    const inserted = await db.insert(friendships).values(values).onConflictDoNothing().returning({ userId: friendships.userId });
-    created += inserted.length;
+  for (const part of chunks(rows, both ? CHUNK / 2 : CHUNK)) {
+    const values = part.flatMap(([a, b]) => [{ userId: a, friendId: b }, ...(both ? [{ userId: b, friendId: a }] : [])]);
+    const inserted = await db
+      .insert(friendships)
+      .values(values)
+      .onConflictDoNothing()
+      .returning({ userId: friendships.userId, friendId: friendships.friendId });
+    const key = (r: { userId: string; friendId: string }) => (both ? [r.userId, r.friendId].sort() : [r.userId, r.friendId]).join("\n");
+    created += new Set(inserted.map(key)).size;
   }
-  // Each new pair wrote two rows (a pair half-present before counts once).
-  return Math.ceil(created / 2);
+  return created;
 }

@@ -20,10 +20,12 @@ export const requireApiKey = createMiddleware<AppEnv>(async (c, next) => {
   if (!match) throw new ProtocolError("unauthorized", "missing Authorization: Bearer <API key>");
   const given = await digest(match[1]!);
   const keys = (c.env.API_KEY ?? "").split(",").map((k) => k.trim()).filter(Boolean);
-  let ok = false;
+  let id: string | undefined;
   for (const key of keys) {
-    if (crypto.subtle.timingSafeEqual(given, await digest(key))) ok = true;
+    const d = await digest(key);
+    if (crypto.subtle.timingSafeEqual(given, d)) id = [...new Uint8Array(d, 0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
   }
-  if (!ok) throw new ProtocolError("unauthorized", "invalid API key");
+  if (id === undefined) throw new ProtocolError("unauthorized", "invalid API key");
+  c.set("apiKeyId", id);
   await next();
 });

@@ -56,6 +56,10 @@ export interface Limits {
   fcmApiUrl: string;
   /** Hosts (or parent domains) of the Web Push services subscriptions may name. */
   webPushHosts: readonly string[];
+  /** How an imported seed friendship row counts: both ways, or only as the seed checks it (the recipient lists the sender). */
+  friendshipImport: "both" | "as-is";
+  /** The group whose online devices the seed's `heart` answer lists (its `Gateway::getClientSessionsByGroup(10000)`). */
+  compatHeartGroup: string;
 }
 
 /**
@@ -114,7 +118,15 @@ export const DEFAULTS = {
   /** Where FCM's HTTP v1 API is (a test points it at a local server). */
   FCM_API_URL: "https://fcm.googleapis.com",
   /** The seed's `sendMsg` skips the friendship check for these kinds. */
-  STRANGER_KINDS: "read,friend_request,friend_response,group_request,group_response"
+  STRANGER_KINDS: "read,friend_request,friend_response,group_request,group_response",
+  /**
+   * `both`: an imported `oh_ai_friend` row makes the pair friends both ways.
+   * `as-is`: it is kept one-sided, and a direct message passes the gate as
+   * the seed's does (`uid = toUid AND frienduid = fromUid`: the recipient lists the sender).
+   */
+  FRIENDSHIP_IMPORT: "both",
+  /** The group whose members' online sessions the seed's `heart` answer carries (the seed's group 10000). */
+  COMPAT_HEART_GROUP: "10000"
 } as const;
 
 type IntSetting = { [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never }[keyof typeof DEFAULTS];
@@ -161,7 +173,9 @@ const limitsSchema = z.object({
     .string()
     .catch(DEFAULTS.STRANGER_KINDS)
     .default(DEFAULTS.STRANGER_KINDS)
-    .transform((s) => new Set(s.split(",").map((k) => k.trim()).filter(Boolean)))
+    .transform((s) => new Set(s.split(",").map((k) => k.trim()).filter(Boolean))),
+  FRIENDSHIP_IMPORT: z.enum(["both", "as-is"]).catch(DEFAULTS.FRIENDSHIP_IMPORT).default(DEFAULTS.FRIENDSHIP_IMPORT),
+  COMPAT_HEART_GROUP: z.coerce.string().catch(DEFAULTS.COMPAT_HEART_GROUP).default(DEFAULTS.COMPAT_HEART_GROUP)
 });
 
 /** Parses the vars once per env object; missing or malformed values fall back to {@link DEFAULTS}. */
@@ -208,7 +222,9 @@ export function limitsOf(env: object): Limits {
     pushTtlSeconds: v.PUSH_TTL_SECONDS,
     vapidSubject: v.VAPID_SUBJECT,
     fcmApiUrl: v.FCM_API_URL.replace(/\/$/, ""),
-    webPushHosts: v.WEB_PUSH_HOSTS
+    webPushHosts: v.WEB_PUSH_HOSTS,
+    friendshipImport: v.FRIENDSHIP_IMPORT,
+    compatHeartGroup: v.COMPAT_HEART_GROUP
   };
 }
 

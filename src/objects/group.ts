@@ -22,6 +22,7 @@ import {
 } from "../protocol";
 import { amend } from "../realtime/group-updates";
 import { onlineAmong } from "../realtime/presence";
+import { devicesOf } from "../realtime/group-clients";
 import { FANOUT_CURSOR_KEY, Fanout } from "../realtime/fanout";
 import { noticeOf } from "../realtime/push";
 import { WebhookOutbox } from "../store/webhooks";
@@ -32,7 +33,7 @@ import { GROUP_SCHEMA, GroupState, STORED_ONCE_STEP } from "../store/group-state
 import { migrate } from "../store/migrate";
 import { relayStub, userStub } from "../rpc/stubs";
 import { type PushContent } from "../rpc/delivery";
-import type { Actor, AmendRequest, CommandResult, CreateGroupInput, GroupCommand, GroupSummary, Posted, PostRequest } from "../rpc/calls";
+import type { Actor, AmendRequest, CommandResult, CreateGroupInput, GroupCommand, GroupSummary, OnlineClient, Posted, PostRequest } from "../rpc/calls";
 import type { GroupRpc } from "../rpc/interfaces";
 
 const MIRROR_BATCH = 50;
@@ -63,6 +64,7 @@ export class GroupObject extends DurableObject<Env> implements GroupRpc {
   readonly #fanout: Fanout;
   #mirrorChain: Promise<void> = Promise.resolve();
   #migrated = false;
+  #clients: { at: number; online: readonly string[]; list: Promise<OnlineClient[]> } | undefined;
   readonly #webhooks: WebhookOutbox;
   readonly #sql: SqlStorage;
   readonly #kv: SyncKvStorage;
@@ -339,6 +341,24 @@ export class GroupObject extends DurableObject<Env> implements GroupRpc {
     return attempt(async () => {
       await this.#requireGroup();
       return searchFor(this.#state, uid, like, before, limit);
+    });
+  }
+
+  /**
+   * The devices of the members online now (the seed's `getClientSessionsByGroup`),
+   * an answer at most `maxAgeMs` old and from the same online members: one
+   * computation serves every caller meanwhile.
+   */
+  async onlineClients(maxAgeMs: number): Promise<Result<OnlineClient[]>> {
+    return attempt(async () => {
+      await this.#requireGroup();
+      const now = Date.now();
+      const online = this.#state.online.list();
+      if (!this.#clients || now - this.#clients.at > maxAgeMs || this.#clients.online !== online) {
+        this.#clients = { at: now, online, list: devicesOf(this.env, online.filter((uid) => this.#state.member(uid))) };
+        this.#clients.list.catch(() => (this.#clients = undefined));
+      }
+      return this.#clients.list;
     });
   }
 

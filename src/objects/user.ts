@@ -48,6 +48,7 @@ import { dispatch } from "../realtime/dispatch";
 import { compatDispatch } from "../realtime/compat/handlers";
 import { CompatSockets } from "../realtime/compat/sockets";
 import { renderForCompat } from "../realtime/compat/render";
+import { relaySeedMessage } from "../realtime/compat/relay";
 import { onlineFriends } from "../realtime/handlers/session";
 import { listConversations, searchMessages } from "../realtime/handlers/conversations";
 import { groupStub } from "../rpc/stubs";
@@ -71,7 +72,7 @@ import { backfillConversations } from "../store/conversations-backfill";
 import { TypingGate } from "../rules/typing";
 import { migrate } from "../store/migrate";
 import { type Deliverable, type Delivered, type LiveRun } from "../rpc/delivery";
-import type { Posted, PostRequest } from "../rpc/calls";
+import type { Posted, PostRequest, RelayRequest } from "../rpc/calls";
 import type { UserRpc } from "../rpc/interfaces";
 
 /**
@@ -194,6 +195,7 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
       delivered: new DeliveredReceipts(sql, kv),
       confirmCompat: (device, cutoff) => this.#compat.confirm(device, cutoff),
       compatDevices: () => this.#compat.devices(),
+      compatSockets: this.#compat,
       peers: () => this.#friends.get(),
       peersNow: () => this.#friends.peek(),
       userExists: async (uid) => (await getUser(this.#db, uid)) !== undefined,
@@ -449,6 +451,11 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
     this.#alarm.reset();
     this.#notices.notifier.outbox.reset();
     this.#friends.invalidate();
+  }
+
+  /** A seed chat message the backend relays as this user (`/api/v1/gateway/sendToUid`, `sendToGroup`). */
+  async relay(r: RelayRequest): Promise<Result<{ mid: string }>> {
+    return attempt(() => relaySeedMessage(this.#hub, r));
   }
 
   /** An ephemeral signal (typing) for this user's open devices; never stored. */

@@ -12,7 +12,7 @@ import { userIdSchema } from "./primitives";
  */
 
 /** Seed uids are MySQL integers or strings; either way they name one of our user ids. */
-const seedIdSchema = z
+export const seedIdSchema = z
   .union([z.string(), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)])
   .transform(String)
   .pipe(userIdSchema);
@@ -81,7 +81,7 @@ export type CompatServerFrame =
   | { id: unknown; type: "stranger" }
   | { message: string[]; type: "pull" }
   | { list: (string | number)[]; type: "online" }
-  | { type: "heart"; group: Record<string, never>; client: string }
+  | { type: "heart"; group: Record<string, null> | []; client: string }
   | { type: "error"; id: unknown; error: ErrorBody };
 
 /**
@@ -125,6 +125,15 @@ export function decodeCompatFrame(raw: string | ArrayBuffer, maxBytes: number): 
 export const SEED_IMPORT_MAX_ROWS = 500;
 
 /**
+ * How an imported `oh_ai_friend (uid, frienduid)` row counts: `both` makes
+ * the pair friends both ways; `as-is` stores only that row (uid lists
+ * frienduid), so frienduid may message uid and not the other way round,
+ * as the seed's `sendMsg` checks (the recipient lists the sender).
+ */
+export const friendshipImportSchema = z.enum(["both", "as-is"]);
+export type FriendshipImport = z.infer<typeof friendshipImportSchema>;
+
+/**
  * `POST /api/v1/import/seed`: rows of the seed's MySQL tables, as exported.
  * Ids may be numbers or strings. `oh_ai_group.owner` picks the owner (the
  * seed has none); absent, the group's first member in this call owns it.
@@ -142,7 +151,9 @@ export const seedImportBodySchema = z.object({
    * any group by id (its ids are sequential), so the default is `invite`;
    * pass `open` if your clients rely on `join_group` for existing groups.
    */
-  groupJoinPolicy: joinPolicySchema.default("invite")
+  groupJoinPolicy: joinPolicySchema.default("invite"),
+  /** How this call's `oh_ai_friend` rows count; absent, the `FRIENDSHIP_IMPORT` setting (default `both`). */
+  friendshipImport: friendshipImportSchema.optional()
 });
 export type SeedImportBody = z.infer<typeof seedImportBodySchema>;
 

@@ -10,6 +10,7 @@ export * from "./http";
 export * from "./push";
 export * from "./social";
 export * from "./compat";
+export * from "./gateway";
 export * from "./rich";
 export * from "./media";
 export * from "./notifications";

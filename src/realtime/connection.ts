@@ -15,6 +15,11 @@ export interface Attachment {
   /** The token's `iat` and `jti`, so revoking tokens can close the sockets they opened. */
   iat?: number;
   jti?: string;
+  /**
+   * Compat sockets: per group, the end of the unbroken run of live events
+   * handed to this socket and not yet confirmed, and when (`[gseq, at]`).
+   */
+  handed?: Record<string, [number, number]>;
   /** When a frame last arrived, ms (kept to within {@link SEEN_REFRESH_MS}); none yet: `connectedAt`. */
   seenAt?: number;
 }

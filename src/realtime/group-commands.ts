@@ -313,7 +313,7 @@ export function post(ctx: GroupContext, req: PostRequest): HistoryEvent {
       ...(req.reply ? { reply: req.reply } : {}),
       ...(req.forwarded ? { forwarded: req.forwarded } : {}),
       cmid: req.cmid,
-      device: req.device
+      ...(req.device !== undefined ? { device: req.device } : {})
     },
     { sender: req.sender, cmid: req.cmid, conv: !strangerMayPass(ctx.strangerKinds, req.kind, req.body) }
   );

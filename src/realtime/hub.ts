@@ -21,6 +21,12 @@ export interface Conn {
   device: string;
 }
 
+/** Who sends a message: a device's socket, or the backend relaying for the user (no device). */
+export interface Sender {
+  uid: string;
+  device?: string;
+}
+
 /**
  * What per-frame handlers may use of a user's object. The UserObject
  * implements it; handlers hold the protocol logic, the object holds state.
@@ -48,6 +54,12 @@ export interface UserHub {
   confirmCompat(device: string, cutoff: number): void;
   /** Devices of this user's open compat sockets. */
   compatDevices(): string[];
+  /** This user's open compat sockets and what each holds of group events (`CompatSockets`). */
+  readonly compatSockets: {
+    open(): WebSocket[];
+    /** Where a `pull` of group `gid` starts for `ws`: past what was confirmed, or `ws` holds. */
+    groupStart(ws: WebSocket, gid: string): number;
+  };
   /** Friends and blocks (cached; invalidated when either changes). `friends` excludes blocked peers. */
   peers(): Promise<Peers>;
   /** The cached peers if fresh, without waiting (no chance for other events to interleave). */

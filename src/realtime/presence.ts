@@ -78,6 +78,7 @@ export interface PresenceHost {
   uid(): string;
   /** Open sockets, not counting one being closed. */
   sockets(closing?: WebSocket): number;
+  /** Who is told of this user's presence: the users who list this one (their online lists hold it). */
   friends(): Promise<Iterable<string>>;
   ensureAlarm(at: number): Promise<void>;
   /** Reports the change to the deployment's webhook, if any. */

@@ -48,10 +48,30 @@ export interface CommandResults {
 /** The answer to command `C`. */
 export type CommandResult<C extends GroupCommand> = CommandResults[C["op"]];
 
+/**
+ * A seed chat message the backend relays for its sender (the GatewayClient's
+ * `sendToUid` / `sendToGroup` of a `{fromUid, toUid, type, ...}` frame):
+ * sent as that user, `body` the frame as given, `id` the seed's message id.
+ */
+export interface RelayRequest {
+  chat: "dm" | "group";
+  to: string;
+  kind: string;
+  body: Record<string, unknown>;
+  id?: string | number;
+}
+
+/** One connected device of a group member (a GatewayWorker client). */
+export interface OnlineClient {
+  uid: string;
+  device: string;
+}
+
 /** A message to post, as the sender's user object hands it over. */
 export interface PostRequest {
   sender: string;
-  device: string;
+  /** The sending device (absent for a message the backend relays). */
+  device?: string;
   cmid: string;
   kind: string;
   body: unknown;

@@ -23,7 +23,7 @@ import type {
   PushSubscription,
   SubscriptionInfo
 } from "../protocol";
-import type { Actor, AmendRequest, CommandResult, CreateGroupInput, GroupCommand, GroupSummary, Posted, PostRequest } from "./calls";
+import type { Actor, AmendRequest, CommandResult, CreateGroupInput, GroupCommand, GroupSummary, OnlineClient, Posted, PostRequest, RelayRequest } from "./calls";
 import type { Deliverable, Delivered, LiveRun, PushContent, PushOutcome } from "./delivery";
 
 /*
@@ -59,6 +59,8 @@ export interface UserRpc {
   revokeTokens(jti?: string, exp?: number): Promise<number>;
   /** Erases the user's object (account deleted). */
   purge(): Promise<void>;
+  /** Sends a seed chat message the backend relays as this user (stored once per seed `id`); its message id. */
+  relay(r: RelayRequest): Promise<Result<{ mid: string }>>;
   /** A typing signal, pushed live and never stored. */
   signal(frame: TypingEvent): Promise<void>;
   conversations(cursor: string | undefined, limit: number): Promise<Result<ConversationPage>>;
@@ -97,6 +99,8 @@ export interface GroupRpc {
   edits(uid: string, mid: string): Promise<Result<EditsResult>>;
   search(uid: string, like: string, before: string | undefined, limit: number): Promise<Result<StoredMessage[]>>;
   stats(): Promise<Result<GroupStats>>;
+  /** Devices of the members online now, from an answer at most `maxAgeMs` old. */
+  onlineClients(maxAgeMs: number): Promise<Result<OnlineClient[]>>;
 }
 
 /** `RelayObject`, stateless: pushes one chunk of a big group's live push to members' objects. */

@@ -8,7 +8,12 @@ import { isSeedFrame, ProtocolError } from "../protocol";
  * whether the user exists) and throw what it refuses with.
  */
 
-/** This user's friends and the users a block stands between (either way); `friends` excludes blocked ones. */
+/**
+ * Whom this user may reach as a friend, and the users a block stands
+ * between (either way). `friends` are the users who list this one (the
+ * seed's `sendMsg` asks `uid = toUid AND frienduid = fromUid`: the
+ * recipient lists the sender); it excludes blocked ones.
+ */
 export interface PeerSets {
   friends: ReadonlySet<string>;
   blocked: ReadonlySet<string>;

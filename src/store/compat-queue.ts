@@ -96,8 +96,18 @@ export class CompatQueue {
     this.sql.exec("DELETE FROM compat_queue WHERE handed_to = ? AND handed_at < ?", device, cutoff);
   }
 
-  /** `device`'s socket closed: what it did not confirm is offered again. */
-  release(device: string): void {
-    this.sql.exec("UPDATE compat_queue SET handed_to = NULL, handed_at = NULL WHERE handed_to = ?", device);
+  /**
+   * `device`'s socket closed: what it did not confirm passes to the
+   * longest-open of `others` (compat devices, with when they connected)
+   * that was open when it was handed, else is offered again.
+   */
+  release(device: string, others: readonly { device: string; at: number }[] = []): void {
+    this.sql.exec(
+      `UPDATE compat_queue SET handed_to = (
+         SELECT o.value ->> 'device' FROM json_each(?2) o WHERE o.value ->> 'at' <= compat_queue.handed_at ORDER BY o.value ->> 'at' LIMIT 1
+       ) WHERE handed_to = ?1`,
+      device,
+      JSON.stringify(others)
+    );
   }
 }

@@ -4,13 +4,16 @@ const KEY = "peers";
 
 interface Stored {
   friends: string[];
+  /** Absent in a copy stored before `listed` existed: such a copy is read again. */
+  listed?: string[];
   blocked: string[];
   at: number;
 }
 
 /**
- * A user's friends and blocks, kept in their object: in memory, and in its
- * storage so that a send after hibernation or a restart needs no D1 query.
+ * A user's peers (who lists them, whom they list) and blocks, kept in their
+ * object: in memory, and in its storage so that a send after hibernation or
+ * a restart needs no D1 query.
  * The routes that change a friendship or a block (and the imports) drop it
  * before they answer (`invalidate`); a copy older than `ttlMs` is read
  * again anyway, as a safety net. A load that overlapped an invalidation is
@@ -32,7 +35,7 @@ export class FriendCache {
   peek(): Peers | undefined {
     if (!this.#cached) {
       const s = this.kv.get<Stored>(KEY);
-      if (s) this.#cached = { ids: { friends: new Set(s.friends), blocked: new Set(s.blocked) }, at: s.at };
+      if (s?.listed) this.#cached = { ids: { friends: new Set(s.friends), listed: new Set(s.listed), blocked: new Set(s.blocked) }, at: s.at };
     }
     return this.#cached && Date.now() - this.#cached.at < this.ttlMs ? this.#cached.ids : undefined;
   }
@@ -48,7 +51,7 @@ export class FriendCache {
           .then((ids) => {
             if (gen === this.#gen) {
               this.#cached = { ids, at };
-              this.kv.put(KEY, { friends: [...ids.friends], blocked: [...ids.blocked], at } satisfies Stored);
+              this.kv.put(KEY, { friends: [...ids.friends], listed: [...ids.listed], blocked: [...ids.blocked], at } satisfies Stored);
             }
             return ids;
           })

@@ -127,12 +127,13 @@ describe("browser Origin allow-list (ALLOWED_ORIGINS)", () => {
 describe("the seed's clients against wrangler dev (/ws/compat)", () => {
   async function connectSeedNode(uid: string): Promise<SeedClient> {
     const { body } = await admin<{ token: string }>("POST", "/api/v1/tokens", { uid });
-    const ws = new WebSocket(`${server.wsUrl}/compat?token=${body.token}`);
+    const device = `d${Date.now()}${Math.floor(Math.random() * 1000)}`;
+    const ws = new WebSocket(`${server.wsUrl}/compat?token=${body.token}&device=${device}`);
     await new Promise((resolve, reject) => {
       ws.addEventListener("open", resolve);
       ws.addEventListener("error", reject);
     });
-    return new SeedClient(ws, uid);
+    return new SeedClient(ws, uid, `${uid}:${device}`);
   }
 
   it("chats with the seed's frames, pulls what arrived while offline, and talks to a v1 client", async () => {

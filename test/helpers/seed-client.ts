@@ -15,7 +15,9 @@ export class SeedClient {
 
   constructor(
     readonly ws: SocketLike,
-    readonly uid: string
+    readonly uid: string,
+    /** This socket's GatewayWorker client id, as `heart` answers name it. */
+    readonly client: string
   ) {
     ws.addEventListener("message", (e) => {
       let f: Frame;
@@ -63,11 +65,12 @@ export class SeedClient {
 
   /**
    * A heart round trip: every frame the server sent before its answer has
-   * arrived (one socket, in order), so `seen` is then complete.
+   * arrived (one socket, in order), so `seen` is then complete. Every compat
+   * socket of the user gets each heart answer: this waits for its own.
    */
   async settle(): Promise<void> {
     this.send({ type: "heart" });
-    await this.next("heart");
+    await this.next("heart", (f) => f.client === this.client);
   }
 
   seen(type: string): Frame[] {

@@ -66,20 +66,41 @@ describe("push to users (sendToUid)", () => {
     });
   });
 
-  it("answers 429 once a user has had too many pushes this minute", async () => {
+  it("answers 429 once a user has had 600 pushes in 10 s (wrangler.toml's PUSH_LIMITER: a chat relay's rate, per target)", async () => {
     const uid = await createUser();
-    let status = 200;
-    let sent = 0;
-    while (status === 200 && sent < 200) {
-      const res = await api("POST", "/api/v1/push/users", { uids: [uid], body: sent });
-      status = res.status;
-      if (status === 200) sent++;
-      else expect(await res.json()).toMatchObject({ error: { code: "rate_limited", retryable: true } });
-    }
-    expect(status).toBe(429);
-    expect(sent).toBe(120);
-  });
+    // Its own key, so the per-key budget other test files spend is not in play.
+    const res = await pushUntilRefused([uid], "test-api-key-old", 650);
+    expect(res.sent).toBe(600);
+    expect(res.error).toMatchObject({ code: "rate_limited", retryable: true, message: expect.stringContaining(`u:${uid}`) });
+  }, 40_000);
+
+  it("answers 429 once one API key has pushed its budget, whatever the targets (PUSH_KEY_LIMITER)", async () => {
+    const uids = [await createUser(), await createUser()];
+    // Two targets, so neither reaches its own 600 first; the test config sets this key budget to 700 per 10 s.
+    const res = await pushUntilRefused(uids, "test-api-key-burst", 750);
+    expect(res.sent).toBe(700);
+    expect(res.error).toMatchObject({ code: "rate_limited", message: expect.stringContaining("API key") });
+    // Another key still pushes to the same users.
+    expect((await api("POST", "/api/v1/push/users", { uids: [uids[0]!], body: "still" })).status).toBe(200);
+  }, 40_000);
 });
+
+/**
+ * Pushes to `uids` in turn with `key` until one is refused (at most `max`):
+ * how many went through, and the refusal. Budgets count in 10-second windows
+ * of the wall clock, so it starts as one begins.
+ */
+async function pushUntilRefused(uids: readonly string[], key: string, max: number): Promise<{ sent: number; error?: unknown }> {
+  await new Promise((r) => setTimeout(r, 10_000 - (Date.now() % 10_000) + 20));
+  for (let sent = 0; sent < max; sent++) {
+    const res = await api("POST", "/api/v1/push/users", { uids: [uids[sent % uids.length]!], body: sent }, key);
+    if (res.status !== 200) {
+      expect(res.status).toBe(429);
+      return { sent, error: ((await res.json()) as { error: unknown }).error };
+    }
+  }
+  return { sent: max };
+}
 
 describe("push to a group (sendToGroup)", () => {
   it("reaches every member but the excepted users, and skips the excepted devices live while still storing for them", async () => {

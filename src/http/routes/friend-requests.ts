@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { createDb } from "../../db/client";
-import { listFriendIds } from "../../db/friendships";
+import { areFriends } from "../../db/friendships";
 import { blockedBetween, decideRequest, getRequest, insertRequest, pendingRequestBetween, pendingRequestsOf } from "../../db/social";
 import { newEventId } from "../../lib/ids";
 import {
@@ -86,7 +86,7 @@ export const friendRequests = newApp()
     const db = createDb(c.env.DB);
     await requireUsers(c.env, [from, to]);
     if (await blockedBetween(db, from, to)) throw new ProtocolError("blocked", `${from} and ${to} have a block between them`);
-    if ((await listFriendIds(db, from)).includes(to)) throw new ProtocolError("conflict", `${from} and ${to} are already friends`);
+    if (await areFriends(db, from, to)) throw new ProtocolError("conflict", `${from} and ${to} are already friends`);
     const now = Date.now();
     const inserted = await insertRequest(db, {
       id: newEventId(now), fromId: from, toId: to, message: message ?? null, status: "pending", createdAt: now, decidedAt: null

@@ -1,4 +1,3 @@
-import { limitsOf } from "../../lib/config";
 import { newDeviceId } from "../../lib/ids";
 import { unwrap } from "../../lib/result";
 import {
@@ -11,7 +10,6 @@ import {
   groupPathSchema,
   historyPageSchema,
   historyQuerySchema,
-  type Member,
   memberPathSchema,
   memberSchema,
   membersSchema,
@@ -20,7 +18,7 @@ import {
   patchMemberBodySchema,
   uidBodySchema
 } from "../../protocol";
-import { onlineAmong } from "../../realtime/presence";
+import { onlineMembers } from "../../realtime/group-clients";
 import { groupStub } from "../../rpc/stubs";
 import { z } from "zod";
 import { newApp } from "../app-env";
@@ -96,13 +94,6 @@ const onlineCountOp = op({
   summary: "How many members are online now", ...g, ok: { status: 200, description: "count", schema: countSchema },
   errors: ["unknown_group"]
 });
-
-/** Members online now: the group's member list against the sharded registry. */
-async function onlineMembers(env: Env, gid: string): Promise<string[]> {
-  const { members } = (await asBackend(env, gid, { op: "members" })) as { members: Member[] };
-  const online = await onlineAmong(env, members.map((x) => x.uid), limitsOf(env).presenceShards);
-  return [...online].sort();
-}
 
 /** `/api/v1/groups`: the backend's view of groups; every change is a system event for members. */
 export const groupRoutes = newApp()

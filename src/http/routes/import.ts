@@ -1,6 +1,7 @@
 import { createDb } from "../../db/client";
 import { existingAmong, importFriendships, importUsers } from "../../db/seed-import";
 import { mapLimit } from "../../lib/concurrency";
+import { limitsOf } from "../../lib/config";
 import { type GroupInfo, type SeedImportResult, seedImportBodySchema, seedImportResultSchema } from "../../protocol";
 import { groupStub, userStub } from "../../rpc/stubs";
 import { newApp } from "../app-env";
@@ -18,8 +19,9 @@ type Skip = SeedImportResult["skipped"][number];
 
 /**
  * `POST /api/v1/import/seed`: moves a GatewayWorker deployment's data over,
- * a page of rows at a time. Users first, then friendships (a row in either
- * direction makes the pair friends: ours are mutual), then groups (invite-only
+ * a page of rows at a time. Users first, then friendships (a row makes the
+ * pair friends both ways, or with `friendshipImport` `as-is` only as the
+ * seed stored it: the row's uid lists its frienduid), then groups (invite-only
  * unless `groupJoinPolicy` says `open`) and their members, through each group's
  * object so its state and D1 agree. Rows naming users or groups that do not
  * exist are skipped and reported, never half-applied.
@@ -48,16 +50,19 @@ export const importRoutes = newApp().post("/seed", valid("json", seedOp.body), a
   ]);
   const missing = (ids: string[]) => ids.find((id) => !exists.has(id));
 
+  // `both`: one pair per two users, whichever rows name it; `as-is`: one per directed row.
+  const mode = b.friendshipImport ?? limitsOf(c.env).friendshipImport;
   const pairs = new Map<string, [string, string]>();
   b.oh_ai_friend.forEach((r, row) => {
     const absent = missing([r.uid, r.frienduid]);
     if (absent !== undefined) skipped.push({ table: "oh_ai_friend", row, reason: `no user ${absent}` });
     else if (r.uid === r.frienduid) skipped.push({ table: "oh_ai_friend", row, reason: "a user cannot befriend themselves" });
-    else pairs.set([r.uid, r.frienduid].sort().join("\n"), [r.uid, r.frienduid]);
+    else pairs.set((mode === "both" ? [r.uid, r.frienduid].sort() : [r.uid, r.frienduid]).join("\n"), [r.uid, r.frienduid]);
   });
-  out.friendships.created = await importFriendships(db, [...pairs.values()]);
+  out.friendships.created = await importFriendships(db, [...pairs.values()], mode);
   out.friendships.existing = pairs.size - out.friendships.created;
-  // Users who existed before this page may keep a friend list in their object: it is stale now.
+  // Users who existed before this page may keep a friend list in their object
+  // (both ends of a row: who lists whom is cached on each side): it is stale now.
   const stale = new Set([...pairs.values()].flat().filter((uid) => !created.has(uid)));
   await mapLimit([...stale], 16, (uid) => userStub(c.env, uid).invalidateFriends());
 

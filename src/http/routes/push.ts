@@ -1,7 +1,6 @@
 import { limitsOf } from "../../lib/config";
 import {
   groupPathSchema,
-  ProtocolError,
   pushAllBodySchema,
   pushAllResultSchema,
   pushGroupBodySchema,
@@ -12,6 +11,7 @@ import {
 import { pushToAll, pushToGroup, pushToUsers } from "../../realtime/push";
 import { newApp } from "../app-env";
 import { idempotent } from "../idempotency";
+import { assertFits, spendPush } from "../push-limits";
 import { requireUsers } from "../lookups";
 import { op } from "../openapi";
 import { valid } from "../validate";
@@ -37,20 +37,6 @@ const allOp = op({
   errors: ["conflict"]
 });
 
-/** A pushed body is delivered as one frame: it must fit the frame limit. */
-function assertFits(env: Env, body: unknown): void {
-  const max = limitsOf(env).maxFrameBytes;
-  if (new TextEncoder().encode(JSON.stringify(body)).byteLength > max - 512) {
-    throw new ProtocolError("frame_too_large", `a pushed body is limited to ${max - 512} bytes`);
-  }
-}
-
-/** Per-target push budget (Workers rate limiting: per location, approximate by design); replays do not spend it. */
-async function limit(env: Env, key: string): Promise<void> {
-  const { success } = await env.PUSH_LIMITER.limit({ key });
-  if (!success) throw new ProtocolError("rate_limited", `too many pushes to ${key}; retry in a minute`, undefined, 60_000);
-}
-
 export const push = newApp()
   .post("/users", valid("json", usersOp.body), async (c) => {
     const b = c.req.valid("json");
@@ -58,7 +44,7 @@ export const push = newApp()
     const uids = [...new Set(b.uids)];
     await requireUsers(c.env, uids);
     return idempotent(c, b, async (pushId) => {
-      await Promise.all(uids.map((uid) => limit(c.env, `u:${uid}`)));
+      await spendPush(c, uids.map((uid) => `u:${uid}`));
       return { status: 200, body: await pushToUsers(c.env, pushId, uids, b) };
     });
   })
@@ -67,7 +53,7 @@ export const push = newApp()
     const b = c.req.valid("json");
     assertFits(c.env, b.body);
     return idempotent(c, { gid, ...b }, async (pushId) => {
-      await limit(c.env, `g:${gid}`);
+      await spendPush(c, [`g:${gid}`]);
       return { status: 200, body: await pushToGroup(c.env, gid, pushId, b, { uids: b.exceptUids, devices: b.exceptDevices }) };
     });
   })
@@ -75,7 +61,7 @@ export const push = newApp()
     const b = c.req.valid("json");
     assertFits(c.env, b.body);
     return idempotent(c, b, async (pushId) => {
-      await limit(c.env, "all");
+      await spendPush(c, ["all"]);
       return { status: 200, body: await pushToAll(c.env, pushId, b, limitsOf(c.env).presenceShards) };
     });
   });

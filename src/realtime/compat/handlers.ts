@@ -1,5 +1,6 @@
 import { unwrap } from "../../lib/result";
 import {
+  clientIdOf,
   type CompatCommand,
   type CompatFrame,
   type CompatServerFrame,
@@ -21,6 +22,7 @@ import type { Conn, UserHub } from "../hub";
 import { charge } from "../../rules/rate-limit";
 import type { GroupCommand } from "../../rpc/calls";
 import { groupStub } from "../../rpc/stubs";
+import { cmidOf } from "./relay";
 import { renderForCompat } from "./render";
 
 type Raw = Record<string, unknown>;
@@ -44,19 +46,46 @@ export function sendCompat(ws: WebSocket, frame: CompatServerFrame): boolean {
   return sendUnbatched(ws, JSON.stringify(frame));
 }
 
+/** Sends `frame` to each open compat socket of the user; whether every one took it. */
+function toEveryCompatSocket(hub: UserHub, frame: CompatServerFrame): boolean {
+  let sent = true;
+  for (const ws of hub.compatSockets.open()) sent = sendCompat(ws, frame) && sent;
+  return sent;
+}
+
+/** How old the `heart` answer's group sessions may be (one group call serves every member's hearts meanwhile). */
+const HEART_GROUP_MAX_AGE_MS = 30_000;
+
+/**
+ * The seed's `heart` answer's `group`: `Gateway::getClientSessionsByGroup(10000)`,
+ * the clients of the group `COMPAT_HEART_GROUP`'s online members, each with
+ * its session (`null`: none is kept), as PHP encodes it: `[]` when empty.
+ * Only a member of that group is told who is in it.
+ */
+async function heartGroup(hub: UserHub): Promise<Record<string, null> | []> {
+  const gid = hub.limits.compatHeartGroup;
+  if (hub.groups.memberships.get(gid) === undefined) return [];
+  const clients = await groupStub(hub.env, gid).onlineClients(HEART_GROUP_MAX_AGE_MS).catch(() => undefined);
+  if (!clients?.ok || clients.value.length === 0) return [];
+  return Object.fromEntries(clients.value.map((c) => [clientIdOf(c.uid, c.device), null]));
+}
+
 const COMMANDS: Record<CompatCommand, Handler> = {
   pull: onPull,
-  online: async (hub, conn) => {
-    sendCompat(conn.ws, { list: (await onlineFriends(hub)).map(seedUid), type: "online" });
+  // The seed answers `online`, `heart` and `pull` with sendToUid: every socket of the user gets them.
+  online: async (hub) => {
+    toEveryCompatSocket(hub, { list: (await onlineFriends(hub)).map(seedUid), type: "online" });
   },
-  heart: (_hub, conn) => {
-    sendCompat(conn.ws, { type: "heart", group: {}, client: conn.device });
+  heart: async (hub, conn) => {
+    toEveryCompatSocket(hub, { type: "heart", group: await heartGroup(hub), client: clientIdOf(hub.uid, conn.device) });
   },
   create_group: onCreateGroup,
   join_group: (hub, _conn, f) => groupCommand(hub, f, { op: "join" }, "already_member"),
   leave_group: (hub, _conn, f) => groupCommand(hub, f, { op: "leave" }, "not_member"),
   kick_group: (hub, _conn, f) => {
-    if (f.kickUid === undefined) throw new ProtocolError("bad_request", "kick_group names the member to remove in kickUid", { kickUid: "required" });
+    // The seed's kick_group (no kickUid) detached the sender's own first connection,
+    // which its next frame joined again: in effect nothing, as here.
+    if (f.kickUid === undefined) return;
     return groupCommand(hub, f, { op: "kick", uid: f.kickUid });
   },
   dismiss_group: (hub, _conn, f) => groupCommand(hub, f, { op: "dismiss" })
@@ -149,12 +178,6 @@ async function patiently<T>(fn: () => T | Promise<T>): Promise<T> {
   }
 }
 
-/** The idempotency key of a seed message: its `id`, per conversation and type. */
-async function cmidOf(chat: string, to: string, type: string, id: string | number): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${chat}\n${to}\n${type}\n${typeof id}:${id}`));
-  return `c_${[...new Uint8Array(digest).slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
-}
-
 /**
  * `pull`: everything no compat socket of this user has confirmed (and no
  * other open one holds), as `{type: "pull", message: [json, ...]}` frames
@@ -164,16 +187,17 @@ async function cmidOf(chat: string, to: string, type: string, id: string | numbe
  * the newest {@link PULL_GROUP_MAX} at most per group.
  */
 async function onPull(hub: UserHub, conn: Conn): Promise<void> {
+  const seen = new Set<string>();
   let after = 0;
   for (;;) {
     const events = hub.compat.available(conn.device, hub.compatDevices(), PULL_BATCH).filter((e) => e.seq > after);
     if (events.length === 0) break;
-    if (!sendPages(hub, conn, events)) return;
+    if (!sendPages(hub, conn, events, seen)) return;
     hub.compat.handed(events.map((e) => e.seq), conn.device, Date.now());
     after = events[events.length - 1]!.seq;
     if (events.length < PULL_BATCH) break;
   }
-  await pullGroups(hub, conn);
+  await pullGroups(hub, conn, seen);
 }
 
 /** Most events of one group a `pull` hands over (the seed's server keeps none for offline members). */
@@ -184,10 +208,10 @@ const PULL_GROUP_MAX = 1_000;
  * where a compat socket was last shown that group's events; the first time,
  * where the user's v1 devices got to). The cursor moves once a page went out.
  */
-async function pullGroups(hub: UserHub, conn: Conn): Promise<void> {
+async function pullGroups(hub: UserHub, conn: Conn, seen: Set<string>): Promise<void> {
   const m = hub.groups.memberships;
   for (const { gid } of await hub.groups.known()) {
-    let after = m.cursors.get(COMPAT_DEVICE, gid) ?? m.cursors.furthest(gid, COMPAT_DEVICE) ?? m.get(gid)?.floor ?? 0;
+    let after = hub.compatSockets.groupStart(conn.ws, gid);
     for (let handed = 0; handed < PULL_GROUP_MAX; ) {
       const page = await hub.groups.page(gid, after, PULL_BATCH).catch(() => undefined);
       if (!page) break;
@@ -196,7 +220,7 @@ async function pullGroups(hub: UserHub, conn: Conn): Promise<void> {
         continue;
       }
       if (page.events.length === 0) break;
-      if (!sendPages(hub, conn, page.events)) return;
+      if (!sendPages(hub, conn, page.events, seen)) return;
       after = page.events.at(-1)!.gseq;
       m.ack(COMPAT_DEVICE, { [gid]: after });
       handed += page.events.length;
@@ -205,20 +229,28 @@ async function pullGroups(hub: UserHub, conn: Conn): Promise<void> {
   }
 }
 
-/** Sends events as `pull` frames that each fit the frame limit; false unless every frame went out. */
-function sendPages(hub: UserHub, conn: Conn, events: readonly (InboxEvent | GroupStreamEvent)[]): boolean {
+/**
+ * Sends events as `pull` frames that each fit the frame limit, to every
+ * compat socket of the user (the seed's `sendToUid`), skipping a message
+ * whose seed identity (`seen`, kept over one `pull`) went out already; false
+ * unless every frame went out on the asking socket.
+ */
+function sendPages(hub: UserHub, conn: Conn, events: readonly (InboxEvent | GroupStreamEvent)[], seen: Set<string>): boolean {
   const max = hub.limits.maxFrameBytes;
   let page: string[] = [];
   let bytes = 0;
   let sent = true;
   const flush = () => {
-    if (page.length > 0) sent = sendCompat(conn.ws, { message: page, type: "pull" }) && sent;
+    if (page.length > 0) sent = toEveryCompatSocket(hub, { message: page, type: "pull" }) && sent;
     page = [];
     bytes = 0;
   };
   for (const e of events) {
     const text = renderForCompat(e, hub.uid);
     if (text === undefined) continue;
+    const key = seedIdentity(text);
+    if (key !== undefined && seen.has(key)) continue;
+    if (key !== undefined) seen.add(key);
     const size = JSON.stringify(text).length + 1;
     if (page.length > 0 && bytes + size + 32 > max) flush();
     page.push(text);
@@ -226,6 +258,13 @@ function sendPages(hub: UserHub, conn: Conn, events: readonly (InboxEvent | Grou
   }
   flush();
   return sent && conn.ws.readyState === WebSocket.OPEN;
+}
+
+/** A seed message's identity: its conversation, type and `id` (undefined when it has no id). */
+function seedIdentity(text: string): string | undefined {
+  const f = JSON.parse(text) as Record<string, unknown>;
+  if (typeof f.id !== "string" && typeof f.id !== "number") return undefined;
+  return JSON.stringify([Number(f.isGroup ?? 0) === 1 || f.isGroup === true, String(f.fromUid), String(f.toUid), f.type, typeof f.id, f.id]);
 }
 
 /** `create_group`: `toUid` is the new group's id; the sender owns it; open to `join_group`. */

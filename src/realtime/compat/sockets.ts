@@ -3,6 +3,9 @@ import { COMPAT_DEVICE, type Memberships } from "../../store/memberships";
 import { type InboxEvent, type PresenceFrame, seedUid } from "../../protocol";
 import { attachmentOf, COMPAT_TAG } from "../connection";
 import { CONFIRM_AFTER_MS, sendCompat } from "./handlers";
+
+/** Groups whose unconfirmed live runs one compat socket keeps (each about 40 bytes of its 2 KB attachment). */
+const HANDED_GROUPS_MAX = 24;
 import { renderForCompat } from "./render";
 
 /**
@@ -13,12 +16,6 @@ import { renderForCompat } from "./render";
  */
 export class CompatSockets {
   #presenceTurn = 0;
-  /**
-   * Per compat device, the group events pushed to it and not yet confirmed:
-   * gid → how far its unbroken run reached, and when. Memory only: what a
-   * restart forgets is offered again by `pull` (at worst twice).
-   */
-  readonly #handed = new Map<string, Map<string, { gseq: number; at: number }>>();
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -38,44 +35,60 @@ export class CompatSockets {
 
   /**
    * A socket ended: a normal close is a frame from the client like any other
-   * (it confirms what came well before it); what it did not confirm is
-   * offered to the next `pull`.
+   * (it confirms what came well before it). What it did not confirm passes
+   * to another compat socket that was open when it was handed (every compat
+   * socket gets every push and `pull` reply, so that one has it too), and
+   * otherwise is offered to the next `pull`.
    */
   closed(ws: WebSocket, code?: number): void {
     const a = attachmentOf(ws);
     if (!a?.compat) return;
     if (code === 1000) this.confirm(a.device, Date.now() - CONFIRM_AFTER_MS);
-    this.queue.release(a.device);
-    this.#handed.delete(a.device);
+    const others = this.open().flatMap((o) => {
+      const b = o === ws ? undefined : attachmentOf(o);
+      return b && b.device !== a.device ? [{ device: b.device, at: b.connectedAt }] : [];
+    });
+    this.queue.release(a.device, others);
   }
 
   /** A frame (or a normal close) from compat device `device`: it confirms what it was handed before `cutoff`. */
   confirm(device: string, cutoff: number): void {
     this.queue.confirm(device, cutoff);
-    const handed = this.#handed.get(device);
-    if (!handed) return;
-    const done: Record<string, number> = {};
-    for (const [gid, h] of handed) {
-      if (h.at >= cutoff) continue;
-      done[gid] = h.gseq;
-      handed.delete(gid);
+    for (const ws of this.open()) {
+      const a = attachmentOf(ws);
+      if (a?.device !== device || !a.handed) continue;
+      const done: Record<string, number> = {};
+      const kept: Record<string, [number, number]> = {};
+      for (const [gid, [gseq, at]] of Object.entries(a.handed)) {
+        if (at < cutoff) done[gid] = gseq;
+        else kept[gid] = [gseq, at];
+      }
+      if (Object.keys(done).length === 0) continue;
+      this.memberships.ack(COMPAT_DEVICE, done);
+      ws.serializeAttachment({ ...a, handed: kept });
     }
-    if (Object.keys(done).length > 0) this.memberships.ack(COMPAT_DEVICE, done);
+  }
+
+  /** Where a `pull` of group `gid` starts for `ws`: past what a compat socket confirmed, or `ws` holds. */
+  groupStart(ws: WebSocket, gid: string): number {
+    const m = this.memberships;
+    const confirmed = m.cursors.get(COMPAT_DEVICE, gid) ?? m.cursors.furthest(gid, COMPAT_DEVICE) ?? m.get(gid)?.floor ?? 0;
+    return Math.max(confirmed, attachmentOf(ws)?.handed?.[gid]?.[0] ?? 0);
   }
 
   /**
-   * A group's events were pushed to the compat sockets open now: each
-   * device is handed the unbroken run from the user's compat cursor (what a
-   * seed client missed before stays for its `pull`), confirmed by its next
-   * frame (see {@link confirm}).
+   * A group's events were pushed to the compat sockets open now: each is
+   * handed the unbroken run past {@link groupStart} (what a seed client
+   * missed before stays for its `pull`), confirmed by its device's next
+   * frame (see {@link confirm}). Kept in the socket's attachment, so it
+   * outlives hibernation; a socket holds runs of its {@link HANDED_GROUPS_MAX}
+   * latest groups (an older run is offered again by `pull`).
    */
   shown(gid: string, frames: readonly { gseq: number; prev: number }[], now: number): void {
-    const m = this.memberships;
     for (const ws of this.open()) {
-      const device = attachmentOf(ws)?.device;
-      if (device === undefined) continue;
-      const handed = this.#handed.get(device) ?? new Map<string, { gseq: number; at: number }>();
-      let at = handed.get(gid)?.gseq ?? m.cursors.get(COMPAT_DEVICE, gid) ?? m.cursors.furthest(gid, COMPAT_DEVICE) ?? m.get(gid)?.floor ?? 0;
+      const a = attachmentOf(ws);
+      if (!a) continue;
+      let at = this.groupStart(ws, gid);
       const from = at;
       for (const f of frames) {
         if (f.gseq <= at) continue;
@@ -83,8 +96,9 @@ export class CompatSockets {
         at = f.gseq;
       }
       if (at === from) continue;
-      handed.set(gid, { gseq: at, at: now });
-      this.#handed.set(device, handed);
+      const { [gid]: _old, ...rest } = a.handed ?? {};
+      const kept = Object.entries(rest).sort((x, y) => y[1][1] - x[1][1]).slice(0, HANDED_GROUPS_MAX - 1);
+      ws.serializeAttachment({ ...a, handed: { ...Object.fromEntries(kept), [gid]: [at, now] } });
     }
   }
 

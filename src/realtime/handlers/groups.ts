@@ -1,7 +1,7 @@
 import { newDeviceId } from "../../lib/ids";
 import { unwrap } from "../../lib/result";
 import { type ClientFrame, type FrameOf, ProtocolError, type ReplyOf } from "../../protocol";
-import type { Conn, UserHub } from "../hub";
+import type { Conn, Sender, UserHub } from "../hub";
 import type { CommandResults, GroupCommand } from "../../rpc/calls";
 import { groupStub } from "../../rpc/stubs";
 import { assertSameMessage } from "./idempotency";
@@ -44,7 +44,7 @@ export type GroupRepliesChecked = AllTrue<RepliesMatch>;
  * answered from the group (or, for a message sent before groups were stored
  * once, from this inbox) without a second message.
  */
-export async function onGroupSend(hub: UserHub, conn: Conn, frame: Outgoing, outcome: SendOutcome): Promise<ReplyOf<"send">> {
+export async function onGroupSend(hub: UserHub, conn: Sender, frame: Outgoing, outcome: SendOutcome): Promise<ReplyOf<"send">> {
   let f = frame;
   const own = hub.inbox.bySentCmid(f.cmid);
   if (own) {
@@ -58,7 +58,7 @@ export async function onGroupSend(hub: UserHub, conn: Conn, frame: Outgoing, out
   const { event: stored, fresh } = unwrap(
     await hub.post(f.to, {
       sender: hub.uid,
-      device: conn.device,
+      ...(conn.device !== undefined ? { device: conn.device } : {}),
       cmid: f.cmid,
       kind: f.kind,
       body: f.body,

@@ -9,7 +9,7 @@ import {
   SEED_RESERVED_KINDS,
   type SendFrame
 } from "../../protocol";
-import type { Conn, UserHub } from "../hub";
+import type { Conn, Sender, UserHub } from "../hub";
 import { assertNotRecalled, originOf, peerOf, quoteOf } from "../../rules/message-state";
 import { userTarget } from "../../rules/targets";
 import { groupStub } from "../../rpc/stubs";
@@ -29,7 +29,7 @@ import { assertBodySize, assertMay, moderated, type Outgoing, type SendOutcome, 
  *    then is the sender acked. If that fails the reply is a retryable error
  *    and the alarm keeps retrying; resending the same `cmid` is always safe.
  */
-export async function onSend(hub: UserHub, conn: Conn, frame: Outgoing): Promise<ReplyOf<"send">> {
+export async function onSend(hub: UserHub, conn: Sender, frame: Outgoing): Promise<ReplyOf<"send">> {
   assertBodySize(hub, frame.body);
   if ((frame.mentions?.users?.length ?? 0) > hub.limits.maxMentions) {
     throw new ProtocolError("too_many_mentions", `a message may mention at most ${hub.limits.maxMentions} users`);
@@ -58,7 +58,7 @@ export async function onSend(hub: UserHub, conn: Conn, frame: Outgoing): Promise
   }
 }
 
-async function sendDirect(hub: UserHub, conn: Conn, frame: Outgoing, outcome: SendOutcome): Promise<ReplyOf<"send">> {
+async function sendDirect(hub: UserHub, conn: Sender, frame: Outgoing, outcome: SendOutcome): Promise<ReplyOf<"send">> {
   let f = frame;
   if (f.mentions) throw new ProtocolError("bad_request", "mentions are for group messages");
   if (f.to === hub.uid) {
@@ -80,7 +80,7 @@ async function sendDirect(hub: UserHub, conn: Conn, frame: Outgoing, outcome: Se
       ...(f.reply ? { reply: f.reply } : {}),
       ...(f.forwarded ? { forwarded: f.forwarded } : {}),
       cmid: f.cmid,
-      device: conn.device
+      ...(conn.device !== undefined ? { device: conn.device } : {})
     },
     ts,
     userTarget(f.to)

@@ -57,8 +57,8 @@ export async function onOnline(
 
 /** When the friends among `f.uids` were last online; anyone else is left out (presence is for friends). */
 export async function onLastSeen(hub: UserHub, _conn: Conn, f: LastSeenFrame): Promise<ReplyOf<"last_seen">> {
-  const { friends } = await hub.peers();
-  const asked = [...new Set(f.uids)].filter((u) => friends.has(u));
+  const { listed } = await hub.peers();
+  const asked = [...new Set(f.uids)].filter((u) => listed.has(u));
   return { users: asked.length === 0 ? [] : await lastSeenAmong(hub.env, asked, hub.limits.presenceShards) };
 }
 
@@ -69,10 +69,10 @@ export async function onPrivacy(hub: UserHub, _conn: Conn, f: PrivacyFrame): Pro
   return { lastSeen: f.lastSeen, changed };
 }
 
-/** This user's friends who are online now, sorted. */
+/** The users this user lists (its friends) who are online now, sorted. */
 export async function onlineFriends(hub: UserHub): Promise<string[]> {
-  const { friends } = await hub.peers();
-  return [...(await onlineAmong(hub.env, friends, hub.limits.presenceShards))].sort();
+  const { listed } = await hub.peers();
+  return [...(await onlineAmong(hub.env, listed, hub.limits.presenceShards))].sort();
 }
 
 /** `ping` with an `id`: the server's time. */
