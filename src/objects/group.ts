@@ -64,7 +64,7 @@ export class GroupObject extends DurableObject<Env> implements GroupRpc {
   readonly #fanout: Fanout;
   #mirrorChain: Promise<void> = Promise.resolve();
   #migrated = false;
-  #clients: { at: number; online: readonly string[]; list: Promise<OnlineClient[]> } | undefined;
+  #clients: { at: number; list: Promise<OnlineClient[]> } | undefined;
   readonly #webhooks: WebhookOutbox;
   readonly #sql: SqlStorage;
   readonly #kv: SyncKvStorage;
@@ -346,17 +346,20 @@ export class GroupObject extends DurableObject<Env> implements GroupRpc {
 
   /**
    * The devices of the members online now (the seed's `getClientSessionsByGroup`),
-   * an answer at most `maxAgeMs` old and from the same online members: one
-   * computation serves every caller meanwhile.
+   * an answer at most `maxAgeMs` old: one computation (a call per online
+   * member, up to `CLIENTS_MAX_MEMBERS`) serves every caller meanwhile.
    */
   async onlineClients(maxAgeMs: number): Promise<Result<OnlineClient[]>> {
     return attempt(async () => {
       await this.#requireGroup();
       const now = Date.now();
-      const online = this.#state.online.list();
-      if (!this.#clients || now - this.#clients.at > maxAgeMs || this.#clients.online !== online) {
-        this.#clients = { at: now, online, list: devicesOf(this.env, online.filter((uid) => this.#state.member(uid))) };
-        this.#clients.list.catch(() => (this.#clients = undefined));
+      if (!this.#clients || now - this.#clients.at > maxAgeMs) {
+        const online = this.#state.online.list().filter((uid) => this.#state.member(uid));
+        const entry = { at: now, list: devicesOf(this.env, online) };
+        this.#clients = entry;
+        entry.list.catch(() => {
+          if (this.#clients === entry) this.#clients = undefined;
+        });
       }
       return this.#clients.list;
     });

@@ -57,9 +57,9 @@ export const gatewayMessageSchema = z.union([z.string().max(1 << 20), z.record(z
 
 export const gatewayArgs = {
   sendToUid: z.object({ uid: one(seedIdSchema), message: gatewayMessageSchema }),
-  sendToGroup: z.object({ group: one(seedGroupIdSchema), message: gatewayMessageSchema, exclude_client: optionalClients, raw: z.boolean().optional() }),
+  sendToGroup: z.object({ group: one(seedGroupIdSchema), message: gatewayMessageSchema, exclude_client: optionalClients }),
   /** `client_id_array` and `exclude_client_id` must be null: a push to everyone online reaches everyone. */
-  sendToAll: z.object({ message: gatewayMessageSchema, client_id_array: z.null().optional(), exclude_client_id: z.null().optional(), raw: z.boolean().optional() }),
+  sendToAll: z.object({ message: gatewayMessageSchema, client_id_array: z.null().optional(), exclude_client_id: z.null().optional() }),
   isUidOnline: z.object({ uid: seedIdSchema }),
   isOnline: z.object({ client_id: clientIdSchema }),
   getClientIdByUid: z.object({ uid: seedIdSchema }),
@@ -80,8 +80,6 @@ export const gatewayArgs = {
 } as const;
 export type GatewayMethod = keyof typeof gatewayArgs;
 export type GatewayArgs<M extends GatewayMethod> = z.output<(typeof gatewayArgs)[M]>;
-
-export const gatewayMethodPathSchema = z.object({ method: z.enum(Object.keys(gatewayArgs) as [GatewayMethod, ...GatewayMethod[]]) });
 
 const seedUidOut = z.union([z.string(), z.number()]);
 

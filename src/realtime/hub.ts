@@ -57,8 +57,8 @@ export interface UserHub {
   /** This user's open compat sockets and what each holds of group events (`CompatSockets`). */
   readonly compatSockets: {
     open(): WebSocket[];
-    /** Where a `pull` of group `gid` starts for `ws`: past what was confirmed, or `ws` holds. */
-    groupStart(ws: WebSocket, gid: string): number;
+    /** Where a `pull` of group `gid` starts: past what was confirmed, or an open compat socket holds. */
+    groupStart(gid: string): number;
   };
   /** Friends and blocks (cached; invalidated when either changes). `friends` excludes blocked peers. */
   peers(): Promise<Peers>;

@@ -59,6 +59,8 @@ export interface RelayRequest {
   kind: string;
   body: Record<string, unknown>;
   id?: string | number;
+  /** The request's push id: the idempotency key of a frame with no `id` (a retry of the request stores it once). */
+  push: string;
 }
 
 /** One connected device of a group member (a GatewayWorker client). */

@@ -1,3 +1,5 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ServerFrame } from "../../src/protocol";
 import { CONFIRM_AFTER_MS } from "../../src/realtime/compat/handlers";
@@ -77,16 +79,41 @@ describe("the GatewayClient's calls (POST /api/v1/gateway/{method})", () => {
     expect(await sb.next("text")).toEqual(copy);
   });
 
-  it("records a relay the friendship gate refuses, and stores nothing for it", async () => {
+  it("pushes a frame between non-friends as the seed's backend did (no gate there), but refuses it across a block", async () => {
     const a = await createUser(numericId());
     const b = await createUser(numericId());
     const sb = await connectSeed(b);
-    const res = await gw("sendToUid", { uid: b, message: { fromUid: Number(a), toUid: Number(b), isGroup: 0, type: "text", id: 1, content: "hi" } });
-    expect(res.deliveries).toEqual([{ to: Number(b), as: "message", error: { code: "stranger", message: expect.any(String) } }]);
+    const vb = await connect(b);
+    const hi = { fromUid: Number(a), toUid: Number(b), isGroup: 0, type: "text", id: 1, content: "hi" };
+    expect((await gw("sendToUid", { uid: b, message: hi })).deliveries).toEqual([{ to: Number(b), as: "notice", devices: 2 }]);
+    expect(await sb.next("text")).toEqual(hi);
+    expect(await vb.next("notice")).toMatchObject({ kind: "text", body: hi });
+    await expectJson(await api("POST", "/api/v1/blocks", { blocker: b, blocked: a }), 201);
+    const res = await gw("sendToUid", { uid: b, message: { ...hi, id: 2 } });
+    expect(res.deliveries).toEqual([{ to: Number(b), as: "message", error: { code: "blocked", message: expect.any(String) } }]);
     sb.send({ type: "pull" });
     await sb.settle();
-    expect(sb.seen("text")).toEqual([]);
-    expect(sb.seen("pull")).toEqual([]);
+    expect(sb.seen("text")).toEqual([hi]);
+  });
+
+  it("stores a relayed frame with no id once when the request is retried with its Idempotency-Key, and once per id however the id is typed", async () => {
+    const [a, b] = await seedUsers(2);
+    const sa = await connectSeed(a!);
+    const sb = await connectSeed(b!);
+    const noId = { fromUid: Number(a), toUid: Number(b), isGroup: 0, type: "text", content: "no id" };
+    const send = () => api("POST", "/api/v1/gateway/sendToUid", { uid: b, message: noId }, undefined, { "Idempotency-Key": crypto.randomUUID().slice(0, 8) + b });
+    const key = { "Idempotency-Key": `k-${b}` };
+    const first = await expectJson<{ deliveries: { mid: string }[] }>(await api("POST", "/api/v1/gateway/sendToUid", { uid: b, message: noId }, undefined, key), 200);
+    const again = await expectJson<{ deliveries: { mid: string }[] }>(await api("POST", "/api/v1/gateway/sendToUid", { uid: b, message: noId }, undefined, key), 200);
+    expect(again.deliveries[0]!.mid).toBe(first.deliveries[0]!.mid);
+    // Without the key, the same frame twice is two messages (it has no id to tell them apart).
+    expect((await send()).status).toBe(200);
+    // The socket frame with id 77 and the form-posted "77" are one message.
+    sa.send({ toUid: Number(b), isGroup: 0, type: "text", id: 77, content: "typed" });
+    await sb.next("text", (f) => f.id === 77);
+    await gw("sendToUid", { uid: b, message: { fromUid: a, toUid: b, isGroup: "0", type: "text", id: "77", content: "typed" } });
+    await sb.settle();
+    expect(sb.seen("text").map((f) => f.content)).toEqual(["no id", "no id", "typed"]);
   });
 
   it("sendToGroup: a member's frame is their group message (never echoed to them); a push skips the excluded client", async () => {
@@ -159,8 +186,14 @@ describe("the GatewayClient's calls (POST /api/v1/gateway/{method})", () => {
   it("refuses bad calls with coded errors", async () => {
     const a = await createUser(numericId());
     expect(await gw("isOnline", { client_id: "no-colon" }, 400)).toMatchObject({ error: { code: "bad_request", fields: { client_id: expect.any(String) } } });
-    expect(await gw("isUidOnline", { uid: 424242424242 }, 404)).toMatchObject({ error: { code: "unknown_user" } });
-    expect(await gw("sendToUid", { uid: [a, "nobody-here"], message: "x" }, 404)).toMatchObject({ error: { code: "unknown_user" } });
+    // As GatewayClient: an unknown uid is offline and has no clients; a send to one reaches the others.
+    expect((await gw("isUidOnline", { uid: 424242424242 })).result).toBe(0);
+    expect((await gw("getClientIdByUid", { uid: "nobody-here" })).result).toEqual([]);
+    expect((await gw("sendToUid", { uid: [a, "nobody-here"], message: "x" })).deliveries).toEqual([
+      { to: "nobody-here", as: "notice", error: { code: "unknown_user", message: expect.any(String) } },
+      { to: Number(a), as: "notice", devices: 0 }
+    ]);
+    expect((await gw("sendToGroup", { group: [987654321], message: "x" })).deliveries).toMatchObject([{ to: 987654321, as: "notice", error: { code: "unknown_group" } }]);
     expect(await gw("getUidListByGroup", { group: 987654321 }, 404)).toMatchObject({ error: { code: "unknown_group" } });
     expect(await gw("sendToAll", { message: "x", exclude_client_id: [`${a}:x`] }, 400)).toMatchObject({ error: { code: "bad_request" } });
     expect((await api("POST", "/api/v1/gateway/setSession", { client_id: `${a}:x`, session: {} })).status).toBe(404);
@@ -200,6 +233,22 @@ describe("what seed clients are shown", () => {
     }
   });
 
+  it("never offers in a pull what another open compat socket of the user was shown live", async () => {
+    const [a, b] = await seedUsers(2);
+    const gid = await seedGroup(b!, [a!]);
+    const a1 = await connectSeed(a!);
+    const sb = await connectSeed(b!);
+    sb.send({ toUid: Number(gid), isGroup: 1, type: "text", id: "g1", content: "group hello" });
+    await a1.next("text", (f) => f.id === "g1");
+    // A second tab opens and pulls: the pull reply reaches a1 too, which showed g1 already.
+    const a2 = await connectSeed(a!);
+    a2.send({ type: "pull" });
+    await a2.settle();
+    await a1.settle();
+    expect(a1.seen("text")).toHaveLength(1);
+    expect([...a1.seen("pull"), ...a2.seen("pull")]).toEqual([]);
+  });
+
   it("never offers in a pull what a compat socket was just shown live, in a group or a direct chat", async () => {
     const [a, b] = await seedUsers(2);
     const gid = await seedGroup(b!, [a!]);
@@ -224,15 +273,19 @@ describe("what seed clients are shown", () => {
     sb.send({ toUid: Number(a), isGroup: 0, type: "text", id: "x1", content: "both saw me" });
     await a1.next("text");
     await a2.next("text");
-    a1.close(4000); // not a normal close: a1 confirmed nothing
-    await a1.closed;
-    await sleep(50);
-    a2.send({ type: "pull" });
-    await a2.settle();
-    expect(a2.seen("pull")).toEqual([]);
-    // a2 dies too, unconfirmed, with no other socket open: the next socket is offered it (nothing lost).
-    a2.close(4000);
-    await a2.closed;
+    // The queue names one socket as the holder: that one dies (not a normal close: it confirmed nothing).
+    const holder = async () =>
+      runInDurableObject(env.USERS.getByName(a!), (_o, s) => s.storage.sql.exec<{ d: string | null }>("SELECT handed_to AS d FROM compat_queue").one().d);
+    const [dying, staying] = (await holder()) === a1.client.split(":")[1] ? [a1, a2] : [a2, a1];
+    dying.close(4000);
+    await dying.closed;
+    await expect.poll(holder).toBe(staying.client.split(":")[1]);
+    staying.send({ type: "pull" });
+    await staying.settle();
+    expect(staying.seen("pull")).toEqual([]);
+    // The other dies too, unconfirmed, with no other socket open: the next socket is offered it (nothing lost).
+    staying.close(4000);
+    await staying.closed;
     await sleep(50);
     const a3 = await connectSeed(a!);
     a3.send({ type: "pull" });

@@ -1,7 +1,5 @@
 import type { Context } from "hono";
 import type { z } from "zod";
-import { createDb } from "../../db/client";
-import { existingUserIds } from "../../db/users";
 import { limitsOf } from "../../lib/config";
 import { unwrap } from "../../lib/result";
 import {
@@ -16,16 +14,17 @@ import {
   gatewayNoticeKind,
   gatewayResults,
   ProtocolError,
+  type SeedChat,
   seedChatOf,
   seedUid
 } from "../../protocol";
 import { onlineMembers } from "../../realtime/group-clients";
-import { pushToAll, pushToGroup, pushToUsers } from "../../realtime/push";
+import { pushToAll, pushToUsers } from "../../realtime/push";
 import { groupStub, presenceStub, userStub } from "../../rpc/stubs";
 import type { AppEnv } from "../app-env";
 import { newApp } from "../app-env";
 import { idempotent } from "../idempotency";
-import { requireUser, requireUsers } from "../lookups";
+import { existingUsers, requireUser } from "../lookups";
 import { op } from "../openapi";
 import { assertFits, spendPush } from "../push-limits";
 import { valid } from "../validate";
@@ -36,28 +35,33 @@ type C = Context<AppEnv>;
 const ALL_UIDS_MAX = 10_000;
 
 /**
- * A seed chat message relayed as its sender: the delivery it made, or the
- * refusal (a stranger, a non-member) recorded as the seed's backend never
- * learnt one. What is worth retrying (over the send budget, a target
- * unreachable before anything was stored) fails the request instead.
+ * Refusals of a relayed chat message that the seed's backend never had: it
+ * pushed to anyone. The frame then goes as a push, as the seed's would have
+ * (a block, a mute or a dismissed group still refuse it).
  */
-async function relay(c: C, chat: "dm" | "group", to: string, seed: NonNullable<ReturnType<typeof seedChatOf>>): Promise<GatewayDelivery> {
-  const r = await userStub(c.env, seed.from).relay({ chat, to, kind: seed.kind, body: seed.body, ...(seed.id !== undefined ? { id: seed.id } : {}) });
+const PUSH_INSTEAD = new Set<ErrorCode>(["stranger", "not_member"]);
+
+type Delivery = GatewayDelivery;
+const failed = (to: string, as: Delivery["as"], e: { code: string; message: string }): Delivery => ({ to: seedUid(to), as, error: { code: e.code, message: e.message } });
+
+/**
+ * A seed chat frame relayed as its sender: the message it made, undefined
+ * when the gate refused it for a reason the seed's backend never had (the
+ * caller pushes it instead), or the refusal. What is worth retrying (the
+ * send budget, a target unreachable before anything was stored) fails the
+ * request instead.
+ */
+async function relay(c: C, chat: "dm" | "group", to: string, seed: SeedChat, push: string): Promise<Delivery | undefined> {
+  const r = await userStub(c.env, seed.from).relay({ chat, to, kind: seed.kind, body: seed.body, push, ...(seed.id !== undefined ? { id: seed.id } : {}) });
   if (r.ok) return { to: seedUid(to), as: "message", mid: r.value.mid };
   if (ERRORS[r.error.code].retryable) unwrap(r);
-  return { to: seedUid(to), as: "message", error: { code: r.error.code, message: r.error.message } };
+  if (PUSH_INSTEAD.has(r.error.code)) return undefined;
+  return failed(to, "message", r.error);
 }
 
-/** Of `uids`, those that exist (one D1 query per 100). */
-async function existing(env: Env, uids: readonly string[]): Promise<Set<string>> {
-  const db = createDb(env.DB);
-  const found = new Set<string>();
-  for (let i = 0; i < uids.length; i += 100) for (const u of await existingUserIds(db, uids.slice(i, i + 100))) found.add(u);
-  return found;
-}
-
+/** The user's live connections; none for a uid with no account (GatewayClient answers 0 or nothing for those). */
 async function statusOf(env: Env, uid: string) {
-  await requireUser(env, uid);
+  if (!(await existingUsers(env, [uid])).has(uid)) return { uid, online: false, devices: [] };
   return userStub(env, uid).status();
 }
 
@@ -80,23 +84,23 @@ type Handler<M extends GatewayMethod> = (c: C, a: GatewayArgs<M>) => Promise<{ r
 
 const METHODS: { [M in GatewayMethod]: { summary: string; result: z.ZodType; errors?: ErrorCode[]; idempotent?: true; run: Handler<M> } } = {
   sendToUid: {
-    summary: "Send to users: a seed chat frame (`fromUid` a user, `toUid` this uid) is stored as that user's message (v1 devices get a `message`, compat sockets the JSON unchanged); anything else is a push",
-    result: gatewayResults.send, errors: ["unknown_user", "conflict"], idempotent: true,
+    summary: "Send to users: a seed chat frame (`fromUid` a user, `toUid` this uid) is stored as that user's message (v1 devices get a `message`, compat sockets the JSON unchanged); anything else, or a frame between non-friends, is a push",
+    result: gatewayResults.send, errors: ["conflict"], idempotent: true,
     run: async (c, { uid, message }) => {
       const json = gatewayJson(message);
       assertFits(c.env, json);
       const targets = [...new Set(uid)];
       const chats = targets.map((to) => seedChatOf(json, "dm", to));
-      const senders = [...new Set(chats.flatMap((s) => (s ? [s.from] : [])))];
-      const known = await existing(c.env, [...targets, ...senders]);
-      await requireUsers(c.env, targets.filter((t) => !known.has(t)));
+      const known = await existingUsers(c.env, [...targets, ...chats.flatMap((s) => (s ? [s.from] : []))]);
       return idempotent(c, { m: "sendToUid", targets, json }, async (pushId) => {
-        await spendPush(c, targets.map((t) => `u:${t}`));
-        const deliveries: GatewayDelivery[] = [];
+        await spendPush(c, targets.filter((t) => known.has(t)).map((t) => `u:${t}`));
+        const deliveries: Delivery[] = [];
         const notices: string[] = [];
         for (const [i, to] of targets.entries()) {
           const seed = chats[i];
-          if (seed && known.has(seed.from)) deliveries.push(await relay(c, "dm", to, seed));
+          const sent = !known.has(to) ? failed(to, "notice", { code: "unknown_user", message: `no user ${to}` })
+            : seed && known.has(seed.from) ? await relay(c, "dm", to, seed, pushId) : undefined;
+          if (sent) deliveries.push(sent);
           else notices.push(to);
         }
         if (notices.length > 0) {
@@ -109,25 +113,27 @@ const METHODS: { [M in GatewayMethod]: { summary: string; result: z.ZodType; err
   },
   sendToGroup: {
     summary: "Send to groups: a seed chat frame from a member is stored as their group message (never echoed to them); anything else is a push to the members but the excluded clients",
-    result: gatewayResults.send, errors: ["unknown_group", "group_dismissed", "conflict"], idempotent: true,
+    result: gatewayResults.send, errors: ["conflict"], idempotent: true,
     run: async (c, { group, message, exclude_client }) => {
       const json = gatewayJson(message);
       assertFits(c.env, json);
       const gids = [...new Set(group)];
       const chats = gids.map((gid) => seedChatOf(json, "group", gid));
-      const known = await existing(c.env, [...new Set(chats.flatMap((s) => (s ? [s.from] : [])))]);
+      const known = await existingUsers(c.env, chats.flatMap((s) => (s ? [s.from] : [])));
       return idempotent(c, { m: "sendToGroup", gids, json, exclude_client }, async (pushId) => {
         await spendPush(c, gids.map((g) => `g:${g}`));
-        const deliveries: GatewayDelivery[] = [];
+        const deliveries: Delivery[] = [];
         for (const [i, gid] of gids.entries()) {
           const seed = chats[i];
-          if (seed && known.has(seed.from)) {
-            deliveries.push(await relay(c, "group", gid, seed));
+          const sent = seed && known.has(seed.from) ? await relay(c, "group", gid, seed, pushId) : undefined;
+          if (sent) {
+            deliveries.push(sent);
             continue;
           }
-          const except = { uids: [], devices: exclude_client };
-          await pushToGroup(c.env, gid, i === 0 ? pushId : `${pushId}-${i}`, { kind: gatewayNoticeKind(json), body: json }, except);
-          deliveries.push({ to: seedUid(gid), as: "notice" });
+          // One group's refusal (unknown, dismissed) is its own: the others still get theirs, as the library's call would.
+          const r = await groupStub(c.env, gid).notice(i === 0 ? pushId : `${pushId}-${i}`, { kind: gatewayNoticeKind(json), body: json }, [], exclude_client);
+          if (!r.ok && ERRORS[r.error.code].retryable) unwrap(r);
+          deliveries.push(r.ok ? { to: seedUid(gid), as: "notice" } : failed(gid, "notice", r.error));
         }
         return { status: 200, body: { result: null, deliveries } };
       });
@@ -147,19 +153,19 @@ const METHODS: { [M in GatewayMethod]: { summary: string; result: z.ZodType; err
     }
   },
   isUidOnline: {
-    summary: "1 when the user has a socket open now, else 0 (asked of their own object)", result: gatewayResults.flag, errors: ["unknown_user"],
+    summary: "1 when the user has a socket open now, else 0 (asked of their own object)", result: gatewayResults.flag,
     run: async (c, { uid }) => ({ result: (await statusOf(c.env, uid)).online ? 1 : 0 })
   },
   isOnline: {
-    summary: "1 when this client (`uid:device`) has a socket open now, else 0", result: gatewayResults.flag, errors: ["unknown_user"],
+    summary: "1 when this client (`uid:device`) has a socket open now, else 0", result: gatewayResults.flag,
     run: async (c, { client_id }) => ({ result: (await statusOf(c.env, client_id.uid)).devices.some((d) => d.device === client_id.device) ? 1 : 0 })
   },
   getClientIdByUid: {
-    summary: "The user's connected clients (`uid:device`)", result: gatewayResults.clients, errors: ["unknown_user"],
+    summary: "The user's connected clients (`uid:device`)", result: gatewayResults.clients,
     run: async (c, { uid }) => ({ result: (await statusOf(c.env, uid)).devices.map((d) => clientIdOf(uid, d.device)) })
   },
   getUidByClientId: {
-    summary: "The user of a connected client, or null when it is not connected", result: gatewayResults.uid, errors: ["unknown_user"],
+    summary: "The user of a connected client, or null when it is not connected", result: gatewayResults.uid,
     run: async (c, { client_id }) => {
       const s = await statusOf(c.env, client_id.uid);
       return { result: s.devices.some((d) => d.device === client_id.device) ? seedUid(client_id.uid) : null };

@@ -211,7 +211,7 @@ const PULL_GROUP_MAX = 1_000;
 async function pullGroups(hub: UserHub, conn: Conn, seen: Set<string>): Promise<void> {
   const m = hub.groups.memberships;
   for (const { gid } of await hub.groups.known()) {
-    let after = hub.compatSockets.groupStart(conn.ws, gid);
+    let after = hub.compatSockets.groupStart(gid);
     for (let handed = 0; handed < PULL_GROUP_MAX; ) {
       const page = await hub.groups.page(gid, after, PULL_BATCH).catch(() => undefined);
       if (!page) break;
@@ -264,7 +264,7 @@ function sendPages(hub: UserHub, conn: Conn, events: readonly (InboxEvent | Grou
 function seedIdentity(text: string): string | undefined {
   const f = JSON.parse(text) as Record<string, unknown>;
   if (typeof f.id !== "string" && typeof f.id !== "number") return undefined;
-  return JSON.stringify([Number(f.isGroup ?? 0) === 1 || f.isGroup === true, String(f.fromUid), String(f.toUid), f.type, typeof f.id, f.id]);
+  return JSON.stringify([Number(f.isGroup ?? 0) === 1 || f.isGroup === true, String(f.fromUid), String(f.toUid), f.type, String(f.id)]);
 }
 
 /** `create_group`: `toUid` is the new group's id; the sender owns it; open to `join_group`. */

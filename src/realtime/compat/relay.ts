@@ -4,12 +4,13 @@ import { onSend } from "../handlers/messages";
 import type { UserHub } from "../hub";
 
 /**
- * The idempotency key of a seed message: its `id`, per conversation and
- * type. A frame sent over `/ws/compat` and the same frame relayed by the
- * backend share it, so the message is stored once either way.
+ * The idempotency key of a seed message: its `id` as text (a form POST
+ * turns 77 into "77"), per conversation and type. A frame sent over
+ * `/ws/compat` and the same frame relayed by the backend share it, so the
+ * message is stored once either way.
  */
 export async function cmidOf(chat: string, to: string, type: string, id: string | number): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${chat}\n${to}\n${type}\n${typeof id}:${id}`));
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${chat}\n${to}\n${type}\nstring:${id}`));
   return `c_${[...new Uint8Array(digest).slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
@@ -21,7 +22,7 @@ export async function cmidOf(chat: string, to: string, type: string, id: string 
  * still being retried (`unavailable`) counts as sent, as on `/ws/compat`.
  */
 export async function relaySeedMessage(hub: UserHub, r: RelayRequest): Promise<{ mid: string }> {
-  const cmid = r.id !== undefined ? await cmidOf(r.chat, r.to, r.kind, r.id) : crypto.randomUUID();
+  const cmid = await cmidOf(r.chat, r.to, r.kind, r.id ?? `push:${r.push}`);
   const frame = { type: "send" as const, id: 0, cmid, chat: r.chat, to: r.to, kind: r.kind, body: r.body as never };
   try {
     return { mid: (await onSend(hub, { uid: hub.uid }, frame)).mid };

@@ -1,12 +1,37 @@
 import type { CompatQueue } from "../../store/compat-queue";
 import { COMPAT_DEVICE, type Memberships } from "../../store/memberships";
 import { type InboxEvent, type PresenceFrame, seedUid } from "../../protocol";
-import { attachmentOf, COMPAT_TAG } from "../connection";
+import { type Attachment, attachmentOf, COMPAT_TAG } from "../connection";
 import { CONFIRM_AFTER_MS, sendCompat } from "./handlers";
-
-/** Groups whose unconfirmed live runs one compat socket keeps (each about 40 bytes of its 2 KB attachment). */
-const HANDED_GROUPS_MAX = 24;
 import { renderForCompat } from "./render";
+
+/** Bytes of a socket's attachment (2,048 at most) its unconfirmed group runs may fill. */
+const HANDED_BYTES_MAX = 1_536;
+
+type Handed = Record<string, [gseq: number, at: number]>;
+
+/** Runs handed before `cutoff` (confirmed: their ends, per group) and the rest. */
+function splitRuns(handed: Handed, cutoff: number): { done: Record<string, number>; kept: Handed } {
+  const done: Record<string, number> = {};
+  const kept: Handed = {};
+  for (const [gid, [gseq, at]] of Object.entries(handed)) {
+    if (at < cutoff) done[gid] = gseq;
+    else kept[gid] = [gseq, at];
+  }
+  return { done, kept };
+}
+
+/** The newest runs first, as many as fit {@link HANDED_BYTES_MAX} with the rest of the attachment. */
+function fitted(a: Attachment, handed: Handed): Handed {
+  const kept: Handed = {};
+  let bytes = JSON.stringify({ ...a, handed: {} }).length;
+  for (const [gid, run] of Object.entries(handed).sort((x, y) => y[1][1] - x[1][1])) {
+    bytes += gid.length + 32;
+    if (bytes > HANDED_BYTES_MAX) break;
+    kept[gid] = run;
+  }
+  return kept;
+}
 
 /**
  * One user object's side of the seed's protocol: its compat sockets, the
@@ -36,19 +61,33 @@ export class CompatSockets {
   /**
    * A socket ended: a normal close is a frame from the client like any other
    * (it confirms what came well before it). What it did not confirm passes
-   * to another compat socket that was open when it was handed (every compat
-   * socket gets every push and `pull` reply, so that one has it too), and
-   * otherwise is offered to the next `pull`.
+   * to the user's other compat sockets that were open when it was handed
+   * (every compat socket gets every push and `pull` reply, so they have it
+   * too), and otherwise is offered to the next `pull`.
    */
   closed(ws: WebSocket, code?: number): void {
     const a = attachmentOf(ws);
     if (!a?.compat) return;
-    if (code === 1000) this.confirm(a.device, Date.now() - CONFIRM_AFTER_MS);
+    let runs = a.handed ?? {};
+    if (code === 1000) {
+      const cutoff = Date.now() - CONFIRM_AFTER_MS;
+      this.confirm(a.device, cutoff);
+      const { done, kept } = splitRuns(runs, cutoff);
+      if (Object.keys(done).length > 0) this.memberships.ack(COMPAT_DEVICE, done);
+      runs = kept;
+    }
     const others = this.open().flatMap((o) => {
       const b = o === ws ? undefined : attachmentOf(o);
-      return b && b.device !== a.device ? [{ device: b.device, at: b.connectedAt }] : [];
+      return b && b.device !== a.device ? [{ ws: o, a: b }] : [];
     });
-    this.queue.release(a.device, others);
+    this.queue.release(a.device, others.map((o) => ({ device: o.a.device, at: o.a.connectedAt })));
+    // A socket open since before this one was pushed all it was: it holds these group runs too.
+    for (const o of others) {
+      if (o.a.connectedAt > a.connectedAt || Object.keys(runs).length === 0) continue;
+      const merged: Handed = { ...runs, ...o.a.handed };
+      for (const [gid, run] of Object.entries(runs)) if ((o.a.handed?.[gid]?.[0] ?? 0) < run[0]) merged[gid] = run;
+      o.ws.serializeAttachment({ ...o.a, handed: fitted(o.a, merged) });
+    }
   }
 
   /** A frame (or a normal close) from compat device `device`: it confirms what it was handed before `cutoff`. */
@@ -57,38 +96,46 @@ export class CompatSockets {
     for (const ws of this.open()) {
       const a = attachmentOf(ws);
       if (a?.device !== device || !a.handed) continue;
-      const done: Record<string, number> = {};
-      const kept: Record<string, [number, number]> = {};
-      for (const [gid, [gseq, at]] of Object.entries(a.handed)) {
-        if (at < cutoff) done[gid] = gseq;
-        else kept[gid] = [gseq, at];
-      }
+      const { done, kept } = splitRuns(a.handed, cutoff);
       if (Object.keys(done).length === 0) continue;
       this.memberships.ack(COMPAT_DEVICE, done);
       ws.serializeAttachment({ ...a, handed: kept });
     }
   }
 
-  /** Where a `pull` of group `gid` starts for `ws`: past what a compat socket confirmed, or `ws` holds. */
-  groupStart(ws: WebSocket, gid: string): number {
+  /**
+   * Where a `pull` of group `gid` by `ws` starts: past what a compat socket
+   * confirmed, and past what any open one holds (the `pull` reply reaches
+   * them all, and the seed's clients do not dedupe).
+   */
+  groupStart(gid: string): number {
+    return Math.max(this.#confirmed(gid), ...this.open().map((o) => attachmentOf(o)?.handed?.[gid]?.[0] ?? 0));
+  }
+
+  /** Where a live run of `gid` continues for `ws`: past what was confirmed, or `ws` itself holds. */
+  #heldBy(ws: WebSocket, gid: string): number {
+    return Math.max(this.#confirmed(gid), attachmentOf(ws)?.handed?.[gid]?.[0] ?? 0);
+  }
+
+  /** The user's compat cursor of `gid` (the first time: where their v1 devices got to, else where they joined). */
+  #confirmed(gid: string): number {
     const m = this.memberships;
-    const confirmed = m.cursors.get(COMPAT_DEVICE, gid) ?? m.cursors.furthest(gid, COMPAT_DEVICE) ?? m.get(gid)?.floor ?? 0;
-    return Math.max(confirmed, attachmentOf(ws)?.handed?.[gid]?.[0] ?? 0);
+    return m.cursors.get(COMPAT_DEVICE, gid) ?? m.cursors.furthest(gid, COMPAT_DEVICE) ?? m.get(gid)?.floor ?? 0;
   }
 
   /**
    * A group's events were pushed to the compat sockets open now: each is
-   * handed the unbroken run past {@link groupStart} (what a seed client
-   * missed before stays for its `pull`), confirmed by its device's next
-   * frame (see {@link confirm}). Kept in the socket's attachment, so it
-   * outlives hibernation; a socket holds runs of its {@link HANDED_GROUPS_MAX}
-   * latest groups (an older run is offered again by `pull`).
+   * handed the unbroken run past what it holds (what a seed client missed
+   * before stays for its `pull`), confirmed by its device's next frame (see
+   * {@link confirm}). Kept in the socket's attachment, so it outlives
+   * hibernation; the runs of the latest groups that fit {@link HANDED_BYTES_MAX}
+   * (an older run is offered again by `pull`).
    */
   shown(gid: string, frames: readonly { gseq: number; prev: number }[], now: number): void {
     for (const ws of this.open()) {
       const a = attachmentOf(ws);
       if (!a) continue;
-      let at = this.groupStart(ws, gid);
+      let at = this.#heldBy(ws, gid);
       const from = at;
       for (const f of frames) {
         if (f.gseq <= at) continue;
@@ -96,9 +143,7 @@ export class CompatSockets {
         at = f.gseq;
       }
       if (at === from) continue;
-      const { [gid]: _old, ...rest } = a.handed ?? {};
-      const kept = Object.entries(rest).sort((x, y) => y[1][1] - x[1][1]).slice(0, HANDED_GROUPS_MAX - 1);
-      ws.serializeAttachment({ ...a, handed: { ...Object.fromEntries(kept), [gid]: [at, now] } });
+      ws.serializeAttachment({ ...a, handed: fitted(a, { ...a.handed, [gid]: [at, now] }) });
     }
   }
 
