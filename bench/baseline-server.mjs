@@ -155,6 +155,13 @@ const server = createServer((req, res) => {
         return json(res, 201, { id: b.id, name: b.name ?? null, createdAt: Date.now() });
       case "/api/v1/friendships":
         return json(res, 201, { a: b.a, b: b.b, created: true });
+      case "/api/v1/gateway/sendToUid": {
+        // The seed's relay: the frame, unchanged, to the target's sockets as a message from fromUid.
+        const m = typeof b.message === "string" ? JSON.parse(b.message) : b.message;
+        const mid = newMid();
+        deliver(String(b.uid), { mid, chat: "dm", from: String(m.fromUid), to: String(b.uid), kind: m.type, body: m, ts: Date.now() });
+        return json(res, 200, { result: null, deliveries: [{ to: b.uid, as: "message", mid }] });
+      }
       case "/api/v1/groups": {
         const id = b.id ?? `g_${groups.size + 1}`;
         const members = [...new Set([b.owner, ...(b.members ?? [])])];

@@ -1,4 +1,4 @@
-// Entry: node bench/run.ts [--scenario all|connect,echo,private,group,offline,reconnect]
+// Entry: node bench/run.ts [--scenario all|connect,echo,private,group,offline,reconnect,relay]
 //   [--target both|ours|baseline] [--preset quick|full] [--<size flag> value[,value...]]
 // Starts each target fresh on loopback, runs every selected scenario against
 // each target in turn, prints a table with ours/baseline ratios and writes
@@ -15,12 +15,13 @@ import { bigGroup } from "./scenarios/biggroup.ts";
 import { offline } from "./scenarios/offline.ts";
 import { privateChat } from "./scenarios/private.ts";
 import { reconnect } from "./scenarios/reconnect.ts";
+import { relay } from "./scenarios/relay.ts";
 import { defaultStateDir, startTarget, type Target, type TargetName } from "./targets.ts";
 import { type Profiling, startProfile } from "./profile.ts";
 import { printTable, type Row } from "./table.ts";
 import { CpuMeter } from "./stats.ts";
 
-const SCENARIOS: Record<string, Scenario> = { connect, echo, private: privateChat, group, biggroup: bigGroup, offline, reconnect };
+const SCENARIOS: Record<string, Scenario> = { connect, echo, private: privateChat, group, biggroup: bigGroup, offline, reconnect, relay };
 
 /** Quick matrix: about two minutes on a 2-core machine for both targets. */
 const QUICK: Flags = {
@@ -31,6 +32,8 @@ const QUICK: Flags = {
   /** biggroup: groups of these sizes with this many members online, messages sent one at a time. */
   "big-sizes": [100, 10000], "big-online": 100, "big-msgs": 50,
   "offline-users": 100, "offline-msgs": 20,
+  /** relay: the backend's sendToUid of seed frames, at a rate within the deployed push budget. */
+  "relay-pairs": 100, "relay-rate": 500, "relay-seconds": 4,
   "storm-clients": 500,
   "echo-clients": 10, "echo-windows": [1, 10], "echo-seconds": 2,
   /** Stop waiting for deliveries after this long without progress (then audit). */

@@ -8,6 +8,23 @@ async function digest(s: string): Promise<ArrayBuffer> {
   return crypto.subtle.digest("SHA-256", encoder.encode(s));
 }
 
+/** The listed keys' digests, per API_KEY value (computed once per isolate, not per request). */
+let listed: { source: string; keys: Promise<{ id: string; digest: ArrayBuffer }[]> } | undefined;
+
+function listedKeys(source: string) {
+  if (listed?.source !== source) {
+    const keys = source.split(",").map((k) => k.trim()).filter(Boolean);
+    listed = {
+      source,
+      keys: Promise.all(keys.map(async (k) => {
+        const d = await digest(k);
+        return { id: [...new Uint8Array(d, 0, 8)].map((b) => b.toString(16).padStart(2, "0")).join(""), digest: d };
+      }))
+    };
+  }
+  return listed.keys;
+}
+
 /**
  * `Authorization: Bearer <key>` against API_KEY, which may list several
  * comma-separated keys so one can be rotated in before the other goes.
@@ -19,11 +36,9 @@ export const requireApiKey = createMiddleware<AppEnv>(async (c, next) => {
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   if (!match) throw new ProtocolError("unauthorized", "missing Authorization: Bearer <API key>");
   const given = await digest(match[1]!);
-  const keys = (c.env.API_KEY ?? "").split(",").map((k) => k.trim()).filter(Boolean);
   let id: string | undefined;
-  for (const key of keys) {
-    const d = await digest(key);
-    if (crypto.subtle.timingSafeEqual(given, d)) id = [...new Uint8Array(d, 0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  for (const key of await listedKeys(c.env.API_KEY ?? "")) {
+    if (crypto.subtle.timingSafeEqual(given, key.digest)) id = key.id;
   }
   if (id === undefined) throw new ProtocolError("unauthorized", "invalid API key");
   c.set("apiKeyId", id);
