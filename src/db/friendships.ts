@@ -1,7 +1,7 @@
 import { and, eq, or } from "drizzle-orm";
 import type { Db } from "./client";
 import { blocks, friendships } from "./schema";
-import type { PeerSets } from "../rules/gate";
+import { peersFrom, type Peers } from "../rules/gate";
 
 /** Ids of everyone `uid` lists (`user_id = uid`): its friend list. */
 export async function listFriendIds(db: Db, uid: string): Promise<string[]> {
@@ -12,35 +12,7 @@ export async function listFriendIds(db: Db, uid: string): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-/**
- * A user's peers. `friends` (the gate's input) are the users who list
- * `uid` (`friend_id = uid`): `uid` may reach X when X lists `uid`, the
- * seed's `uid = toUid AND frienduid = fromUid`. `listed` are the users
- * `uid` lists (`user_id = uid`): whose presence `uid` sees. Both exclude
- * anyone blocked in either direction. Our API writes friendships both ways,
- * so the two differ only for one-sided rows an import kept as they were.
- */
-export interface Peers extends PeerSets {
-  listed: ReadonlySet<string>;
-}
-
-/** A directed friendship row: `userId` lists `friendId` (the seed's `oh_ai_friend (uid, frienduid)`). */
-export interface FriendEdge {
-  userId: string;
-  friendId: string;
-}
-
-/** `uid`'s {@link Peers} from its friendship rows (either direction) and the blocks it is part of. Pure. */
-export function peersFrom(uid: string, edges: readonly FriendEdge[], blockRows: readonly { blocker: string; blocked: string }[]): Peers {
-  const blocked = new Set(blockRows.map((r) => (r.blocker === uid ? r.blocked : r.blocker)));
-  const friends = new Set<string>();
-  const listed = new Set<string>();
-  for (const e of edges) {
-    if (e.friendId === uid && e.userId !== uid && !blocked.has(e.userId)) friends.add(e.userId);
-    if (e.userId === uid && e.friendId !== uid && !blocked.has(e.friendId)) listed.add(e.friendId);
-  }
-  return { friends, listed, blocked };
-}
+export type { FriendEdge, Peers } from "../rules/gate";
 
 export async function loadPeers(db: Db, uid: string): Promise<Peers> {
   const [listedBy, listing, blockRows] = await db.batch([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { peersFrom } from "../../src/db/friendships";
+import { peersFrom } from "../../src/rules/gate";
 import { type Crossing, gate } from "../../src/rules/gate";
 
 const text: Crossing = { what: "message", kind: "text", body: { text: "hi" }, strangerKinds: new Set() };
