@@ -1,4 +1,4 @@
-import { runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ServerFrame } from "../../src/protocol";
@@ -263,6 +263,29 @@ describe("what seed clients are shown", () => {
     await a1.settle();
     expect(a1.seen("pull")).toEqual([]);
     expect(a1.seen("text")).toHaveLength(2);
+  });
+
+  it("remembers what a compat socket was shown of a group across hibernation, and its heart confirms it afterwards", async () => {
+    const [a, b] = await seedUsers(2);
+    const gid = await seedGroup(b!, [a!]);
+    const a1 = await connectSeed(a!);
+    const sb = await connectSeed(b!);
+    sb.send({ toUid: Number(gid), isGroup: 1, type: "text", id: "h1", content: "before the nap" });
+    await a1.next("text", (f) => f.id === "h1");
+    await evictDurableObject(env.USERS.getByName(a!)); // memory gone, sockets kept, as a hibernation
+    a1.send({ type: "pull" });
+    await a1.settle();
+    expect(a1.seen("pull")).toEqual([]);
+    // Its heart, well after the push, confirms it: a later socket is not offered it either.
+    await sleep(CONFIRM_AFTER_MS + 100);
+    await a1.settle();
+    a1.close(4000);
+    await a1.closed;
+    const a2 = await connectSeed(a!);
+    a2.send({ type: "pull" });
+    await a2.settle();
+    expect(a2.seen("pull")).toEqual([]);
+    expect(a1.seen("text")).toHaveLength(1);
   });
 
   it("hands what a dying compat socket held to the user's other open one, and offers it again only when none had it", async () => {
