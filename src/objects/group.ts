@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { type Limits, limitsOf, webhookConfig } from "../lib/config";
 import { createDb, type Db } from "../db/client";
-import { loadGroup, mirrorStatements, runBatch } from "../db/groups";
+import { loadGroup } from "../db/groups";
 import { existingUserIds, getUser } from "../db/users";
 import { countCalls, metered } from "../lib/meter";
 import { mapLimit } from "../lib/concurrency";
@@ -22,7 +22,8 @@ import {
 } from "../protocol";
 import { amend } from "../realtime/group-updates";
 import { onlineAmong } from "../realtime/presence";
-import { devicesOf } from "../realtime/group-clients";
+import { OnlineClientsCache } from "../realtime/group-clients";
+import { GroupMirror } from "../realtime/group-mirror";
 import { FANOUT_CURSOR_KEY, Fanout } from "../realtime/fanout";
 import { noticeOf } from "../realtime/push";
 import { WebhookOutbox } from "../store/webhooks";
@@ -36,8 +37,6 @@ import { type PushContent } from "../rpc/delivery";
 import type { Actor, AmendRequest, CommandResult, CreateGroupInput, GroupCommand, GroupSummary, OnlineClient, Posted, PostRequest } from "../rpc/calls";
 import type { GroupRpc } from "../rpc/interfaces";
 
-const MIRROR_BATCH = 50;
-const MIRROR_RETRY_MS = 30_000;
 const FANOUT_WATCHDOG_MS = 10_000;
 /** Retention runs at once when the history holds this many events over its cap. */
 const TRIM_SLACK = 1_000;
@@ -52,7 +51,7 @@ const API_SENDER = "~api";
  * message is stored once. Members read it by cursor (their stream, pages,
  * summaries, search); the live fan-out pushes each post to the members
  * online now. D1 mirrors record and members through an outbox flushed after
- * every change. Logic lives in src/realtime/group-commands.ts,
+ * every change (src/realtime/group-mirror.ts). Logic lives in src/realtime/group-commands.ts,
  * group-reads.ts and fanout.ts; this class holds state, ordering and the
  * RPC surface.
  */
@@ -62,9 +61,9 @@ export class GroupObject extends DurableObject<Env> implements GroupRpc {
   readonly #db: Db;
   readonly #alarm: AlarmScheduler;
   readonly #fanout: Fanout;
-  #mirrorChain: Promise<void> = Promise.resolve();
+  readonly #mirror: GroupMirror;
   #migrated = false;
-  #clients: { at: number; list: Promise<OnlineClient[]> } | undefined;
+  readonly #clients: OnlineClientsCache;
   readonly #webhooks: WebhookOutbox;
   readonly #sql: SqlStorage;
   readonly #kv: SyncKvStorage;
@@ -79,6 +78,8 @@ export class GroupObject extends DurableObject<Env> implements GroupRpc {
     this.#db = createDb(env.DB);
     this.#alarm = new AlarmScheduler(ctx.storage);
     this.#webhooks = new WebhookOutbox(sql, webhookConfig(env));
+    this.#mirror = new GroupMirror(this.#state, this.#db, this.#alarm);
+    this.#clients = new OnlineClientsCache(env);
     const gid = () => this.ctx.id.name!;
     this.#fanout = new Fanout(
       this.#state,
@@ -344,24 +345,11 @@ export class GroupObject extends DurableObject<Env> implements GroupRpc {
     });
   }
 
-  /**
-   * The devices of the members online now (the seed's `getClientSessionsByGroup`),
-   * an answer at most `maxAgeMs` old: one computation (a call per online
-   * member, up to `CLIENTS_MAX_MEMBERS`) serves every caller meanwhile.
-   */
+  /** The devices of the members online now (the seed's `getClientSessionsByGroup`), an answer at most `maxAgeMs` old. */
   async onlineClients(maxAgeMs: number): Promise<Result<OnlineClient[]>> {
     return attempt(async () => {
       await this.#requireGroup();
-      const now = Date.now();
-      if (!this.#clients || now - this.#clients.at > maxAgeMs) {
-        const online = this.#state.online.list().filter((uid) => this.#state.member(uid));
-        const entry = { at: now, list: devicesOf(this.env, online) };
-        this.#clients = entry;
-        entry.list.catch(() => {
-          if (this.#clients === entry) this.#clients = undefined;
-        });
-      }
-      return this.#clients.list;
+      return this.#clients.get(maxAgeMs, () => this.#state.online.list().filter((uid) => this.#state.member(uid)));
     });
   }
 
@@ -389,7 +377,7 @@ export class GroupObject extends DurableObject<Env> implements GroupRpc {
     this.#alarm.fired();
     this.#schema();
     const next = await this.#fanout.run();
-    await this.#flushMirror();
+    await this.#mirror.flush();
     const now = Date.now();
     const more = this.#state.history.trim(now, this.#limits.groupHistoryTtlMs, this.#limits.groupHistoryMax);
     this.#state.pruneFormer(now - this.#limits.groupHistoryTtlMs);
@@ -453,7 +441,7 @@ export class GroupObject extends DurableObject<Env> implements GroupRpc {
   /** After a change: mirror to D1 before answering (so HTTP reads see it), fan out in the background. */
   async #afterChange(durable: boolean): Promise<void> {
     await this.#kickFanout(durable);
-    await this.#flushMirror();
+    await this.#mirror.flush();
   }
 
   /**
@@ -487,24 +475,6 @@ export class GroupObject extends DurableObject<Env> implements GroupRpc {
     await mapLimit(mentioned, this.#limits.fanoutConcurrency, ([uid, message]) =>
       userStub(this.env, uid).notifyMention(gid, message as StoredMessage).catch((err: unknown) => console.warn("mention notification failed", uid, String(err)))
     );
-  }
-
-  /** Replays pending mirror ops into D1; on failure the alarm retries. */
-  #flushMirror(): Promise<void> {
-    this.#mirrorChain = this.#mirrorChain.then(async () => {
-      try {
-        for (;;) {
-          const { upTo, ops } = this.#state.mirrorBatch(MIRROR_BATCH);
-          if (ops.length === 0) return;
-          await runBatch(this.#db, mirrorStatements(this.#db, ops));
-          this.#state.mirrorDone(upTo);
-        }
-      } catch (err) {
-        console.error("D1 mirror failed; will retry", err);
-        await this.#alarm.ensure(Date.now() + MIRROR_RETRY_MS);
-      }
-    });
-    return this.#mirrorChain;
   }
 }
 

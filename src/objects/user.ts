@@ -20,7 +20,6 @@ import {
   type ServerFrame,
   type TypingEvent,
   type UnsequencedEvent,
-  encodeServerFrame,
   type PushSubscription,
   type SearchQuery,
   type StoredMessage,
@@ -34,7 +33,6 @@ import {
   deviceTag,
   openSockets,
   safeSend,
-  sendUnbatched,
   touch,
   UPGRADE_HEADERS
 } from "../realtime/connection";
@@ -47,7 +45,7 @@ import { Outbound, RETRY_MIN_MS } from "../realtime/outbound";
 import { dispatch } from "../realtime/dispatch";
 import { compatDispatch } from "../realtime/compat/handlers";
 import { CompatSockets } from "../realtime/compat/sockets";
-import { renderForCompat } from "../realtime/compat/render";
+import { pushToSockets, type UserSockets } from "../realtime/device-push";
 import { relaySeedMessage } from "../realtime/compat/relay";
 import { onlineFriends } from "../realtime/handlers/session";
 import { listConversations, searchMessages } from "../realtime/handlers/conversations";
@@ -538,39 +536,13 @@ export class UserObject extends DurableObject<Env> implements UserRpc {
     );
   }
 
-  /**
-   * Pushes `frame` (or its encoding: frames newline-separated, as one
-   * socket message carries them) to every open device but the excepted
-   * ones, compat sockets in the seed's shape (if it has one); returns how
-   * many devices it reached, and the (last) compat device it reached.
-   */
-  #push(
-    frame: ServerFrame | string,
-    except?: string | readonly string[],
-    sockets = this.#sockets()
-  ): { devices: number; compatDevice?: string } {
-    const skip = except === undefined ? [] : typeof except === "string" ? [except] : except;
-    let text: string | undefined;
-    let seedTexts: string[] | undefined;
-    let devices = 0;
-    let compatDevice: string | undefined;
-    for (const ws of sockets.all) {
-      if (skip.length > 0 && skip.includes(attachmentOf(ws)?.device ?? "")) continue;
-      if (sockets.compat.length > 0 && sockets.compat.includes(ws)) {
-        // The seed's clients take one frame per message, in their shape.
-        seedTexts ??= (typeof frame === "string" ? frame.split("\n").map((l) => JSON.parse(l) as ServerFrame) : [frame]).flatMap((f) => renderForCompat(f, this.#uid) ?? []);
-        if (seedTexts.length === 0 || !seedTexts.every((t) => sendUnbatched(ws, t))) continue;
-        compatDevice = attachmentOf(ws)?.device;
-        devices++;
-      } else if (safeSend(ws, (text ??= typeof frame === "string" ? frame : encodeServerFrame(frame)))) {
-        devices++;
-      }
-    }
-    return { devices, compatDevice };
+  /** {@link pushToSockets} for this user's sockets (open now, unless given). */
+  #push(frame: ServerFrame | string, except?: string | readonly string[], sockets = this.#sockets()) {
+    return pushToSockets(this.#uid, sockets, frame, except);
   }
 
   /** The open sockets, and which of them are seed (compat) sockets. */
-  #sockets(): { all: WebSocket[]; compat: WebSocket[] } {
+  #sockets(): UserSockets {
     return { all: openSockets(this.ctx), compat: this.#compat.open() };
   }
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { exceedsBytes } from "./codec";
 import { type ErrorBody, errorBody, fieldErrors } from "./errors";
-import { joinPolicySchema } from "./groups";
+import { groupIdSchema, joinPolicySchema } from "./groups";
 import { userIdSchema } from "./primitives";
 
 /**
@@ -11,11 +11,15 @@ import { userIdSchema } from "./primitives";
  * module only describes the seed's frames.
  */
 
+/** A seed id (a MySQL integer, or a string) as one of our ids of `schema`'s kind. */
+const seedIdOf = <T extends z.ZodType<string, string>>(schema: T) =>
+  z.union([z.string(), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)]).transform(String).pipe(schema);
+
 /** Seed uids are MySQL integers or strings; either way they name one of our user ids. */
-export const seedIdSchema = z
-  .union([z.string(), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)])
-  .transform(String)
-  .pipe(userIdSchema);
+export const seedIdSchema = seedIdOf(userIdSchema);
+
+/** A seed group id (`guid`), integer or string, naming one of our groups. */
+export const seedGroupIdSchema = seedIdOf(groupIdSchema);
 
 /** `isGroup` arrives as 0/1, "0"/"1" or a boolean; absent means private. */
 const isGroupSchema = z

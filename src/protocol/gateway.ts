@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { isSeedFrame, SEED_RESERVED_KINDS, seedIdSchema } from "./compat";
-import { groupIdSchema } from "./groups";
+import { isSeedFrame, SEED_RESERVED_KINDS, seedGroupIdSchema, seedIdSchema } from "./compat";
 import { deviceIdSchema, kindSchema, userIdSchema } from "./primitives";
 
 /**
@@ -10,12 +9,6 @@ import { deviceIdSchema, kindSchema, userIdSchema } from "./primitives";
  * for one that posts here. Every answer is `{result}`, the value the PHP
  * library returns (lists where PHP returns `uid => uid` arrays).
  */
-
-/** A seed group id: an integer or a string naming one of our groups. */
-export const seedGroupIdSchema = z
-  .union([z.string(), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)])
-  .transform(String)
-  .pipe(groupIdSchema);
 
 /**
  * A GatewayWorker `client_id`: here one device of one user, `uid:device`

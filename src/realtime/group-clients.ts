@@ -26,3 +26,26 @@ export async function onlineMembers(env: Env, gid: string): Promise<string[]> {
   const online = await onlineAmong(env, members.map((x) => x.uid), limitsOf(env).presenceShards);
   return [...online].sort();
 }
+
+/**
+ * A group's answer to "which clients of the members are online", shared by
+ * every caller for up to the age each accepts: one computation (a call per
+ * online member, up to {@link CLIENTS_MAX_MEMBERS}) serves them all meanwhile.
+ */
+export class OnlineClientsCache {
+  #entry: { at: number; list: Promise<OnlineClient[]> } | undefined;
+
+  constructor(private readonly env: Env) {}
+
+  get(maxAgeMs: number, onlineMembers: () => readonly string[]): Promise<OnlineClient[]> {
+    const now = Date.now();
+    if (!this.#entry || now - this.#entry.at > maxAgeMs) {
+      const entry = { at: now, list: devicesOf(this.env, onlineMembers()) };
+      this.#entry = entry;
+      entry.list.catch(() => {
+        if (this.#entry === entry) this.#entry = undefined;
+      });
+    }
+    return this.#entry.list;
+  }
+}

@@ -41,8 +41,7 @@ const ALL_UIDS_MAX = 10_000;
  */
 const PUSH_INSTEAD = new Set<ErrorCode>(["stranger", "not_member"]);
 
-type Delivery = GatewayDelivery;
-const failed = (to: string, as: Delivery["as"], e: { code: string; message: string }): Delivery => ({ to: seedUid(to), as, error: { code: e.code, message: e.message } });
+const failed = (to: string, as: GatewayDelivery["as"], e: { code: string; message: string }): GatewayDelivery => ({ to: seedUid(to), as, error: { code: e.code, message: e.message } });
 
 /**
  * A seed chat frame relayed as its sender: the message it made, undefined
@@ -51,7 +50,7 @@ const failed = (to: string, as: Delivery["as"], e: { code: string; message: stri
  * send budget, a target unreachable before anything was stored) fails the
  * request instead.
  */
-async function relay(c: C, chat: "dm" | "group", to: string, seed: SeedChat, push: string): Promise<Delivery | undefined> {
+async function relay(c: C, chat: "dm" | "group", to: string, seed: SeedChat, push: string): Promise<GatewayDelivery | undefined> {
   const r = await userStub(c.env, seed.from).relay({ chat, to, kind: seed.kind, body: seed.body, push, ...(seed.id !== undefined ? { id: seed.id } : {}) });
   if (r.ok) return { to: seedUid(to), as: "message", mid: r.value.mid };
   if (ERRORS[r.error.code].retryable) unwrap(r);
@@ -94,7 +93,7 @@ const METHODS: { [M in GatewayMethod]: { summary: string; result: z.ZodType; err
       const known = await existingUsers(c.env, [...targets, ...chats.flatMap((s) => (s ? [s.from] : []))]);
       return idempotent(c, { m: "sendToUid", targets, json }, async (pushId) => {
         await spendPush(c, targets.filter((t) => known.has(t)).map((t) => `u:${t}`));
-        const deliveries: Delivery[] = [];
+        const deliveries: GatewayDelivery[] = [];
         const notices: string[] = [];
         for (const [i, to] of targets.entries()) {
           const seed = chats[i];
@@ -122,7 +121,7 @@ const METHODS: { [M in GatewayMethod]: { summary: string; result: z.ZodType; err
       const known = await existingUsers(c.env, chats.flatMap((s) => (s ? [s.from] : [])));
       return idempotent(c, { m: "sendToGroup", gids, json, exclude_client }, async (pushId) => {
         await spendPush(c, gids.map((g) => `g:${g}`));
-        const deliveries: Delivery[] = [];
+        const deliveries: GatewayDelivery[] = [];
         for (const [i, gid] of gids.entries()) {
           const seed = chats[i];
           const sent = seed && known.has(seed.from) ? await relay(c, "group", gid, seed, pushId) : undefined;
